@@ -1,0 +1,10 @@
+"""tcpforensics: TCP forensics from packet captures and ss/netstat dumps, as a library and CLI."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from tcpforensics.analysis import Report, analyze  # noqa: E402
+from tcpforensics.ingest import ingest, read  # noqa: E402
+
+__all__ = ["Report", "analyze", "ingest", "read", "__version__"]

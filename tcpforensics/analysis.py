@@ -1,0 +1,52 @@
+"""The pipeline behind ``analyze``: ingest -> table -> reconstruct -> detect -> Report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from tcpforensics import schema
+from tcpforensics.config import Config
+from tcpforensics.ingest import Ingested, ingest
+
+
+@dataclass
+class Report:
+    """Everything a reporter renders; also the Python API's answer for notebook users."""
+
+    inputs: list[dict]  # per input: name, format, encoding, snapshots, events, kind
+    summary: dict  # verdict, state histogram, totals
+    findings: pd.DataFrame  # schema.FINDING_COLUMNS, most severe first
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # named summary tables
+    accounting: list[dict] = field(default_factory=list)  # per input (see ingest._assemble)
+    skipped: pd.DataFrame = field(default_factory=schema.empty_skipped)
+
+    def max_severity(self) -> str | None:
+        """The highest severity among findings, or None when there are none."""
+        if self.findings.empty:
+            return None
+        return str(self.findings["severity"].max())
+
+
+def ingest_all(sources: list[str], input_format: str | None = None, **options) -> list[Ingested]:
+    """Ingest every input (raises InputError on the first unusable one)."""
+    return [ingest(s, input_format, **options) for s in sources]
+
+
+def analyze(
+    sources: list[str] | str,
+    config: Config | None = None,
+    input_format: str | None = None,
+    **options,
+) -> Report:
+    """Analyze inputs end to end and return a :class:`Report` (``tcpforensics.analyze``)."""
+    from tcpforensics.detect import run_all
+    from tcpforensics.report.model import build_report
+
+    if isinstance(sources, str):
+        sources = [sources]
+    config = config or Config()
+    ingested = ingest_all(sources, input_format, **options)
+    findings, tables = run_all(ingested, config)
+    return build_report(ingested, findings, tables)

@@ -1,0 +1,159 @@
+"""Command-line interface (typer): wires ingest, reconstruct, detect and report; holds no logic."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from tcpforensics import __version__
+from tcpforensics.errors import InputError, UsageError
+
+app = typer.Typer(
+    name="tcpforensics",
+    help="TCP forensics from packet captures and ss/netstat dumps: what happened to every connection.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
+class EventFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+class Severity(StrEnum):
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+    never = "never"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tcpforensics {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """TCP forensics from packet captures and ss/netstat dumps."""
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"tcpforensics: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _write(text: str | bytes, output: Path | None) -> None:
+    if output is None:
+        if isinstance(text, bytes):
+            sys.stdout.buffer.write(text)
+        else:
+            sys.stdout.write(text)
+        return
+    try:
+        if isinstance(text, bytes):
+            output.write_bytes(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        _fail(f"{output}: cannot write: {e.strerror or e}")
+
+
+INPUTS = typer.Argument(..., help="Capture or socket-table dump files; '-' reads standard input.")
+INPUT_FORMAT = typer.Option(None, "--input-format", help="Skip content detection: ss, netstat_linux, netstat_bsd, netstat_windows, proc_net_tcp, counters, pcap.")
+OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output.")
+
+
+@app.command()
+def analyze(
+    inputs: list[str] = INPUTS,
+    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="Report format."),
+    output: Path | None = OUTPUT,
+    fail_on: Severity = typer.Option(Severity.never, "--fail-on", help="Exit 1 when a finding is at or above this severity (for CI)."),
+    config: str | None = typer.Option(None, "--config", help="TOML config file (default: ./tcpforensics.toml or [tool.tcpforensics] in ./pyproject.toml)."),
+    input_format: str | None = INPUT_FORMAT,
+    expected_listeners: str | None = typer.Option(None, "--expected-listeners", help="Comma-separated allow-list of listeners, e.g. '22,80,0.0.0.0:443,nginx'."),
+    threshold: list[str] = typer.Option([], "--threshold", "-t", help="Override a threshold: NAME=VALUE (repeatable); see docs/detection.md."),
+) -> None:
+    """Diagnose inputs: state histogram, abnormal sockets and connections, scans and floods."""
+    from tcpforensics import config as cfg
+    from tcpforensics.analysis import analyze as run
+    from tcpforensics.report import render
+    from tcpforensics.schema import SEVERITIES
+
+    try:
+        conf = cfg.load(config)
+        for item in threshold:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise UsageError(f"--threshold {item!r}: expected NAME=VALUE")
+            conf.thresholds[name.strip()] = _number(value.strip())
+        if expected_listeners is not None:
+            conf.expected_listeners = [x.strip() for x in expected_listeners.split(",") if x.strip()]
+        report = run(inputs, conf, input_format)
+    except (InputError, UsageError) as e:
+        _fail(str(e))
+        return
+    _write(render(report, fmt.value), output)
+    worst = report.max_severity()
+    if fail_on != Severity.never and worst is not None and SEVERITIES.index(worst) >= SEVERITIES.index(fail_on.value):
+        raise typer.Exit(1)
+
+
+def _number(text: str) -> float | int | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+@app.command()
+def events(
+    inputs: list[str] = INPUTS,
+    fmt: EventFormat = typer.Option(EventFormat.csv, "--format", "-f", help="Output format of the event table."),
+    output: Path | None = OUTPUT,
+    input_format: str | None = INPUT_FORMAT,
+) -> None:
+    """Write the common connection-event table of the inputs."""
+    import pandas as pd
+
+    from tcpforensics.analysis import ingest_all
+    from tcpforensics.report.export import write_table
+
+    try:
+        ingested = ingest_all(inputs, input_format)
+    except InputError as e:
+        _fail(str(e))
+        return
+    table = pd.concat([i.events for i in ingested], ignore_index=True) if len(ingested) > 1 else ingested[0].events
+    if fmt == EventFormat.parquet and output is None:
+        _fail("--format parquet needs --output PATH")
+    _write(write_table(table, fmt.value), output)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("tcpforensics: interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,199 @@
+"""Ingestors: any supported input (capture or socket-table dump) to the common event table."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+
+from tcpforensics import schema
+from tcpforensics.errors import InputError
+from tcpforensics.ingest import snapshots, textio
+from tcpforensics.ingest.base import Ingested, Lines, Parsed
+
+#: Text formats, one module each (jc style). Order breaks ties in detection scores.
+TEXT_FORMATS: tuple[str, ...] = (
+    "ss",
+    "netstat_linux",
+    "netstat_bsd",
+    "netstat_windows",
+    "proc_net_tcp",
+    "counters",
+)
+#: Capture formats (binary); see ``tcpforensics.ingest.pcap``.
+CAPTURE_FORMATS: tuple[str, ...] = ("pcap",)
+
+#: Below this detection score no text format claims the input.
+MIN_SCORE = 0.2
+#: Inputs larger than this are refused for text formats (captures stream instead).
+MAX_TEXT_BYTES = 2 * 1024**3
+
+
+def formats() -> dict[str, ModuleType]:
+    """Every ingestor module by name."""
+    return {name: _module(name) for name in TEXT_FORMATS + CAPTURE_FORMATS}
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"tcpforensics.ingest.{name}")
+
+
+def read_input(source: str) -> bytes:
+    """The bytes of a path, or of standard input for ``-``; InputError when unreadable."""
+    try:
+        if source == "-":
+            return sys.stdin.buffer.read()
+        p = Path(source)
+        if p.is_dir():
+            raise InputError(source, "is a directory, not a file")
+        size = p.stat().st_size
+        if size > MAX_TEXT_BYTES and not _is_capture_path(p):
+            raise InputError(source, f"text input of {size} bytes is larger than the {MAX_TEXT_BYTES} byte limit")
+        return p.read_bytes()
+    except InputError:
+        raise
+    except FileNotFoundError:
+        raise InputError(source, "no such file") from None
+    except PermissionError:
+        raise InputError(source, "permission denied") from None
+    except OSError as e:
+        raise InputError(source, f"cannot read: {e.strerror or e}") from None
+
+
+def _is_capture_path(p: Path) -> bool:
+    with p.open("rb") as fh:
+        return detect_capture(fh.read(64)) is not None
+
+
+def detect_capture(head: bytes) -> str | None:
+    """Name of the capture format module that claims these first bytes, or None."""
+    for name in CAPTURE_FORMATS:
+        mod = _module(name)
+        if mod.detect(head):
+            return name
+    return None
+
+
+def to_lines(data: bytes, input_name: str) -> Lines:
+    """Decode and split text input into numbered lines with snapshot markers."""
+    text, encoding = textio.decode(data)
+    raw = text.splitlines()
+    series = pd.Series(raw, index=pd.RangeIndex(1, len(raw) + 1, name="line"), dtype=object)
+    frame = snapshots.split(series)
+    return Lines(input=input_name, encoding=encoding, frame=frame)
+
+
+def sniff_text(lines: Lines) -> tuple[str, float, dict[str, float]]:
+    """Score every text format on these lines; return (best name, its score, all scores)."""
+    scores: dict[str, float] = {}
+    for name in TEXT_FORMATS:
+        try:
+            scores[name] = float(_module(name).detect(lines))
+        except Exception:  # a detector must never take the run down
+            scores[name] = 0.0
+    best = max(TEXT_FORMATS, key=lambda n: (scores[n], -TEXT_FORMATS.index(n)))
+    return best, scores[best], scores
+
+
+def ingest(source: str, input_format: str | None = None, **options) -> Ingested:
+    """Read one input (path or '-') into an :class:`Ingested` (events, skipped, accounting).
+
+    The format is detected from content; ``input_format`` overrides detection.
+    Raises :class:`InputError` for unusable input.
+    """
+    if input_format is not None and input_format not in TEXT_FORMATS + CAPTURE_FORMATS:
+        raise InputError(source, f"unknown input format {input_format!r}; known: {', '.join(TEXT_FORMATS + CAPTURE_FORMATS)}")
+    if input_format in CAPTURE_FORMATS or (input_format is None and source != "-" and _path_is_capture(source)):
+        return _module(input_format or "pcap").ingest(source, **options)
+    data = read_input(source)
+    if input_format is None and detect_capture(data[:64]):
+        return _module(detect_capture(data[:64])).ingest_bytes(data, source, **options)
+    return ingest_text(data, source, input_format)
+
+
+def _path_is_capture(source: str) -> bool:
+    try:
+        return _is_capture_path(Path(source))
+    except FileNotFoundError:
+        raise InputError(source, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(source, "is a directory, not a file") from None
+    except PermissionError:
+        raise InputError(source, "permission denied") from None
+    except OSError as e:
+        raise InputError(source, f"cannot read: {e.strerror or e}") from None
+
+
+def ingest_text(data: bytes, source: str, input_format: str | None = None) -> Ingested:
+    """Parse the bytes of a text dump (any supported format) into the common tables."""
+    if not data.strip():
+        raise InputError(source, "is empty")
+    if textio.looks_binary(data[:65536]):
+        raise InputError(source, "is binary data, neither a capture (pcap/pcapng) nor a socket table dump")
+    lines = to_lines(data, source)
+    if input_format is None:
+        name, score, scores = sniff_text(lines)
+        if score < MIN_SCORE:
+            raise InputError(
+                source,
+                "is not a recognised socket table (ss, netstat, /proc/net/tcp) or counter dump",
+            )
+    else:
+        name, scores = input_format, {}
+    parsed: Parsed = _module(name).parse(lines)
+    return _assemble(lines, name, parsed, scores)
+
+
+def _assemble(lines: Lines, name: str, parsed: Parsed, scores: dict[str, float]) -> Ingested:
+    frame = lines.frame
+    rows = parsed.rows
+    counters = parsed.meta.pop("counters", None)
+    if len(rows):
+        line_idx = rows["line"].astype("int64").to_numpy()
+        rows = rows.copy()
+        rows["snapshot"] = frame["snapshot"].reindex(line_idx).to_numpy()
+        rows["ts"] = frame["ts"].reindex(line_idx).to_numpy()
+    rows = rows.assign(input=lines.input, kind="socket") if len(rows) else rows
+    events = schema.conform(rows, "socket")
+    skipped = parsed.skipped
+    if len(skipped):
+        skipped = skipped.assign(input=lines.input)[list(schema.SKIP_COLUMNS)]
+        skipped = skipped.astype(schema.SKIP_COLUMNS)
+    else:
+        skipped = schema.empty_skipped()
+    n_lines = len(frame)
+    n_markers = int(frame["is_marker"].sum())
+    structural = Counter(parsed.structural)
+    if n_markers:
+        structural["snapshot marker"] += n_markers
+    accounted = len(events) + len(skipped) + sum(structural.values())
+    accounting = {
+        "records_read": n_lines,
+        "unit": "line",
+        "events": len(events),
+        "structural": dict(structural),
+        "skipped": skipped["reason"].value_counts().to_dict() if len(skipped) else {},
+        "unaccounted": n_lines - accounted,
+        "snapshots": int(frame["snapshot"].max()) + 1 if n_lines else 0,
+        "encoding": lines.encoding,
+    }
+    meta = dict(parsed.meta)
+    meta["detection_scores"] = scores
+    return Ingested(
+        input=lines.input,
+        format=name,
+        events=events,
+        skipped=skipped,
+        counters=counters,
+        accounting=accounting,
+        meta=meta,
+    )
+
+
+def read(source: str, input_format: str | None = None, **options) -> pd.DataFrame:
+    """The event table of one input (Python API: ``tcpforensics.read(path)``)."""
+    return ingest(source, input_format, **options).events

@@ -1,0 +1,80 @@
+"""The small interface every ingestor module shares, and the result it returns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pandas as pd
+
+from tcpforensics import schema
+
+
+@dataclass
+class Lines:
+    """Decoded text of one input: one row per physical line (1-based ``line`` index).
+
+    ``text`` holds the line without its end-of-line; ``snapshot`` and ``ts`` say which
+    snapshot the line belongs to (see ``snapshots.py``); ``is_marker`` flags lines that were
+    consumed as snapshot separators (timestamp lines) so format parsers can ignore them.
+    """
+
+    input: str
+    encoding: str
+    frame: pd.DataFrame  # index: line (int, 1-based); columns: text, snapshot, ts, is_marker
+
+    @property
+    def text(self) -> pd.Series:
+        """The text of every line that is not a snapshot marker, indexed by line number."""
+        f = self.frame
+        return f.loc[~f["is_marker"], "text"]
+
+
+@dataclass
+class Parsed:
+    """What a text format parser returns: rows (with a ``line`` column) and skipped lines.
+
+    ``rows`` carries whichever event columns the format fills (``line`` required); the caller
+    adds ``input``, ``kind``, ``snapshot`` and ``ts`` from the line numbers and conforms the
+    table to the schema. ``skipped`` has columns ``line, reason, text``. ``structural`` counts
+    lines recognised as non-data (titles, headers, notices, blank, elision) by kind.
+    """
+
+    rows: pd.DataFrame
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["line", "reason", "text"]))
+    structural: Counter = field(default_factory=Counter)
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Ingested:
+    """One input turned into the common tables, with an exact account of its records."""
+
+    input: str
+    format: str
+    events: pd.DataFrame
+    skipped: pd.DataFrame = field(default_factory=schema.empty_skipped)
+    counters: pd.DataFrame | None = None
+    accounting: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+
+class TextFormat(Protocol):
+    """A text ingestor module (ss, netstat_linux, ...): ``NAME``, ``detect``, ``parse``."""
+
+    NAME: str
+    DESCRIPTION: str
+
+    def detect(self, lines: Lines) -> float:
+        """Confidence 0..1 that these lines are this format (content only, never the name)."""
+
+    def parse(self, lines: Lines) -> Parsed:
+        """Parse every line; rows carry ``line``; unparseable data lines go to ``skipped``."""
+
+
+def skipped_frame(lines: list[int], reasons: list[str], texts: list[str]) -> pd.DataFrame:
+    """Build a ``skipped`` table from parallel lists (texts truncated to 200 characters)."""
+    return pd.DataFrame(
+        {"line": lines, "reason": reasons, "text": [t[:200] for t in texts]}
+    )

@@ -1,0 +1,200 @@
+"""Event, flow, finding and accounting columns with their dtypes: the one place they are defined."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+# --- vocabularies -------------------------------------------------------------------------
+
+#: Canonical RFC 9293 state names (plus BOUND, Windows ``netstat -q``; UNKNOWN for a state
+#: token no vocabulary knows, kept beside its ``raw_state``).
+STATES: tuple[str, ...] = (
+    "LISTEN",
+    "SYN_SENT",
+    "SYN_RECEIVED",
+    "ESTABLISHED",
+    "FIN_WAIT_1",
+    "FIN_WAIT_2",
+    "CLOSE_WAIT",
+    "CLOSING",
+    "LAST_ACK",
+    "TIME_WAIT",
+    "CLOSED",
+    "BOUND",
+    "UNKNOWN",
+)
+
+KINDS: tuple[str, ...] = ("socket", "packet")
+SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+CHECKSUM_VALUES: tuple[str, ...] = ("ok", "bad", "unverifiable")
+
+STATE_DTYPE = pd.CategoricalDtype(list(STATES))
+KIND_DTYPE = pd.CategoricalDtype(list(KINDS))
+SEVERITY_DTYPE = pd.CategoricalDtype(list(SEVERITIES), ordered=True)
+CHECKSUM_DTYPE = pd.CategoricalDtype(list(CHECKSUM_VALUES))
+
+
+@dataclass(frozen=True)
+class Column:
+    """One documented column: name, dtype, which evidence fills it, and what it means."""
+
+    name: str
+    dtype: object
+    kinds: str  # "socket", "packet" or "both"
+    meaning: str
+
+
+# --- the connection-event table -----------------------------------------------------------
+# Core columns are present in every event table. Socket and packet columns are present in
+# tables of that kind (``conform`` adds them, all NA, when tables of both kinds are combined).
+
+EVENT_COLUMNS: tuple[Column, ...] = (
+    Column("ts", "datetime64[ns]", "both", "time: packet timestamp (UTC) or the snapshot's timestamp line as printed (naive); NaT when the dump has none"),
+    Column("input", "category", "both", "the input as named on the command line (path, or '-' for stdin)"),
+    Column("kind", KIND_DTYPE, "both", "socket (a row of a socket table) or packet (a captured TCP segment)"),
+    Column("proto", "category", "both", "tcp or udp (lower case; tcp6/udp6 are folded into proto + family)"),
+    Column("family", "category", "both", "ipv4 or ipv6 (ipv6 for ::ffff:a.b.c.d mapped addresses too); NA when unknown"),
+    Column("src_addr", "category", "both", "source address; for sockets the local address (hostnames kept as printed)"),
+    Column("src_port", "UInt16", "both", "source port; for sockets the local port (NA for '*' or an unresolved service name)"),
+    Column("dst_addr", "category", "both", "destination address; for sockets the remote/peer address"),
+    Column("dst_port", "UInt16", "both", "destination port; for sockets the remote/peer port"),
+    Column("state", STATE_DTYPE, "socket", "canonical RFC 9293 state name (see STATES); NA for UDP and stateless rows"),
+    Column("raw_state", "category", "socket", "the state token exactly as printed (localized, ss or BSD spelling)"),
+    Column("pid", "Int64", "socket", "owning process id when shown"),
+    Column("process", "category", "socket", "owning program name when shown (names may contain spaces)"),
+    Column("user", "category", "socket", "owning user/uid when shown (net-tools -e, ss -e, /proc uid)"),
+    Column("inode", "Int64", "socket", "socket inode when shown"),
+    Column("recv_q", "Int64", "socket", "receive queue bytes (Recv-Q)"),
+    Column("send_q", "Int64", "socket", "send queue bytes (Send-Q)"),
+    Column("timer", "category", "socket", "timer column as printed (netstat -o, ss -o), e.g. 'keepalive (7.2/0/0)'"),
+    Column("snapshot", "Int32", "socket", "index of the snapshot within the input (0 for a single dump)"),
+    Column("line", "Int64", "both", "1-based line number in the input (sockets); for packets NA (see frame)"),
+    # packet columns
+    Column("frame", "Int64", "packet", "1-based packet number in the capture file"),
+    Column("flags", "UInt16", "packet", "TCP flag bits (FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 URG=0x20 ECE=0x40 CWR=0x80 NS=0x100)"),
+    Column("seq", "UInt32", "packet", "TCP sequence number (absolute)"),
+    Column("ack", "UInt32", "packet", "TCP acknowledgement number (absolute)"),
+    Column("payload_len", "UInt32", "packet", "TCP payload length from the IP length (not the captured length)"),
+    Column("window", "UInt16", "packet", "TCP window field, unscaled"),
+    Column("wscale", "Int8", "packet", "window scale shift from the SYN's option; NA when absent"),
+    Column("opt_mss", "boolean", "packet", "MSS option present"),
+    Column("opt_sack_perm", "boolean", "packet", "SACK-permitted option present"),
+    Column("opt_ts", "boolean", "packet", "timestamps option present"),
+    Column("ttl", "UInt8", "packet", "IPv4 TTL or IPv6 hop limit"),
+    Column("ip_id", "UInt32", "packet", "IPv4 identification (NA for IPv6 without a fragment header)"),
+    Column("caplen", "UInt32", "packet", "captured length of the frame"),
+    Column("wirelen", "UInt32", "packet", "original length of the frame on the wire"),
+    Column("checksum", CHECKSUM_DTYPE, "packet", "TCP checksum: ok, bad, or unverifiable (truncated capture, offload)"),
+    Column("iface", "UInt16", "packet", "pcapng interface id (0 for pcap)"),
+    Column("tunnel_depth", "UInt8", "packet", "number of decapsulated tunnel layers (0 = not tunnelled)"),
+)
+
+CORE = tuple(c.name for c in EVENT_COLUMNS if c.kinds == "both")
+SOCKET_ONLY = tuple(c.name for c in EVENT_COLUMNS if c.kinds == "socket")
+PACKET_ONLY = tuple(c.name for c in EVENT_COLUMNS if c.kinds == "packet")
+EVENT_DTYPES: dict[str, object] = {c.name: c.dtype for c in EVENT_COLUMNS}
+
+
+def event_columns(kind: str | None = None) -> list[str]:
+    """Column order of an event table of one kind (``None``: both kinds)."""
+    return [
+        c.name
+        for c in EVENT_COLUMNS
+        if kind is None or c.kinds in ("both", kind)
+    ]
+
+
+def conform(df: pd.DataFrame, kind: str | None = None) -> pd.DataFrame:
+    """Return ``df`` with exactly the event columns of ``kind``, in order, with schema dtypes.
+
+    Missing columns are added as NA; extra columns are dropped. Used by every ingestor on its
+    way out, so the table is the same whichever input filled it.
+    """
+    cols = event_columns(kind)
+    n = len(df)
+    out = {}
+    for name in cols:
+        dtype = EVENT_DTYPES[name]
+        if name in df.columns:
+            s = df[name]
+            if str(s.dtype) != str(dtype):
+                s = _cast(s, dtype)
+            out[name] = s.reset_index(drop=True)
+        else:
+            out[name] = pd.Series(pd.array([None] * n, dtype=_na_dtype(dtype)), name=name).astype(dtype)
+    return pd.DataFrame(out, columns=cols)
+
+
+def _na_dtype(dtype: object) -> object:
+    if dtype == "datetime64[ns]":
+        return "datetime64[ns]"
+    if dtype == "category" or isinstance(dtype, pd.CategoricalDtype):
+        return "object"
+    return dtype
+
+
+def _cast(s: pd.Series, dtype: object) -> pd.Series:
+    if dtype == "datetime64[ns]":
+        return pd.to_datetime(s, errors="coerce").astype("datetime64[ns]")
+    if isinstance(dtype, pd.CategoricalDtype):
+        return s.astype(object).astype(dtype)
+    if dtype == "category":
+        return s.astype(object).astype("category")
+    if dtype in ("UInt16", "UInt32", "UInt8", "Int8", "Int32", "Int64"):
+        return pd.to_numeric(s, errors="coerce").astype(dtype)
+    return s.astype(dtype)
+
+
+def empty_events(kind: str | None = None) -> pd.DataFrame:
+    """An event table with no rows and the right columns and dtypes."""
+    return conform(pd.DataFrame(), kind)
+
+
+# --- skipped records (input accounting) ---------------------------------------------------
+
+SKIP_COLUMNS: dict[str, object] = {
+    "input": "category",
+    "line": "Int64",  # line number (text) or frame number (captures)
+    "reason": "category",  # short stable token, e.g. "unparseable row", "truncated record"
+    "text": "string",  # the offending line (truncated to 200 chars) or a description
+}
+
+
+def empty_skipped() -> pd.DataFrame:
+    """A skipped-record table with no rows."""
+    return pd.DataFrame({k: pd.Series(dtype=v) for k, v in SKIP_COLUMNS.items()})
+
+
+# --- kernel counters (/proc/net/netstat, /proc/net/snmp, netstat -s, nstat) -----------------
+
+COUNTER_COLUMNS: dict[str, object] = {
+    "ts": "datetime64[ns]",
+    "input": "category",
+    "snapshot": "Int32",
+    "group": "category",  # e.g. TcpExt, Tcp, IpExt
+    "counter": "category",  # canonical kernel name, e.g. ListenOverflows
+    "value": "Int64",
+    "line": "Int64",
+}
+
+# --- findings -----------------------------------------------------------------------------
+
+FINDING_COLUMNS: dict[str, object] = {
+    "severity": SEVERITY_DTYPE,
+    "category": "string",  # e.g. syn_flood, close_wait_leak, port_scan
+    "subject": "string",  # listener "0.0.0.0:80", process "nginx[1234]", host "10.0.0.5"
+    "count": "Int64",  # the main figure (sockets, connections, probes)
+    "details": "object",  # dict of further counts (distinct sources, ratio, ...)
+    "evidence": "object",  # list of "input:line" or flow uids / frames
+    "explanation": "string",  # what the state means and its likely causes
+    "next_step": "string",  # what to check or do next
+    "first_seen": "datetime64[ns]",
+    "last_seen": "datetime64[ns]",
+}
+
+
+def empty_findings() -> pd.DataFrame:
+    """A findings table with no rows."""
+    return pd.DataFrame({k: pd.Series(dtype=v) for k, v in FINDING_COLUMNS.items()})

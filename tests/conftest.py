@@ -1,0 +1,41 @@
+"""Shared fixtures: where the corpus is, and how a test skips (or fails under CI) without it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+SAMPLES = ROOT / "samples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def corpus_path(*parts: str) -> Path:
+    """A path under ../shared/corpus; skips the test when the corpus is absent (fails in CI)."""
+    p = CORPUS.joinpath(*parts)
+    if not CORPUS.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"corpus missing at {CORPUS} (CI=true requires it)")
+        pytest.skip(f"corpus not present at {CORPUS}")
+    return p
+
+
+def corpus_files(pattern: str, *parts: str) -> list[Path]:
+    """Files under the corpus matching a glob (empty list when the corpus is absent).
+
+    Use in ``pytest.mark.parametrize``; pair it with ``corpus_path`` inside the test so an
+    absent corpus skips (or fails under CI) instead of silently parametrizing nothing.
+    """
+    base = CORPUS.joinpath(*parts)
+    if not base.is_dir():
+        return []
+    return sorted(base.glob(pattern))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _corpus_required_in_ci() -> None:
+    if os.environ.get("CI") == "true" and not CORPUS.is_dir():
+        pytest.fail(f"corpus missing at {CORPUS}: CI=true requires ../shared/corpus")
