@@ -79,13 +79,14 @@ def _write(text: str | bytes, output: Path | None) -> None:
 INPUTS = typer.Argument(..., help="Capture or socket-table dump files; '-' reads standard input.")
 INPUT_FORMAT = typer.Option(None, "--input-format", help="Skip content detection: ss, netstat_linux, netstat_bsd, netstat_windows, proc_net_tcp, counters, pcap.")
 OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output.")
+REPORT_OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output; with --format csv, a directory (existing, or ending in '/') gets one CSV per table.")
 
 
 @app.command()
 def analyze(
     inputs: list[str] = INPUTS,
     fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="Report format."),
-    output: Path | None = OUTPUT,
+    output: str | None = REPORT_OUTPUT,
     fail_on: Severity = typer.Option(Severity.never, "--fail-on", help="Exit 1 when a finding is at or above this severity (for CI)."),
     config: str | None = typer.Option(None, "--config", help="TOML config file (default: ./tcpforensics.toml or [tool.tcpforensics] in ./pyproject.toml)."),
     input_format: str | None = INPUT_FORMAT,
@@ -95,8 +96,7 @@ def analyze(
     """Diagnose inputs: state histogram, abnormal sockets and connections, scans and floods."""
     from tcpforensics import config as cfg
     from tcpforensics.analysis import analyze as run
-    from tcpforensics.report import render
-    from tcpforensics.schema import SEVERITIES
+    from tcpforensics.report import fails, is_directory_output, render, write_directory
 
     try:
         conf = cfg.load(config)
@@ -111,9 +111,14 @@ def analyze(
     except (InputError, UsageError) as e:
         _fail(str(e))
         return
-    _write(render(report, fmt.value), output)
-    worst = report.max_severity()
-    if fail_on != Severity.never and worst is not None and SEVERITIES.index(worst) >= SEVERITIES.index(fail_on.value):
+    if is_directory_output(fmt.value, output):
+        try:
+            write_directory(report, output)
+        except OSError as e:
+            _fail(f"{output}: cannot write: {e.strerror or e}")
+    else:
+        _write(render(report, fmt.value), Path(output) if output is not None else None)
+    if fails(report, fail_on.value):
         raise typer.Exit(1)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import importlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,15 +12,33 @@ from typing import Any
 from tcpforensics.errors import UsageError
 
 #: Every configurable threshold, with its default. Each detector documents the reasoning
-#: for its defaults beside the rule that uses them (and docs/detection.md collects them).
+#: for its defaults beside the rule that uses them (and docs/detection-*.md collects them).
 #: Detector modules register their own keys here with ``register_defaults``.
 DEFAULTS: dict[str, Any] = {}
 
+#: One line per threshold (what it measures and why the default), for ``--help``-style listings.
+DESCRIPTIONS: dict[str, str] = {}
 
-def register_defaults(values: dict[str, Any]) -> None:
+#: Detector modules that register thresholds at import time (imported before validation).
+DETECTOR_MODULES: tuple[str, ...] = ("tcpforensics.detect.sockets", "tcpforensics.detect.captures")
+
+#: Keys accepted in ``[tool.tcpforensics]`` / ``tcpforensics.toml``.
+KNOWN_KEYS: tuple[str, ...] = ("thresholds", "expected_listeners")
+
+
+def register_defaults(values: dict[str, Any], descriptions: dict[str, str] | None = None) -> None:
     """Add a detector's default thresholds (called at import time of the detector)."""
     for k, v in values.items():
         DEFAULTS.setdefault(k, v)
+    for k, v in (descriptions or {}).items():
+        DESCRIPTIONS.setdefault(k, v)
+
+
+def all_defaults() -> dict[str, Any]:
+    """Every registered default, after importing the detector modules that register them."""
+    for name in DETECTOR_MODULES:
+        importlib.import_module(name)
+    return dict(DEFAULTS)
 
 
 @dataclass
@@ -36,6 +56,38 @@ class Config:
         if key in DEFAULTS:
             return DEFAULTS[key]
         raise KeyError(f"unknown threshold {key!r}")
+
+    def validate(self) -> Config:
+        """Check every override names a registered threshold and has a usable value.
+
+        Raises :class:`UsageError` (exit 2) naming the offending key and where it came from.
+        """
+        defaults = all_defaults()
+        for key, value in self.thresholds.items():
+            if key not in defaults:
+                close = difflib.get_close_matches(key, list(defaults), n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise UsageError(f"unknown threshold {key!r} (--threshold or {self.source}){hint}")
+            self.thresholds[key] = _coerce(key, value, defaults[key], self.source)
+        return self
+
+
+def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int | float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        try:
+            return float(value) if isinstance(default, float) or "." in str(value) else int(value)
+        except (TypeError, ValueError):
+            pass
+    elif isinstance(default, str):
+        return str(value)
+    raise UsageError(
+        f"threshold {key}={value!r} ({source}): expected a {type(default).__name__} like {default!r}"
+    )
 
 
 def _table_from(path: Path) -> dict[str, Any]:
@@ -65,8 +117,19 @@ def load(path: str | None = None, cwd: Path | None = None) -> Config:
         table, source = _table_from(cwd / "pyproject.toml"), "pyproject.toml [tool.tcpforensics]"
     else:
         table, source = {}, "defaults"
-    thresholds = dict(table.get("thresholds", {}))
+    if not isinstance(table, dict):
+        raise UsageError(f"{source}: the tcpforensics settings must be a table")
+    unknown = sorted(set(table) - set(KNOWN_KEYS))
+    if unknown:
+        raise UsageError(f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(KNOWN_KEYS)}")
+    thresholds = table.get("thresholds", {})
+    if not isinstance(thresholds, dict):
+        raise UsageError(f"{source}: thresholds must be a table of NAME = VALUE")
     expected = table.get("expected_listeners")
-    if expected is not None and not isinstance(expected, list):
+    if isinstance(expected, str):
+        expected = [x.strip() for x in expected.split(",") if x.strip()]
+    if expected is not None and not (isinstance(expected, list) and all(isinstance(x, str | int) for x in expected)):
         raise UsageError(f"{source}: expected_listeners must be a list of strings")
-    return Config(thresholds=thresholds, expected_listeners=expected, source=source)
+    if expected is not None:
+        expected = [str(x) for x in expected]
+    return Config(thresholds=dict(thresholds), expected_listeners=expected, source=source)

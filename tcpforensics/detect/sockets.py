@@ -1,16 +1,701 @@
-"""Socket-table diagnoses (SYN_RECEIVED piles, CLOSE_WAIT leaks, ...): placeholder."""
+"""Socket-table diagnoses: an ordered rule table from socket snapshots and kernel counters to findings."""
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
 from tcpforensics import schema
-from tcpforensics.config import Config
+from tcpforensics.config import Config, register_defaults
+from tcpforensics.detect import socketframe as sf
+from tcpforensics.detect.socket_tables import summary_tables
 from tcpforensics.ingest.base import Ingested
+from tcpforensics.ingest.counters import deltas
+from tcpforensics.reconstruct.sockets import timelines
+
+# --- thresholds (reasoning for every default: docs/detection-sockets.md) ---------------------
+THRESHOLDS: dict[str, float | int] = {
+    # SYN_RECEIVED per listener, peak snapshot. Linux caps the SYN queue at the listen backlog
+    # (min(backlog, net.core.somaxconn); somaxconn 128 before 5.4, 4096 since): 128 fills the
+    # old default, 512 the common application backlog 511 (nginx, redis, apache).
+    "syn_recv_low": 10, "syn_recv_medium": 50, "syn_recv_high": 128, "syn_recv_critical": 512,
+    "syn_flood_spoof_min_sources": 10,  # distinct sources before spoofing can be judged
+    "syn_flood_spoof_max_per_source": 2,  # half-open entries per spoofed source (SYN + retry)
+    "syn_flood_spoof_share": 0.9,  # share of sources with at most that many entries
+    # SYN_SENT per owner: unanswered connects live ~127 s (tcp_syn_retries 6: 1+2+...+64 s).
+    "syn_sent_low": 10, "syn_sent_medium": 30, "syn_sent_high": 100,
+    "syn_sent_scan_targets": 10,  # distinct destination host:port that make a pile look like a scan
+    "syn_sent_upstream_share": 0.8,  # one destination this share of the pile: an unreachable upstream
+    # CLOSE_WAIT per owner: the kernel never times CLOSE_WAIT out; each holds a descriptor and
+    # the default soft RLIMIT_NOFILE is 1024.
+    "close_wait_low": 5, "close_wait_medium": 20, "close_wait_high": 100, "close_wait_critical": 1000,
+    # FIN_WAIT_2 per owner: orphans expire after tcp_fin_timeout (60 s); a pile means peers that
+    # never close (their own CLOSE_WAIT leak) or half-closed sockets the application keeps.
+    "fin_wait_2_low": 20, "fin_wait_2_medium": 100, "fin_wait_2_high": 1000,
+    # LAST_ACK per owner: waiting for the last ACK; the FIN is retransmitted for
+    # tcp_orphan_retries (default 0 = 8 tries), so a pile means peers that vanished.
+    "last_ack_low": 10, "last_ack_medium": 50, "last_ack_high": 500,
+    # TIME_WAIT per (local addr, remote addr:port) against the ephemeral range
+    # (net.ipv4.ip_local_port_range default 32768-60999 = 28232 ports).
+    "ephemeral_port_low": 32768, "ephemeral_port_high": 60999,
+    "time_wait_fraction_low": 0.10, "time_wait_fraction_medium": 0.25,
+    "time_wait_fraction_high": 0.50, "time_wait_fraction_critical": 0.90,
+    # ESTABLISHED connections held by one remote host.
+    "remote_established_low": 100, "remote_established_medium": 500, "remote_established_high": 2000,
+    # stuck: the same socket in the same state longer than the kernel would keep it there.
+    "stuck_min_snapshots": 3,  # without timestamps: seen in that state in this many snapshots
+    "stuck_syn_sent_s": 127, "stuck_syn_received_s": 63, "stuck_fin_wait_1_s": 60,
+    "stuck_fin_wait_2_s": 60, "stuck_close_wait_s": 60, "stuck_closing_s": 60, "stuck_last_ack_s": 60,
+    "stuck_socket_low": 1, "stuck_socket_medium": 5, "stuck_socket_high": 50,
+    # kernel counters (increase between readings; a single reading is since boot: low at most)
+    "listen_overflow_medium": 1, "listen_overflow_high": 1000,
+    "syn_cookies_medium": 1, "syn_cookies_high": 1000,
+    "retrans_ratio_low": 0.01, "retrans_ratio_medium": 0.02, "retrans_ratio_high": 0.10,
+    "retrans_min_segments": 1000,  # segments sent before a ratio means anything
+}
+register_defaults(THRESHOLDS)
+
+STUCK_LIMITS: dict[str, str] = {
+    "SYN_SENT": "stuck_syn_sent_s", "SYN_RECEIVED": "stuck_syn_received_s",
+    "FIN_WAIT_1": "stuck_fin_wait_1_s", "FIN_WAIT_2": "stuck_fin_wait_2_s",
+    "CLOSE_WAIT": "stuck_close_wait_s", "CLOSING": "stuck_closing_s", "LAST_ACK": "stuck_last_ack_s",
+}
+
+
+@dataclass
+class Context:
+    """What every rule reads: socket rows, timelines, counter deltas, settings."""
+
+    df: pd.DataFrame
+    timelines: pd.DataFrame
+    counters: pd.DataFrame
+    config: Config
+
+    def levels(self, prefix: str) -> dict[str, float | None]:
+        """The severity ladder ``<prefix>_low`` ... ``<prefix>_critical`` (levels not defined: None)."""
+        return {lv: self.config.get(f"{prefix}_{lv}") if f"{prefix}_{lv}" in THRESHOLDS else None
+                for lv in sf.LEVELS}
+
+
+# --- texts: what each state means, its likely causes, what to do ---------------------------
+TEXT: dict[str, tuple[str, str]] = {
+    "syn_flood": (
+        "{count} half-open connections (SYN_RECEIVED) on listener {subject}: the host answered SYNs "
+        "with SYN-ACK and never got the final ACK. Each entry lives about 63 s on Linux "
+        "(tcp_synack_retries=5). {pattern_text}",
+        "Check /proc/net/netstat TcpExt SyncookiesSent, ListenOverflows, ListenDrops "
+        "(nstat -az) and net.ipv4.tcp_syncookies; capture SYNs on the port "
+        "(tcpdump 'tcp[tcpflags] == tcp-syn and dst port {port}') to see sources and rates; "
+        "rate-limit or filter upstream.",
+    ),
+    "syn_sent_pile": (
+        "{count} outgoing connection attempts in SYN_SENT held by {subject}: SYNs sent and not "
+        "answered (each is retried for about 127 s, tcp_syn_retries=6). {pattern_text}",
+        "{next_text}",
+    ),
+    "close_wait_leak": (
+        "{count} sockets in CLOSE_WAIT held by {subject}: the peer closed its side (FIN received) "
+        "and the application has not called close(). The kernel never times CLOSE_WAIT out, so "
+        "this is almost always an application bug (a connection or file-descriptor leak, a "
+        "blocked worker, a pool that never releases dead connections).",
+        "Find the code path that reads EOF without closing: lsof -p PID, thread dumps of the "
+        "process; restart relieves it but the leak comes back.",
+    ),
+    "fin_wait_2_pile": (
+        "{count} sockets in FIN_WAIT_2 on {subject}: this side closed, the peer acknowledged but "
+        "never sent its own FIN. Orphaned FIN_WAIT_2 sockets expire after tcp_fin_timeout "
+        "(60 s); a pile means peers that keep connections half-open (often a CLOSE_WAIT leak on "
+        "the peer) or middleboxes that dropped the connection.",
+        "Look at the peers in the details ({top_remote}): check them for CLOSE_WAIT; consider "
+        "net.ipv4.tcp_fin_timeout.",
+    ),
+    "last_ack_pile": (
+        "{count} sockets in LAST_ACK on {subject}: both sides sent FIN and this side is waiting "
+        "for the final ACK. A pile means peers that vanished after their FIN (NAT or firewall "
+        "state expired, clients that reset or lost connectivity) or heavy packet loss.",
+        "Check reachability of the peers in the details ({top_remote}) and packet loss on the path.",
+    ),
+    "stuck_socket": (
+        "{count} sockets held by {subject} stayed in the same closing state across snapshots "
+        "longer than the kernel would keep them ({states_text}).",
+        "Compare with the state's timer (docs/states.md); CLOSE_WAIT that persists is the "
+        "application's, FIN_WAIT_2/LAST_ACK that persist point at the peer or the path.",
+    ),
+    "time_wait_exhaustion": (
+        "{count} TIME_WAIT sockets from {local_addr} to {subject} use {fraction_pct} of the "
+        "{range_size} ephemeral ports ({port_range}). Each (local address, remote address:port) "
+        "tuple can hold at most that many connections; TIME_WAIT keeps a port for 60 s on Linux, "
+        "so many short outgoing connections to one service run out of ports (connect() fails "
+        "with EADDRNOTAVAIL).",
+        "Reuse connections (keep-alive, pooling), widen net.ipv4.ip_local_port_range, enable "
+        "net.ipv4.tcp_tw_reuse for outgoing connections, or spread over more source addresses.",
+    ),
+    "remote_connection_pile": (
+        "Remote host {subject} holds {count} ESTABLISHED connections ({distinct_local_ports} local "
+        "ports). One client with that many connections is a connection-pool misconfiguration, a "
+        "client leak, a proxy/NAT gateway, or a slow-connection attack (Slowloris-style).",
+        "Identify the remote (proxy, NAT, scanner?) and what it sends; apply a per-client "
+        "connection limit if it is not legitimate.",
+    ),
+    "unexpected_listener": (
+        "Listener {subject} ({process}) is not in the expected-listener allow-list. A listening "
+        "port nobody expects may be a forgotten service, a debug port, or a backdoor.",
+        "Identify the owning process (ss -ltnp, lsof -i :{port}), its binary and how it started; "
+        "add it to expected_listeners if legitimate.",
+    ),
+    "listen_overflow": (
+        "The kernel counted {count} listen-queue overflows or dropped SYNs ({window}): "
+        "ListenOverflows (accept queue full) and ListenDrops (SYNs to LISTEN sockets dropped). "
+        "Connections were refused because an application did not accept() fast enough or a "
+        "SYN flood filled the queue.",
+        "Find the listener (ss -ltn: Recv-Q near Send-Q); raise its backlog and "
+        "net.core.somaxconn, or fix the slow accept loop; compare with the SYN_RECEIVED counts.",
+    ),
+    "syn_cookies": (
+        "The kernel sent {count} SYN cookies ({window}): the SYN queue of a listener overflowed "
+        "and the host answered SYNs without keeping state. Caused by a SYN flood or a listen "
+        "backlog too small for the connection rate.",
+        "Look for the listener with SYN_RECEIVED piles; capture SYNs to see sources; size "
+        "backlogs (net.ipv4.tcp_max_syn_backlog, somaxconn).",
+    ),
+    "retransmissions": (
+        "{ratio_pct} of TCP segments sent were retransmissions ({count} of {out_segs}, {window}); "
+        "{timeouts_text}",
+        "Check the path for loss (mtr, interface errors, ethtool -S), congestion, or a peer that "
+        "disappeared; ss -ti shows retrans per connection.",
+    ),
+}
+
+
+# --- the rule table ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pile:
+    """Sockets of one state counted per subject in the peak snapshot."""
+
+    category: str
+    state: str
+    subject: str  # a column of socketframe.frame: listener, owner, dst_addr
+    prefix: str  # threshold prefix: <prefix>_low ... <prefix>_critical
+
+
+#   category                   state           subject      thresholds
+PILES: tuple[Pile, ...] = (
+    Pile("syn_flood",              "SYN_RECEIVED", "listener",  "syn_recv"),
+    Pile("syn_sent_pile",          "SYN_SENT",     "owner",     "syn_sent"),
+    Pile("close_wait_leak",        "CLOSE_WAIT",   "owner",     "close_wait"),
+    Pile("fin_wait_2_pile",        "FIN_WAIT_2",   "owner",     "fin_wait_2"),
+    Pile("last_ack_pile",          "LAST_ACK",     "owner",     "last_ack"),
+    Pile("remote_connection_pile", "ESTABLISHED",  "dst_addr",  "remote_established"),
+)
+
+
+def _pile(ctx: Context, pile: Pile) -> pd.DataFrame:
+    """Count sockets of ``pile.state`` per subject in the worst snapshot; details per category."""
+    df = ctx.df
+    rows = df[df["state"].eq(pile.state) & ~df["dst_addr"].isin(sf.WILDCARDS)]
+    if pile.subject == "listener":
+        rows = rows.assign(listener=_listener_subject(df, rows))
+    if rows.empty:
+        return pd.DataFrame()
+    by = ["input", pile.subject]
+    pk = sf.peak(rows, by)
+    pk["severity"] = sf.ladder(pk["count"], ctx.levels(pile.prefix))
+    pk = pk[pk["severity"].notna()]
+    if pk.empty:
+        return pd.DataFrame()
+    at_peak = rows.merge(pk[by + ["snapshot"]], on=by + ["snapshot"])
+    out = _base(pile.category, pk.rename(columns={pile.subject: "subject"}), at_peak.rename(columns={pile.subject: "subject"}), rows.rename(columns={pile.subject: "subject"}))
+    extra = DETAILS[pile.category](ctx, at_peak.rename(columns={pile.subject: "subject"}), out)
+    return extra
+
+
+def _listener_subject(df: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
+    """The listener a SYN_RECEIVED socket waits on: the LISTEN socket on its local port (first
+    one when several), else '*:port' (the dump did not show listeners)."""
+    lis = sf.listeners(df)
+    key = rows["input"] + "|" + rows["proto"] + "|" + rows["src_port"].astype("Int64").astype(str)
+    lkey = lis["input"] + "|" + lis["proto"] + "|" + lis["src_port"].astype("Int64").astype(str)
+    table = pd.Series(lis["listener"].to_numpy(), index=lkey.to_numpy())
+    table = table[~table.index.duplicated()]
+    fallback = "*:" + rows["src_port"].astype("Int64").astype(str)
+    return key.map(table).fillna(fallback)
+
+
+def _base(category: str, pk: pd.DataFrame, at_peak: pd.DataFrame, all_rows: pd.DataFrame) -> pd.DataFrame:
+    """Finding skeleton: subject, count, severity, evidence (peak snapshot), first/last seen."""
+    by = ["input", "subject"]
+    ev = sf.refs(at_peak, by)
+    seen = all_rows.groupby(by, sort=False).agg(first_seen=("ts", "min"), last_seen=("ts", "max")).reset_index()
+    out = pk.merge(ev, on=by, how="left").merge(seen, on=by, how="left")
+    out["category"] = category
+    return out
+
+
+def _top(rows: pd.DataFrame, by: list[str], column: str, name: str) -> pd.DataFrame:
+    """Most frequent value of ``column`` per group, its count and share, and distinct values."""
+    cnt = rows.groupby(by + [column], sort=False, dropna=False).size().rename("n").reset_index()
+    cnt = cnt.sort_values(by + ["n"], ascending=[True] * len(by) + [False], kind="stable")
+    first = cnt.drop_duplicates(by, keep="first").set_index(by)
+    total = rows.groupby(by, sort=False).size()
+    distinct = rows.groupby(by, sort=False)[column].nunique()
+    return pd.DataFrame({
+        f"top_{name}": first[column].astype(str),
+        f"top_{name}_count": first["n"],
+        f"top_{name}_share": (first["n"] / total).round(3),
+        f"distinct_{name}s": distinct,
+    })
+
+
+# --- per-category details (vectorized over the findings of a category) ----------------------
+def _syn_flood_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    by = ["input", "subject"]
+    per_src = at_peak.groupby(by + ["dst_addr"], sort=False).size().rename("n").reset_index()
+    few = per_src["n"] <= ctx.config.get("syn_flood_spoof_max_per_source")
+    g = per_src.assign(few=few).groupby(by, sort=False)
+    d = pd.DataFrame({
+        "distinct_sources": g["dst_addr"].nunique(),
+        "max_per_source": g["n"].max(),
+        "share_sources_few": g["few"].mean().round(3),
+    })
+    d["distinct_prefixes"] = at_peak.assign(pfx=sf.prefix(at_peak["dst_addr"])).groupby(by, sort=False)["pfx"].nunique()
+    top = _top(at_peak, by, "dst_addr", "source")[["top_source", "top_source_count", "top_source_share"]]
+    out = out.merge(d.join(top).reset_index(), on=by, how="left")
+    out["spoofing_likely"] = (out["distinct_sources"] >= ctx.config.get("syn_flood_spoof_min_sources")) & (
+        out["share_sources_few"] >= ctx.config.get("syn_flood_spoof_share"))
+    out["scattered_prefixes"] = (out["distinct_prefixes"] / out["distinct_sources"]) >= 0.5
+    out["pattern"] = np.select(
+        [out["distinct_sources"].eq(1), out["spoofing_likely"], out["top_source_share"] >= 0.8],
+        ["single source", "many sources, one or two entries each (spoofing likely)", "one dominant source"],
+        default="many sources with several entries each (distributed)",
+    )
+    out["pattern_text"] = np.select(
+        [out["distinct_sources"].eq(1), out["spoofing_likely"]],
+        ["All from one source (" + out["top_source"] + "): a single-source flood or one broken client; block or rate-limit it.",
+         out["distinct_sources"].astype(str) + " distinct sources in " + out["distinct_prefixes"].astype(str)
+         + " prefixes with one or two entries each: the pattern of spoofed source addresses (" +
+         np.where(out["scattered_prefixes"], "scattered", "clustered") + ").  Filtering by source will not help; SYN cookies and upstream filtering will."],
+        default=out["distinct_sources"].astype(str) + " distinct sources (top " + out["top_source"] + " with "
+        + out["top_source_count"].astype(str) + "): a distributed flood or a legitimate burst the backlog cannot absorb.",
+    )
+    # the listener's backlog (ss prints it as Send-Q of a LISTEN socket): queue full is worse
+    lis = sf.listeners(ctx.df).drop_duplicates(["input", "listener"])
+    backlog = lis.set_index(["input", "listener"])["send_q"]
+    out["listener_backlog"] = pd.Series(list(zip(out["input"], out["subject"], strict=True))).map(backlog.to_dict()) if len(out) else []
+    full = (out["listener_backlog"].astype("Float64") > 0) & (out["count"] >= out["listener_backlog"].astype("Float64"))
+    out["severity"] = sf.bump(out["severity"], to_at_least=pd.Series(np.where(full.fillna(False), "high", "info"), index=out.index))
+    # kernel counters from the same run strengthen the finding
+    sig = _counter_signals(ctx.counters, ("SyncookiesSent", "ListenOverflows", "ListenDrops"))
+    if sig:
+        out["kernel_counters"] = [sig] * len(out)
+        if any(v.get("delta", 0) for v in sig.values()):
+            out["severity"] = sf.bump(out["severity"], by=1)
+    out["port"] = out["subject"].str.rsplit(":", n=1).str[-1]
+    return _finish(out, ["distinct_sources", "distinct_prefixes", "max_per_source", "top_source",
+                         "top_source_count", "spoofing_likely", "pattern", "listener_backlog", "kernel_counters"])
+
+
+def _syn_sent_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    by = ["input", "subject"]
+    g = at_peak.groupby(by, sort=False)
+    d = pd.DataFrame({"distinct_hosts": g["dst_addr"].nunique(), "distinct_ports": g["dst_port"].nunique()})
+    d = d.join(_top(at_peak, by, "remote", "target"))
+    out = out.merge(d.reset_index(), on=by, how="left")
+    scan_n = ctx.config.get("syn_sent_scan_targets")
+    scan = out["distinct_targets"] >= scan_n
+    upstream = out["top_target_share"] >= ctx.config.get("syn_sent_upstream_share")
+    out["pattern"] = np.select(
+        [scan & (out["distinct_ports"] >= scan_n) & (out["distinct_hosts"] < scan_n),
+         scan & (out["distinct_hosts"] >= scan_n) & (out["distinct_ports"] < scan_n),
+         scan, upstream],
+        ["port scan of few hosts", "address sweep over many hosts", "scan over many hosts and ports",
+         "one unreachable destination"],
+        default="several unreachable destinations",
+    )
+    out["pattern_text"] = np.where(
+        scan,
+        "Attempts go to " + out["distinct_targets"].astype(str) + " different destinations ("
+        + out["distinct_hosts"].astype(str) + " hosts, " + out["distinct_ports"].astype(str)
+        + " ports): outbound scanning, from a compromised host, a worm, or an administrator's scanner.",
+        "Most attempts go to " + out["top_target"] + " (" + out["top_target_count"].astype(str)
+        + "): that destination is down, filtered (a firewall silently dropping SYNs), or unroutable.",
+    )
+    out["next_text"] = np.where(
+        scan,
+        "Identify the process making the connections (ss -tnp state syn-sent) and whether the scan is sanctioned; isolate the host if not.",
+        "Check the destination: is the service up, does a firewall drop SYNs (no RST comes back), is the route there? Retry storms in the client make it worse.",
+    )
+    out["severity"] = sf.bump(out["severity"], to_at_least=pd.Series(np.where(scan, "high", "info"), index=out.index))
+    return _finish(out, ["distinct_targets", "distinct_hosts", "distinct_ports", "top_target", "top_target_count", "pattern"])
+
+
+def _remote_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    by = ["input", "subject"]
+    g = at_peak.groupby(by, sort=False)
+    d = _top(at_peak, by, "remote", "remote").join(_top(at_peak, by, "local", "local_endpoint")[["top_local_endpoint", "distinct_local_endpoints"]])
+    d["distinct_remote_hosts"] = g["dst_addr"].nunique()
+    d["unread_bytes"] = g["recv_q"].sum(min_count=1)
+    d["unsent_bytes"] = g["send_q"].sum(min_count=1)
+    d["orphaned"] = at_peak["pid"].isna().groupby([at_peak[c] for c in by], sort=False).sum()
+    out = out.merge(d.reset_index(), on=by, how="left")
+    return _finish(out, ["distinct_remote_hosts", "top_remote", "top_remote_count", "top_local_endpoint",
+                         "distinct_local_endpoints", "unread_bytes", "unsent_bytes", "orphaned"])
+
+
+def _local_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    by = ["input", "subject"]
+    d = _top(at_peak, by, "local", "local_endpoint")
+    d["distinct_local_ports"] = at_peak.groupby(by, sort=False)["src_port"].nunique()
+    d["loopback"] = sf.is_loopback(pd.Series(d.index.get_level_values("subject"), index=d.index))
+    d = d.join(_top(at_peak.assign(owner=at_peak["owner"].astype(str)), by, "owner", "owner")[["top_owner"]])
+    out = out.merge(d.reset_index(), on=by, how="left")
+    return _finish(out, ["distinct_local_ports", "top_local_endpoint", "top_local_endpoint_count", "top_owner", "loopback"])
+
+
+DETAILS: dict[str, Callable[[Context, pd.DataFrame, pd.DataFrame], pd.DataFrame]] = {
+    "syn_flood": _syn_flood_details,
+    "syn_sent_pile": _syn_sent_details,
+    "close_wait_leak": _remote_details,
+    "fin_wait_2_pile": _remote_details,
+    "last_ack_pile": _remote_details,
+    "remote_connection_pile": _local_details,
+}
+
+
+# --- rules that are not simple piles ---------------------------------------------------------
+def _time_wait(ctx: Context) -> pd.DataFrame:
+    """TIME_WAIT per (local addr, remote addr:port) against the ephemeral port range."""
+    df = ctx.df
+    lo, hi = int(ctx.config.get("ephemeral_port_low")), int(ctx.config.get("ephemeral_port_high"))
+    size = max(hi - lo + 1, 1)
+    port = df["src_port"].astype("Float64")
+    in_range = ((port >= lo) & (port <= hi)).fillna(False).astype(bool)
+    rows = df[df["state"].eq("TIME_WAIT") & in_range & ~df["dst_addr"].isin(sf.WILDCARDS)]
+    if rows.empty:
+        return pd.DataFrame()
+    rows = rows.rename(columns={"remote": "subject"})
+    by = ["input", "src_addr", "subject"]
+    pk = sf.peak(rows, by)
+    pk["fraction"] = pk["count"] / size
+    pk["severity"] = sf.ladder(pk["fraction"], ctx.levels("time_wait_fraction"))
+    pk = pk[pk["severity"].notna()]
+    if pk.empty:
+        return pd.DataFrame()
+    # the tuple's ports held in any state at the peak (ESTABLISHED ones count against the range too)
+    tuple_rows = df[in_range].rename(columns={"remote": "subject"})
+    used = tuple_rows.groupby(by + ["snapshot"], sort=False).size().rename("ports_in_use").reset_index()
+    pk = pk.merge(used, on=by + ["snapshot"], how="left")
+    at_peak = rows.merge(pk[by + ["snapshot"]], on=by + ["snapshot"])
+    out = _base("time_wait_exhaustion", pk, at_peak.drop(columns=["src_addr"]).assign(src_addr=at_peak["src_addr"]), rows)
+    out = out.rename(columns={"src_addr": "local_addr"})
+    out["range_size"] = size
+    out["port_range"] = f"{lo}-{hi}"
+    out["fraction"] = out["fraction"].round(4)
+    out["fraction_pct"] = (out["fraction"] * 100).round(1).astype(str) + "%"
+    return _finish(out, ["local_addr", "fraction", "ports_in_use", "range_size", "port_range"])
+
+
+def _stuck(ctx: Context) -> pd.DataFrame:
+    """Sockets seen in one closing state across snapshots for longer than its kernel timer."""
+    tl = ctx.timelines
+    if tl.empty or int(tl["snapshots_total"].max()) < 2:
+        return pd.DataFrame()
+    limit = tl["last_state"].map({s: float(ctx.config.get(k)) for s, k in STUCK_LIMITS.items()})
+    timed = tl["last_state_s"].notna() & tl["last_state_since"].notna()
+    by_time = timed & (tl["last_state_s"] > limit)
+    by_count = ~timed & (tl["last_state_snapshots"] >= ctx.config.get("stuck_min_snapshots"))
+    stuck = tl[limit.notna() & (tl["last_state_snapshots"] >= 2) & (by_time | by_count)]
+    if stuck.empty:
+        return pd.DataFrame()
+    owner_of = pd.Series(ctx.df["owner"].to_numpy(), index=ctx.df["ref"].to_numpy())
+    owner_of = owner_of[~owner_of.index.duplicated()]
+    local = sf.endpoint(stuck["src_addr"].astype(object), stuck["src_port"])
+    remote = sf.endpoint(stuck["dst_addr"].astype(object), stuck["dst_port"])
+    held = stuck["last_state_s"].round(0).astype("Int64").astype(str) + " s"
+    held = held.where(stuck["last_state_s"].notna(), stuck["last_state_snapshots"].astype(str) + " snapshots")
+    s = pd.DataFrame({
+        "input": stuck["input"].astype(str).to_numpy(),
+        "subject": stuck["last_line"].map(owner_of).fillna(stuck["src_addr"].astype(str)).to_numpy(),
+        "state": stuck["last_state"].to_numpy(),
+        "ref": stuck["last_line"].to_numpy(),
+        "line": stuck["last_line"].str.rsplit(":", n=1).str[-1].astype("int64").to_numpy(),
+        "ts": stuck["last_seen"].to_numpy(),
+        "first_ts": stuck["first_seen"].to_numpy(),
+        "held_s": stuck["last_state_s"].to_numpy(),
+        "held_snapshots": stuck["last_state_snapshots"].to_numpy(),
+        "example": (local + " -> " + remote + " " + stuck["last_state"] + " for " + held).to_numpy(),
+    })
+    by = ["input", "subject"]
+    g = s.groupby(by, sort=False)
+    out = pd.DataFrame({
+        "count": g.size(),
+        "first_seen": g["first_ts"].min(),
+        "last_seen": g["ts"].max(),
+        "longest_s": g["held_s"].max(),
+        "most_snapshots": g["held_snapshots"].max(),
+    }).reset_index()
+    states = s.groupby(by + ["state"], sort=False).size().rename("n").reset_index()
+    states["txt"] = states["state"] + " " + states["n"].astype(str)
+    st_txt = states.groupby(by, sort=False)["txt"].agg(", ".join).rename("states_text").reset_index()
+    examples = s.groupby(by, sort=False).head(5).groupby(by, sort=False)["example"].agg(list).rename("examples").reset_index()
+    out = out.merge(st_txt, on=by).merge(examples, on=by).merge(sf.refs(s, by), on=by)
+    out["severity"] = sf.ladder(out["count"], ctx.levels("stuck_socket"))
+    out = out[out["severity"].notna()]
+    out["category"] = "stuck_socket"
+    return _finish(out, ["states_text", "longest_s", "most_snapshots", "examples"])
+
+
+def _expected(entries: list[str]) -> list[tuple[str | None, int | None, str | None]]:
+    """Allow-list entries -> (addr, port, process) patterns; None matches anything."""
+    rows = []
+    for raw in entries:  # a handful of configured entries
+        e = raw.strip()
+        addr = port = proc = None
+        if e.startswith("[") and "]" in e:
+            addr, _, rest = e[1:].partition("]")
+            port = rest.lstrip(":") or None
+        elif e.isdigit():
+            port = e
+        elif ":" in e and (e.rsplit(":", 1)[1].isdigit() or e.rsplit(":", 1)[1] == "*") and e.count(":") == 1:
+            left, port = e.rsplit(":", 1)
+            if left == "*" or _is_ip(left):
+                addr = left
+            else:
+                proc = left
+        elif _is_ip(e):
+            addr = e
+        else:
+            proc = e
+        rows.append((None if addr in (None, "*") else addr.lower(),
+                     None if port in (None, "*") else int(port),
+                     proc.lower() if proc else None))
+    return rows
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.split("%")[0])
+        return True
+    except ValueError:
+        return False
+
+
+def _unexpected_listeners(ctx: Context) -> pd.DataFrame:
+    """LISTEN sockets that no allow-list entry matches (only when an allow-list is given)."""
+    if ctx.config.expected_listeners is None:
+        return pd.DataFrame()
+    lis = sf.listeners(ctx.df)
+    lis = lis[lis["proto"].str.startswith("tcp")]
+    if lis.empty:
+        return pd.DataFrame()
+    addr = lis["src_addr"].str.lower()
+    port = lis["src_port"].astype("Float64")
+    proc = lis["process"].astype(object).fillna("").astype(str).str.lower()
+    allowed = pd.Series(False, index=lis.index)
+    for e_addr, e_port, e_proc in _expected(ctx.config.expected_listeners):  # per entry
+        m = pd.Series(True, index=lis.index)
+        if e_addr is not None:
+            m &= addr.eq(e_addr) | (addr.eq("*") & (e_addr in sf.WILDCARDS))
+        if e_port is not None:
+            m &= port.eq(e_port).fillna(False).astype(bool)
+        if e_proc is not None:
+            m &= proc.eq(e_proc)
+        allowed |= m
+    bad = ctx.df[ctx.df["state"].eq("LISTEN")].merge(
+        lis.loc[~allowed, ["input", "proto", "src_addr", "src_port"]].drop_duplicates(),
+        on=["input", "proto", "src_addr", "src_port"])
+    if bad.empty:
+        return pd.DataFrame()
+    bad = bad.assign(subject=bad["local"])
+    by = ["input", "subject"]
+    g = bad.groupby(by, sort=False)
+    out = pd.DataFrame({
+        "count": g["pid"].nunique(dropna=False),
+        "first_seen": g["ts"].min(), "last_seen": g["ts"].max(),
+        "process": g["owner"].first(),
+        "port": g["src_port"].first().astype("Int64").astype(str),
+        "loopback": g["src_addr"].first().pipe(lambda s: sf.is_loopback(s)),
+    }).reset_index().merge(sf.refs(bad, by), on=by)
+    out["severity"] = np.where(out["loopback"], "low", "medium")
+    out["category"] = "unexpected_listener"
+    out["allow_list"] = [list(ctx.config.expected_listeners)] * len(out)
+    return _finish(out, ["process", "loopback", "allow_list"])
+
+
+def _counter_signals(counters: pd.DataFrame, names: tuple[str, ...]) -> dict[str, dict]:
+    """Summed increase (several readings) or value since boot (one reading) of some counters."""
+    if counters.empty:
+        return {}
+    c = counters[counters["counter"].isin(names) & counters["group"].isin(["TcpExt", ""])]
+    out: dict[str, dict] = {}
+    for name, g in c.groupby("counter", sort=False):  # a handful of counter names
+        delta = g["delta"].dropna()
+        if len(delta):
+            out[str(name)] = {"delta": int(delta.sum())}
+        elif int(g["value_last"].sum()):
+            out[str(name)] = {"since_boot": int(g["value_last"].sum())}
+    return out
+
+
+def _counter_rule(ctx: Context, category: str, names: tuple[str, ...], prefix: str) -> pd.DataFrame:
+    """Findings from kernel counters that should stay at zero (ListenOverflows, SyncookiesSent)."""
+    c = ctx.counters
+    if c.empty:
+        return pd.DataFrame()
+    c = c[c["counter"].isin(names) & c["group"].isin(["TcpExt", ""])]
+    if c.empty:
+        return pd.DataFrame()
+    several = c["readings"] > 1
+    c = c.assign(figure=c["delta"].where(several, c["value_last"]).astype("Float64"))
+    by = ["input"]
+    g = c.groupby(by, sort=False)
+    out = pd.DataFrame({
+        "count": g["figure"].max(),
+        "readings": g["readings"].max(),
+        "first_seen": g["ts_first"].min(),
+        "last_seen": g["ts_last"].max(),
+        "evidence": g["ref"].agg(list),
+    }).reset_index()
+    out = out[out["count"].fillna(0) > 0]
+    if out.empty:
+        return pd.DataFrame()
+    wide = c.pivot_table(index="input", columns="counter", values="figure", aggfunc="max", observed=True)
+    out = out.merge(wide.reset_index(), on="input", how="left")
+    out["severity"] = sf.ladder(out["count"], ctx.levels(prefix))
+    since_boot = out["readings"] <= 1
+    out["severity"] = out["severity"].where(~since_boot, "low")
+    out["window"] = np.where(since_boot, "since boot, a single reading", "between the first and last of " + out["readings"].astype(str) + " readings")
+    out = out[out["severity"].notna()]
+    out["subject"] = "local host (" + out["input"] + ")"
+    out["category"] = category
+    return _finish(out, [n for n in names if n in out.columns] + ["window", "readings"])
+
+
+def _retransmissions(ctx: Context) -> pd.DataFrame:
+    """RetransSegs / OutSegs (Tcp group) above a ratio; TCPTimeouts' share in the details."""
+    c = ctx.counters
+    if c.empty:
+        return pd.DataFrame()
+    c = c[c["counter"].isin(["RetransSegs", "OutSegs", "TCPTimeouts"]) & c["group"].isin(["Tcp", "TcpExt", ""])]
+    if c.empty:
+        return pd.DataFrame()
+    c = c.assign(figure=c["delta"].where(c["readings"] > 1, c["value_last"]).astype("Float64"))
+    wide = c.pivot_table(index="input", columns="counter", values="figure", aggfunc="max", observed=True)
+    if not {"RetransSegs", "OutSegs"} <= set(wide.columns):
+        return pd.DataFrame()
+    meta = c.groupby("input", sort=False).agg(readings=("readings", "max"), first_seen=("ts_first", "min"),
+                                              last_seen=("ts_last", "max"), evidence=("ref", list))
+    out = wide.join(meta).reset_index()
+    out = out[out["OutSegs"].fillna(0) >= ctx.config.get("retrans_min_segments")]
+    if out.empty:
+        return pd.DataFrame()
+    out["ratio"] = (out["RetransSegs"] / out["OutSegs"]).astype("float64").round(4)
+    out["count"] = out["RetransSegs"]
+    out["severity"] = sf.ladder(out["ratio"], ctx.levels("retrans_ratio"))
+    since_boot = out["readings"] <= 1
+    out["severity"] = out["severity"].where(~since_boot | out["severity"].isna(), "low")
+    out = out[out["severity"].notna()]
+    if out.empty:
+        return pd.DataFrame()
+    out["window"] = np.where(since_boot, "since boot, a single reading", "between the first and last readings")
+    timeouts = out["TCPTimeouts"] if "TCPTimeouts" in out else pd.Series(np.nan, index=out.index)
+    out["timeouts_share"] = (timeouts / out["RetransSegs"]).astype("float64").round(3)
+    out["ratio_pct"] = (out["ratio"] * 100).round(2).astype(str) + "%"
+    out["out_segs"] = out["OutSegs"].astype("Int64").astype(str)
+    out["timeouts_text"] = np.where(
+        out["timeouts_share"].fillna(0) >= 0.5,
+        "most were retransmission timeouts (TCPTimeouts), not fast retransmits: whole windows lost, "
+        "peers that vanished, or a black-holing path rather than ordinary congestion.",
+        "sustained loss or congestion on some path, or peers that stopped answering.",
+    )
+    out["subject"] = "local host (" + out["input"] + ")"
+    out["category"] = "retransmissions"
+    return _finish(out, ["ratio", "RetransSegs", "OutSegs", "TCPTimeouts", "timeouts_share", "window"])
+
+
+def _finish(out: pd.DataFrame, detail_cols: list[str]) -> pd.DataFrame:
+    """Finding rows: details dict from the named columns, texts filled from the row."""
+    out = out.reset_index(drop=True)
+    if "evidence_total" in out:
+        detail_cols = detail_cols + ["evidence_total"]
+    cols = [c for c in detail_cols if c in out.columns]
+    recs = out[cols].astype(object).where(out[cols].notna(), None).to_dict("records") if cols else [{}] * len(out)
+    out["details"] = [{k: _plain(v) for k, v in r.items() if v is not None} | {"input": i}
+                      for r, i in zip(recs, out["input"], strict=True)]
+    expl, nxt = TEXT[out["category"].iloc[0]] if len(out) else ("", "")
+    fields = out.astype(object).where(out.notna(), "").to_dict("records")
+    out["explanation"] = [expl.format_map(_Missing(f)) for f in fields]
+    out["next_step"] = [nxt.format_map(_Missing(f)) for f in fields]
+    return out
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _plain(v: object) -> object:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
+#   category                   rule (each returns the finding rows of its category)
+RULES: tuple[tuple[str, Callable[[Context], pd.DataFrame]], ...] = (
+    ("syn_flood",              lambda ctx: _pile(ctx, PILES[0])),
+    ("syn_sent_pile",          lambda ctx: _pile(ctx, PILES[1])),
+    ("close_wait_leak",        lambda ctx: _pile(ctx, PILES[2])),
+    ("fin_wait_2_pile",        lambda ctx: _pile(ctx, PILES[3])),
+    ("last_ack_pile",          lambda ctx: _pile(ctx, PILES[4])),
+    ("stuck_socket",           _stuck),
+    ("time_wait_exhaustion",   _time_wait),
+    ("remote_connection_pile", lambda ctx: _pile(ctx, PILES[5])),
+    ("unexpected_listener",    _unexpected_listeners),
+    ("listen_overflow",        lambda ctx: _counter_rule(ctx, "listen_overflow", ("ListenOverflows", "ListenDrops"), "listen_overflow")),
+    ("syn_cookies",            lambda ctx: _counter_rule(ctx, "syn_cookies", ("SyncookiesSent",), "syn_cookies")),
+    ("retransmissions",        _retransmissions),
+)
 
 
 def diagnose(inputs: list[Ingested], config: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Findings and summary tables from socket snapshots."""
-    events = pd.concat([i.events for i in inputs], ignore_index=True)
-    states = events.groupby(["proto", "state"], observed=True).size().rename("count").reset_index()
-    return schema.empty_findings(), {"states": states}
+    """Findings and summary tables from socket snapshots and kernel counters."""
+    events = [i.events for i in inputs if len(i.events)]
+    ev = pd.concat(events, ignore_index=True) if events else schema.empty_events("socket")
+    snaps = {i.input: int(i.accounting.get("snapshots") or 1) for i in inputs}
+    df = sf.frame(ev)
+    tl = timelines(ev, snaps)
+    cnt = [i.counters for i in inputs if i.counters is not None and len(i.counters)]
+    counters = deltas(pd.concat(cnt, ignore_index=True)) if cnt else deltas(None)
+    if len(counters):
+        counters["ref"] = counters["input"].astype(str) + ":" + counters["line_last"].astype("Int64").astype(str)
+    ctx = Context(df=df, timelines=tl, counters=counters, config=config)
+    parts = [rule(ctx) for _, rule in RULES]
+    findings = _dedup([p for p in parts if len(p)])
+    return findings, summary_tables(df, tl, counters, config)
+
+
+def _dedup(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One finding per (category, subject): the most severe, then largest; other inputs listed."""
+    if not parts:
+        return schema.empty_findings()
+    cols = list(schema.FINDING_COLUMNS)
+    allf = pd.concat([p[cols + ["input"]] for p in parts], ignore_index=True)
+    allf["severity"] = allf["severity"].astype(schema.SEVERITY_DTYPE)
+    allf = allf.sort_values(["severity", "count"], ascending=[False, False], kind="stable")
+    inputs = allf.groupby(["category", "subject"], sort=False)["input"].agg(lambda s: sorted(set(s)))
+    keep = allf.drop_duplicates(["category", "subject"], keep="first").reset_index(drop=True)
+    many = keep.set_index(["category", "subject"]).index.map(inputs)
+    keep["details"] = [d | ({"inputs": list(m)} if len(m) > 1 else {}) for d, m in zip(keep["details"], many, strict=True)]
+    out = keep[cols].copy()
+    out["count"] = pd.to_numeric(out["count"], errors="coerce").round().astype("Int64")
+    for c, dt in schema.FINDING_COLUMNS.items():
+        if c not in ("details", "evidence", "count"):
+            out[c] = out[c].astype(dt)
+    return out.reset_index(drop=True)

@@ -170,11 +170,15 @@ def _assemble(lines: Lines, name: str, parsed: Parsed, scores: dict[str, float])
     structural = Counter(parsed.structural)
     if n_markers:
         structural["snapshot marker"] += n_markers
-    accounted = len(events) + len(skipped) + sum(structural.values())
+    # counter dumps (ingest/counters.py): a line of counter values is accounted as read
+    counter_lines = int(counters["line"].nunique()) if counters is not None and len(counters) else 0
+    accounted = len(events) + len(skipped) + sum(structural.values()) + counter_lines
     accounting = {
         "records_read": n_lines,
         "unit": "line",
         "events": len(events),
+        "counter_lines": counter_lines,
+        "counters": 0 if counters is None else len(counters),
         "structural": dict(structural),
         "skipped": skipped["reason"].value_counts().to_dict() if len(skipped) else {},
         "unaccounted": n_lines - accounted,

@@ -57,6 +57,7 @@ def ports(text: pd.Series, proto: pd.Series | str = "tcp") -> pd.Series:
         pairs = pd.DataFrame({"n": t[named], "p": pr[named].astype(str).str.lower().str.rstrip("6")})
         uniq = pairs.drop_duplicates()
         lookup = {(n, p): _service(n, "udp" if p == "udp" else "tcp") for n, p in uniq.itertuples(index=False)}
-        num[named] = [lookup[(n, p)] for n, p in pairs.itertuples(index=False)]
+        found = [lookup[(n, p)] for n, p in pairs.itertuples(index=False)]
+        num[named] = np.array([np.nan if v is None else v for v in found], dtype=float)
     num = num.where((num >= 0) & (num <= 65535))
     return num.astype("UInt16")

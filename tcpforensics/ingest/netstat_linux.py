@@ -1,18 +1,315 @@
-"""Ingestor for netstat_linux (not implemented yet: detects nothing)."""
+"""Ingestor for Linux net-tools ``netstat`` (-a -n -t -u -p -e -o -l -W), any display language.
+
+Every line is classified by the ordered rule table ``LINE_RULES`` (first match wins), over the
+whole column at once. Data rows (``tcp``, ``tcp6``, ``udp``, ``udp6``) are split by row shape:
+
+    Proto Recv-Q Send-Q Local-Address Foreign-Address [State] [User Inode] [PID/Program] [Timer]
+
+The first five columns are single tokens; the tail is read right to left by ``_TAIL``: a timer
+``word (x.xx/n/n)`` at the end, ``PID/Program`` (program names may hold spaces and are cut at
+20 characters by netstat) or ``-``, a ``User Inode`` pair (``-e``), and what is left is the
+state (one or two words: cs ``POSLEDNÍ ACK``; empty for most UDP rows). The header is used to
+recognise the table, not to cut columns by position: rows overflow their columns (wide queues,
+long addresses), translated headers are spaced differently from rows (es), and the pt_BR
+catalogue drops ``Inode`` from the ``-e`` header while rows keep it.
+
+Decisions (see ``LINE_RULES``): UNIX domain rows are skipped with reason ``unix socket``, raw
+rows (``raw``/``raw6``, ``-w``) with ``raw socket``, UDP-Lite rows with ``udplite socket``:
+they are not TCP/UDP and the event table holds TCP/UDP sockets only. Section titles, headers,
+the non-root notice (two or three lines, any language, anywhere), blank lines, ``...``
+elisions, separators, comments and echoed netstat commands are structural. Anything else is
+skipped as ``unparseable line``.
+
+UDP rows get ``state`` NA (schema: stateless) and keep ``raw_state`` (``ESTABLISHED`` for a
+connected UDP socket). ``tcp6``/``udp6`` give family ipv6 whatever the address looks like
+(``127.0.0.1:9200`` on a tcp6 row is a v4-mapped socket of an AF_INET6 listener).
+"""
 
 from __future__ import annotations
 
-from tcpforensics.ingest.base import Lines, Parsed
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tcpforensics.ingest import endpoints, vocab
+from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
 
 NAME = "netstat_linux"
-DESCRIPTION = "netstat_linux"
+DESCRIPTION = "Linux net-tools netstat (-tunape -o -l, localized)"
+
+# --- vocabularies (net-tools 2.10 gettext catalogues: cs de et fr ja pt_BR; es/ca/sv from the
+#     reference notes) -----------------------------------------------------------------------
+
+_INTERNET_TITLES = (
+    "Active Internet connections",
+    "Aktive Internetverbindungen",
+    "Aktivní Internetová spojení",
+    "Aktiivsed internetiühendused",
+    "Connexions Internet actives",
+    "稼働中のインターネット接続",
+    "Conexões Internet Ativas",
+    "Connexions actives d'Internet",
+    "Aktiva internetanslutningar",
+)
+_OTHER_TITLES = (
+    "Active UNIX domain sockets",
+    "Aktive Sockets in der UNIX-Domäne",
+    "Aktivní sokety domény UNIX",
+    "Aktiivsed UNIX domeeni soklid",
+    "Sockets du domaine UNIX actives",
+    "稼働中のUNIXドメインソケット",
+    "Domain sockets UNIX ativos",
+    "Active IPX sockets",
+    "Aktive IPX Sockets",
+    "Active AX.25 sockets",
+    "Active NET/ROM sockets",
+    "Active X.25 sockets",
+    "Active Bluetooth connections",
+    "Active ROSE sockets",
+)
+#: Line starts of the non-root notices ("Not all processes could be identified ...", "No info
+#: could be read for -p ..."), one entry per printed line.
+_NOTICE_PARTS = (
+    "(No info could be read for",
+    "(Pro „-p“ nelze získat žádné informace",
+    "byl superuživatelem)",
+    '("-p"の情報を読み込めませんでした',
+    '("-p" jaoks ei saanud infot lugeda',
+    "(Not all processes could be identified",
+    "will not be shown, you would have to be root",
+    "(Es konnten nicht alle Prozesse identifiziert",
+    "nicht-eigene Proze",
+    "nicht-eigene Proce",
+    "(Všechny procesy nemohly být identifikovány",
+    "pouze o procesech, jichž jste vlastníkem",
+    "byste být superuživatelem",
+    "(Mõnesid protsesse ei saanud identifitseerida",
+    "info lugemiseks peab olema root",
+    "(Tous les processus ne peuvent être identifiés",
+    "non possédés ne seront pas affichées",
+    "(一部のプロセスが識別されますが",
+    "表示されません。それら全てを見るには",
+    "(Nem todos os processos puderam ser identificados",
+    "de outrem não serão mostrados",
+)
+#: Title suffixes of -l / -a / neither, per catalogue (BSD prints "(including servers)").
+_TITLE_SUFFIXES = (
+    "(servers and established)", "(only servers)", "(w/o servers)",
+    "(Server und stehende Verbindungen)", "(Nur Server)", "(ohne Server)",
+    "(serveurs et établies)", "(seulement serveurs)", "(sans serveurs)",
+    "(servery a navázaná spojení)", "(pouze servery)", "(w/o servery)",
+    "(serverid ja ühendatud)", "(ainult serverid)", "(ilma serveriteta)",
+    "(サーバと確立)", "(サーバのみ)", "(w/oサーバ)",
+    "(servidores e estabelecidas)", "(sem os servidores)",
+)
+#: The "Local Address" header words per catalogue.
+_LOCAL_WORDS = (
+    "Local Address", "Adresse locale", "Dirección local", "Místní Adresa", "Kohalik aadress",
+    "内部アドレス", "Endereço Local", "Adreça local", "Lokal adress",
+)
+#: Second and third header words (Recv-Q Send-Q) in each catalogue.
+_QUEUE_WORDS = (
+    r"Recv-Q\s+Send-Q",
+    r"Recib\s+Enviad",
+    r"Přích-F\s+Odch-F",
+    r"VvJrk\s+SaatJrk",
+    r"受信-Q\s+送信-Q",
+)
+
+
+def _alt(words: tuple[str, ...]) -> str:
+    return "(?:" + "|".join(_escape(w) for w in words) + ")"
+
+
+def _escape(text: str) -> str:
+    # RE2-safe escaping of a literal phrase (re.escape escapes spaces and non-ASCII too).
+    return "".join("\\" + c if c in r".^$*+?()[]{}|\/-" else c for c in text)
+
+
+_ROW = r"^\s*(?:tcp|udp)6?\s+\d+\s+\d+\s+\S*:[^\s:.]+\s+\S*:[^\s:.]+(?:\s|$)"
+
+#: Ordered rule table: (kind, accounting label, RE2 pattern over the line). First match wins.
+#: kind: "row" (parsed), "skip" (skipped with the label as reason), "structural".
+LINE_RULES: tuple[tuple[str, str, str], ...] = (
+    ("structural", "blank", r"^\s*$"),
+    ("row", "tcp/udp socket", _ROW),
+    ("skip", "unix socket", r"^\s*unix\s+\d+\s"),
+    ("skip", "raw socket", r"^\s*raw6?\s+\d+\s+\d+\s"),
+    ("skip", "udplite socket", r"^\s*udpl6?\s+\d+\s+\d+\s"),
+    ("skip", "other protocol socket", r"^\s*(?:ipx|ax25|netrom|x25|rose|l2cap|rfcomm|sco)\s"),
+    ("structural", "notice", r"^\s*" + _alt(_NOTICE_PARTS)),
+    ("structural", "title", r"^\s*" + _alt(_INTERNET_TITLES + _OTHER_TITLES)),
+    ("structural", "header", r"^\s*Proto\s+\D*$"),
+    # A title in a catalogue we do not have: words, then "(only servers)"-like, no digits.
+    ("structural", "title", r"^\s*[^\W\d_][^\d():]*\([^\d()]*\)\s*$"),
+    ("structural", "elision", r"^\s*(?:\.{2,}|…)\s*$"),
+    ("structural", "separator", r"^\s*[~=*_-]{3,}"),
+    ("structural", "command", r"(?:^|[\s#$>;|(])(?:sudo\s+)?netstat(?:\s|$)"),
+    ("structural", "comment", r"^\s*#"),
+)
+
+# Tail after the foreign address: [state] [user inode] [pid/program | -] [timer].
+_TIMER = r"[^\s(]+ \(+[\d.,]+(?:/\d+){1,2}\)"  # "off (0.00/0/0)", cs "timewait (59,93/0/0)"
+_TAIL_SIMPLE = r"^(?:(?P<state>[^\s\d/-]\S*)\s*)?(?P<pidprog>\d+/\S*|-)?$"
+_TAIL = (
+    r"^(?:(?P<state>.*?)\s+)??"
+    r"(?:(?P<user>\S+)\s+(?P<inode>\d+)(?:\s+|$))?"
+    r"(?P<pidprog>\d+/.*?|-)?"
+    r"(?:\s*(?P<timer>" + _TIMER + r"))?$"
+)
+
+# Detection: a net-tools row has colon-port endpoints ("a.b.c.d:22", ":::*", "host:ssh");
+# BSD prints "a.b.c.d.22" / "*.*" (its tcp6 rows also carry two queues).
+_DETECT_ROW = r"^\s*(?:tcp|udp)6?\s+\d+\s+\d+\s+\S*:[^\s:.]+\s+\S*:[^\s:.]+(?:\s|$)"
+_DETECT_QUEUE_ROW = r"^\s*(?:tcp|udp)\d*\s+\d+\s+\d+\s"
+_DETECT_HEADER = (
+    r"^\s*Proto\s+(?:" + "|".join(_QUEUE_WORDS) + r")\s+" + _alt(_LOCAL_WORDS) + r"\s[^()\d]*$"
+)
+_DETECT_TITLE = r"^\s*" + _alt(_INTERNET_TITLES) + r"\s*" + _alt(_TITLE_SUFFIXES) + r"\s*$"
+# ss prints "Netid ... Local Address:Port  Peer Address:Port": rows alike, never net-tools.
+_SS_HEADER = r"Address:Port\s+Peer\s+Address:Port|^\s*Netid\s+"
+_DETECT_SAMPLE = 5000
+
+
+def _arrow(text: pd.Series) -> pa.Array:
+    return pa.array(text.astype(object).fillna("").to_numpy(), type=pa.large_string())
+
+
+def _match(arr: pa.Array, pattern: str) -> np.ndarray:
+    return pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
 
 
 def detect(lines: Lines) -> float:
-    """Confidence 0..1 that these lines are this format."""
-    return 0.0
+    """High on net-tools output (its header, its tcp/udp rows with two queues and colon ports)."""
+    text = lines.text
+    text = text[text.str.strip().ne("")].iloc[:_DETECT_SAMPLE]
+    if text.empty:
+        return 0.0
+    arr = _arrow(text)
+    rows = int(_match(arr, _DETECT_ROW).sum())
+    queue_rows = int(_match(arr, _DETECT_QUEUE_ROW).sum())
+    header = bool(_match(arr, _DETECT_HEADER).any())
+    title = bool(_match(arr, _DETECT_TITLE).any())
+    if _match(arr, _SS_HEADER).any():
+        return 0.1
+    consistency = rows / queue_rows if queue_rows else 0.0
+    if header:
+        return 0.6 + 0.4 * (consistency if queue_rows else 0.5)
+    if rows:
+        return 0.45 + 0.15 * title + 0.35 * consistency
+    return 0.25 if title and not queue_rows else 0.0
+
+
+def classify(text: pd.Series) -> pd.DataFrame:
+    """Vectorized: kind and label of every line by ``LINE_RULES`` (index kept)."""
+    arr = _arrow(text)
+    kind = np.full(len(text), "skip", dtype=object)
+    label = np.full(len(text), "unparseable line", dtype=object)
+    todo = np.ones(len(text), dtype=bool)
+    for k, lab, pattern in LINE_RULES:
+        if not todo.any():
+            break
+        hit = np.zeros(len(text), dtype=bool)
+        idx = np.flatnonzero(todo)
+        hit[idx] = _match(arr.take(pa.array(idx)), pattern)
+        kind[hit] = k
+        label[hit] = lab
+        todo &= ~hit
+    return pd.DataFrame({"kind": kind, "label": label}, index=text.index)
 
 
 def parse(lines: Lines) -> Parsed:
-    """Parse the lines into rows."""
-    raise NotImplementedError
+    """Parse every line: socket rows to events; the rest structural or skipped with a reason."""
+    text = lines.text
+    cls = classify(text)
+    structural = Counter(cls.loc[cls["kind"].eq("structural"), "label"].tolist())
+    skip = cls["kind"].eq("skip")
+    skipped = skipped_frame(
+        cls.index[skip].tolist(), cls.loc[skip, "label"].tolist(), text[skip].tolist()
+    )
+    is_row = cls["kind"].eq("row").to_numpy()
+    rows = _rows(text[is_row])
+    meta = {"rows_by_proto": rows["proto_raw"].value_counts().to_dict()} if len(rows) else {}
+    return Parsed(rows=rows.drop(columns="proto_raw"), skipped=skipped, structural=structural, meta=meta)
+
+
+def _rows(text: pd.Series) -> pd.DataFrame:
+    """Split socket rows (all known to match ``_ROW``) into event columns."""
+    if text.empty:
+        return pd.DataFrame(columns=["line", "proto_raw"])
+    arr = pc.utf8_trim_whitespace(_arrow(text))
+    parts = pc.ascii_split_whitespace(arr, max_splits=5)
+    col = [pc.list_element(parts, i) for i in range(5)]
+    has_rest = pc.greater(pc.list_value_length(parts), 5).to_numpy(zero_copy_only=False)
+    rest_np = np.full(len(text), "", dtype=object)
+    if has_rest.any():
+        rest_np[has_rest] = pc.list_element(parts.filter(pa.array(has_rest)), 5).to_numpy(zero_copy_only=False)
+    rest = pa.array(rest_np, type=pa.large_string())
+    tail = _tail(rest)
+    proto_raw = pd.Series(col[0].to_numpy(zero_copy_only=False), index=text.index)
+    proto = proto_raw.str.removesuffix("6")
+    fam = np.where(proto_raw.str.endswith("6"), "ipv6", "ipv4")
+    out = pd.DataFrame(
+        {
+            "line": text.index.to_numpy(),
+            "proto_raw": proto_raw.to_numpy(),
+            "proto": proto.to_numpy(),
+            "family": fam,
+            "recv_q": pd.to_numeric(col[1].to_numpy(zero_copy_only=False)),
+            "send_q": pd.to_numeric(col[2].to_numpy(zero_copy_only=False)),
+        }
+    )
+    for side, c in (("src", col[3]), ("dst", col[4])):
+        addr, port = _endpoints(pd.Series(c.to_numpy(zero_copy_only=False)), out["proto"])
+        out[f"{side}_addr"] = addr
+        out[f"{side}_port"] = port
+    raw_state = tail["state"].str.strip()
+    raw_state = raw_state.where(raw_state.ne(""), None)
+    out["raw_state"] = raw_state.to_numpy()
+    state = vocab.normalize(raw_state)
+    out["state"] = state.where(out["proto"].eq("tcp").to_numpy(), None).to_numpy()
+    out["user"] = tail["user"].where(tail["user"].ne(""), None).to_numpy()
+    out["inode"] = pd.to_numeric(tail["inode"].where(tail["inode"].ne(""), None)).to_numpy()
+    pid, _, prog = (tail["pidprog"].str.partition("/")[i] for i in (0, 1, 2))
+    out["pid"] = pd.to_numeric(pid.where(pid.str.fullmatch(r"\d+"), None)).to_numpy()
+    prog = prog.str.strip()
+    out["process"] = prog.where(prog.ne(""), None).to_numpy()
+    out["timer"] = tail["timer"].where(tail["timer"].ne(""), None).to_numpy()
+    return out
+
+
+def _tail(rest: pa.Array) -> pd.DataFrame:
+    """Split the text after the foreign address (see module docstring); RE2, two passes."""
+    names = ("state", "user", "inode", "pidprog", "timer")
+    out = {n: np.full(len(rest), "", dtype=object) for n in names}
+    simple = pc.extract_regex(rest, _TAIL_SIMPLE)
+    ok = pc.fill_null(pc.is_valid(simple), False).to_numpy(zero_copy_only=False)
+    for n in ("state", "pidprog"):
+        out[n][ok] = pc.struct_field(simple, n).filter(pa.array(ok)).to_numpy(zero_copy_only=False)
+    hard = np.flatnonzero(~ok)
+    if len(hard):
+        m = pc.extract_regex(rest.take(pa.array(hard)), _TAIL)
+        valid = pc.is_valid(m).to_numpy(zero_copy_only=False)
+        for n in names:
+            vals = pc.fill_null(pc.struct_field(m, n), "").to_numpy(zero_copy_only=False)
+            out[n][hard[valid]] = vals[valid]
+        # _TAIL always matches (every group is optional, state takes the rest); kept defensive.
+        out["state"][hard[~valid]] = rest.take(pa.array(hard[~valid])).to_numpy(zero_copy_only=False)
+    return pd.DataFrame(out)
+
+
+def _endpoints(text: pd.Series, proto: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(address, port) of printed endpoints; split once per distinct (endpoint, proto)."""
+    key = pd.MultiIndex.from_arrays([text, proto.astype(object)])
+    codes, uniq = pd.factorize(key)
+    u_text = pd.Series(uniq.get_level_values(0), dtype=object)
+    u_proto = pd.Series(uniq.get_level_values(1), dtype=object)
+    addr, port_text = endpoints.split(u_text)
+    port = endpoints.ports(port_text, u_proto)
+    return (
+        pd.Series(addr.to_numpy(dtype=object)[codes]),
+        pd.Series(port.to_numpy(dtype=object, na_value=None)[codes]).astype("UInt16"),
+    )

@@ -1,22 +1,188 @@
-"""Split a text dump into snapshots at timestamp lines (``date`` output and the like)."""
+"""Split a text dump into snapshots at timestamp lines (``date`` output and the like).
+
+Runs before format detection on every text input, so it knows no format: it looks at line
+shapes only. Two things start a new snapshot (only when a data line came since the last start,
+so ``date; netstat`` and ``netstat; date`` loops both give one snapshot per run):
+
+1. a timestamp line (``is_marker``): the whole line, give or take decoration (``---``, ``#``,
+   ``[...]``, a ``Label:`` prefix), is one of the ``_RULES`` shapes below: ``date`` in the C
+   locale and in localized forms (de, fr, es, it, pt, nl, pl, cs, sv, tr, ru, ko, ja, zh),
+   ISO 8601 / ``YYYY-MM-DD HH:MM:SS``, RFC 2822 (``date -R``), Windows ``%date% %time%``,
+   PowerShell ``Get-Date``, or an epoch number (10 digits, optionally ms/us/ns, in the years
+   2000..2099). Its time (naive, as printed; epoch in UTC) becomes ``ts`` of the snapshot; a
+   line of those shapes whose month name we do not know still separates, with ``ts`` NaT.
+2. the repeat of an opening line: a "header-like" line (letters, no digits: a title such as
+   ``Active Internet connections (...)``, a column header, a command echo, a notice) that was
+   printed before the first data line of the input and is printed again after data lines. That
+   is a tool run in a loop without timestamps. Its snapshot has ``ts`` NaT. Header-like lines
+   that first appear after data (net-tools' ``Active UNIX domain sockets`` section after the
+   Internet section, Windows ``[svchost.exe]`` lines) never split a single dump.
+
+A "data line" is any non-blank line with a digit that is neither a timestamp line nor a note
+wrapped in parentheses (net-tools' "(No info could be read ... geteuid()=65534 ...)"). Judgement
+calls: ``ss -ta; ss -ua`` concatenated prints the same header twice, so it gives two snapshots
+(content alone cannot tell it from a loop of one command); commands with different headers
+(``netstat -tn; netstat -un`` share theirs: the same applies) stay apart only when their opening
+lines differ.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+from tcpforensics.ingest.datewords import MONTHS, PM_WORDS
+
+# --- timestamp line shapes ----------------------------------------------------------------
+
+_T = r"(?P<H>\d{1,2}):(?P<M>\d{2}):(?P<S>\d{2})(?:[.,](?P<F>\d{1,9}))?"
+_AMPM = r"(?:\s*(?P<ampm>AM|PM|am|pm|a\.m\.|p\.m\.|오전|오후|ÖÖ|ÖS))?"
+_TZ = r"(?:,?\s+(?P<tz>[^\W\d_]{1,6}(?:[+-]\d{1,2}(?::?\d{2})?)?|[+-]\d{2}(?::?\d{2})?))?"
+_WD = r"(?:\(?[^\W\d_]+\.?\)?,?\s+)?"  # optional weekday word ("Tue", "Di", "mar.", "(수)")
+_MON = r"(?P<mon>[^\W\d_]+\.?)"
+
+#: Ordered rule table: (name, regex over the de-decorated line). First match wins.
+_RULES: tuple[tuple[str, str], ...] = (
+    ("epoch", r"@?(?P<epoch>\d{10}(?:\d{3}|\d{6}|\d{9})?)(?:\.(?P<efrac>\d{1,9}))?"),
+    ("iso 8601", r"(?P<Y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:T|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<F>\d{1,9}))?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?|[A-Za-z]{2,5})?"),
+    ("y m d (ko, ja, zh, slashes)", r"(?P<Y>\d{4})\s*[./年-]\s*(?P<m>\d{1,2})\s*[./月-]\s*(?P<d>\d{1,2})[.日]?\s+" + _WD + r"(?:(?P<ampm0>오전|오후|AM|PM)\s+)?" + _T + _AMPM + _TZ),
+    ("wd mon d time tz y (C, en_US)", _WD + _MON + r"\s+(?P<d>\d{1,2}),?\s+" + _T + _AMPM + _TZ + r"\s+(?P<Y>\d{4})"),
+    ("wd d mon time tz y (de, en_GB)", _WD + r"(?P<d>\d{1,2})\.?\s+" + _MON + r"\s+" + _T + _AMPM + _TZ + r"\s+(?P<Y>\d{4})"),
+    ("wd d mon y time tz (fr es it pt nl pl cs sv tr ru, date -R)", _WD + r"(?P<d>\d{1,2})\.?\s+" + _MON + r"\s+(?P<Y>\d{4}),?\s+" + _T + _AMPM + _TZ),
+    ("wd mon d, y time (Get-Date)", _WD + _MON + r"\s+(?P<d>\d{1,2}),\s+(?P<Y>\d{4}),?\s+" + _T + _AMPM + _TZ),
+    ("wd a/b/y time (Windows %date% %time%)", _WD + r"(?P<a>\d{1,2})(?P<sep>[./])(?P<b>\d{1,2})[./](?P<Y>\d{4}),?\s+" + _T + _AMPM),
+)
+
+# Decoration around a timestamp: "--- ... ---", "# ...", "[ ... ]", "=== ... ===", "Label: ...".
+_DECOR = (
+    r"^[\s\-=#*~<>\[\]|+]*(?:[^\W\d_]+(?:[ _-][^\W\d_]+)?\s*[:=]\s+)?(?P<body>.*?)[\s\-=#*~<>\[\]|]*$"
+)
+# Cheap pre-filter (re2-compatible): a clock time or a long bare number somewhere.
+_CANDIDATE = r"\d:\d\d:\d\d|\d:\d\d|^[\s\-=#*~<>\[\]|+@]*\d{10}"
+
+_EPOCH_MIN, _EPOCH_MAX = 946_684_800, 4_102_444_800  # 2000-01-01 .. 2100-01-01 UTC
 
 
 def split(text: pd.Series) -> pd.DataFrame:
     """Given lines (index = 1-based line number), return a frame with columns
     ``text, snapshot, ts, is_marker``: ``is_marker`` marks timestamp lines that separate
-    snapshots, ``snapshot`` counts them, ``ts`` is the time printed on the last marker.
+    snapshots, ``snapshot`` counts snapshots from 0, ``ts`` is the time printed on the
+    timestamp line that opened the line's snapshot (NaT when none, or when it did not parse).
     """
-    n = len(text)
+    s = text.astype(object).fillna("").astype(str)
+    is_marker, marker_ts = parse_timestamps(s)
+    stripped = s.str.strip()
+    blank = stripped.eq("").to_numpy()
+    has_digit = stripped.str.contains(r"\d", regex=True).to_numpy()
+    has_letter = stripped.str.contains(r"[^\W\d_]", regex=True).to_numpy()
+    marker = is_marker.to_numpy()
+    note = stripped.str.match(r"^\(.*\)$").to_numpy()  # "(No info could be read ... =65534 ...)"
+    data = ~blank & has_digit & ~marker & ~note
+    headerish = ~blank & ~has_digit & has_letter & ~marker
+
+    # Opening lines: header-like lines before the first data line; their repeats are candidates.
+    first_data = int(np.argmax(data)) if data.any() else len(s)
+    keys = stripped.str.replace(r"\s+", " ", regex=True)
+    opening = set(keys.to_numpy()[:first_data][headerish[:first_data]])
+    pos = np.arange(len(s))
+    repeat = headerish & (pos > first_data) & keys.isin(opening).to_numpy() if opening else np.zeros(len(s), bool)
+
+    # A candidate starts a snapshot when a data line came since the previous candidate.
+    cand = marker | repeat
+    data_before = np.cumsum(data)
+    cd = data_before[cand]
+    prev = np.concatenate([[0], cd[:-1]])
+    start = np.zeros(len(s), bool)
+    start[np.flatnonzero(cand)[cd > prev]] = True
+    snapshot = np.cumsum(start)
+
+    # ts: the last timestamp line, reset to NaT by a header-repeat start.
+    setter = marker | (start & ~marker)
+    vals = np.where(marker, marker_ts.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    group = np.cumsum(setter)
+    per_group = np.concatenate([[np.datetime64("NaT", "ns")], vals[setter]])
+    ts = per_group[group]
+    idx = text.index
     return pd.DataFrame(
         {
             "text": text,
-            "snapshot": pd.Series([0] * n, index=text.index, dtype="Int32"),
-            "ts": pd.Series([pd.NaT] * n, index=text.index, dtype="datetime64[ns]"),
-            "is_marker": pd.Series([False] * n, index=text.index, dtype=bool),
+            "snapshot": pd.Series(snapshot, index=idx).astype("Int32"),
+            "ts": pd.Series(ts, index=idx, dtype="datetime64[ns]"),
+            "is_marker": pd.Series(marker, index=idx, dtype=bool),
         },
-        index=text.index,
+        index=idx,
     )
+
+
+def parse_timestamps(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Vectorized: (is a timestamp line, its time or NaT) for every line (see ``_RULES``)."""
+    s = text.astype(object).fillna("").astype(str)
+    is_marker = pd.Series(False, index=s.index)
+    ts = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    cand = s[s.str.len().le(120) & s.str.contains(_CANDIDATE, regex=True)]
+    if cand.empty:
+        return is_marker, ts
+    body = cand.str.extract(_DECOR)["body"].fillna("")
+    left = body
+    for _name, rule in _RULES:
+        if left.empty:
+            break
+        m = left.str.extract("^(?:" + rule + ")$")
+        hit = m.notna().any(axis=1)
+        if not hit.any():
+            continue
+        m = m[hit]
+        when, keep = _times(m)
+        is_marker[m.index[keep]] = True
+        ts[m.index] = when
+        left = left[~hit]
+    ts[~is_marker] = pd.NaT
+    return is_marker, ts
+
+
+def _col(m: pd.DataFrame, name: str) -> pd.Series:
+    return m[name] if name in m.columns else pd.Series(np.nan, index=m.index, dtype=object)
+
+
+def _times(m: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    """Times of matched lines of one rule; and which matches are timestamp lines at all."""
+    if "epoch" in m.columns:  # integer nanoseconds: 10 digits are seconds, 13 ms, 16 us, 19 ns
+        digits = m["epoch"].str.len()
+        frac = _col(m, "efrac").fillna("").where(digits.eq(10), "")
+        ns_text = (m["epoch"] + frac.str.ljust(9, "0").str.slice(0, 9)).where(digits.eq(10), m["epoch"].str.ljust(19, "0"))
+        ns = pd.to_numeric(ns_text, errors="coerce").astype("Int64")
+        keep = ((ns >= _EPOCH_MIN * 10**9) & (ns < _EPOCH_MAX * 10**9)).to_numpy()
+        when = pd.to_datetime(ns.where(keep), unit="ns", errors="coerce").astype("datetime64[ns]")
+        return when, keep
+    month = pd.to_numeric(_col(m, "m"), errors="coerce")
+    if "mon" in m.columns:
+        keys = m["mon"].fillna("").str.normalize("NFC").str.lower().str.rstrip(".,")
+        month = keys.map(MONTHS).astype(float)
+    day = pd.to_numeric(_col(m, "d"), errors="coerce")
+    if "a" in m.columns:  # Windows %date%: d.m.y with dots, m/d/y with slashes (d/m/y when a > 12)
+        a = pd.to_numeric(m["a"], errors="coerce")
+        b = pd.to_numeric(m["b"], errors="coerce")
+        dmy = m["sep"].eq(".") | (a > 12)
+        day, month = a.where(dmy, b), b.where(dmy, a)
+    hour = pd.to_numeric(_col(m, "H"), errors="coerce")
+    ampm = _col(m, "ampm").fillna(_col(m, "ampm0")).fillna("").str.upper().str.replace(".", "", regex=False)
+    pm = ampm.isin([w.upper() for w in PM_WORDS])
+    am = ampm.ne("") & ~pm
+    hour = hour.where(~(pm & (hour < 12)), hour + 12).where(~(am & (hour == 12)), 0)
+    frac = _col(m, "F").fillna("").str.ljust(9, "0").str.slice(0, 9)
+    parts = pd.DataFrame(
+        {
+            "year": pd.to_numeric(_col(m, "Y"), errors="coerce"),
+            "month": month,
+            "day": day,
+            "hour": hour,
+            "minute": pd.to_numeric(_col(m, "M"), errors="coerce"),
+            "second": pd.to_numeric(_col(m, "S"), errors="coerce").fillna(0),
+            "ns": pd.to_numeric(frac.where(frac.ne(""), "0"), errors="coerce").fillna(0),
+        }
+    )
+    ok = parts.notna().all(axis=1)
+    when = pd.Series(pd.NaT, index=m.index, dtype="datetime64[ns]")
+    if ok.any():
+        when[ok] = pd.to_datetime(parts[ok], errors="coerce").astype("datetime64[ns]")
+    return when, np.ones(len(m), dtype=bool)

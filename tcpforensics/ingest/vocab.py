@@ -164,3 +164,55 @@ def is_state(tokens: pd.Series) -> np.ndarray:
     """Vectorized: which tokens are a known state word in any vocabulary."""
     keys = tokens.astype(str).str.strip().str.upper()
     return keys.isin(set(STATE_MAP)).to_numpy()
+
+# --- netstat titles, headers and notices in every display language ----------------------
+# (phrase as printed, language, role, source). Roles: "title" (section title line),
+# "header" (column header words), "no-owner" (netstat -b "Can not obtain ownership
+# information"). Used by the Windows/BSD parsers to recognise structural lines and by
+# ``textio`` to tell code pages apart (a phrase that decodes right is evidence for the page).
+NETSTAT_PHRASES: tuple[tuple[str, str, str, str], ...] = (
+    ("Active Connections", "en", "title", "Windows"),
+    ("Active Internet connections", "en", "title", "BSD/macOS, net-tools"),
+    ("Proto", "en", "header", "Windows, BSD, net-tools"),
+    ("Local Address", "en", "header", "Windows, BSD, net-tools"),
+    ("Foreign Address", "en", "header", "Windows, BSD, net-tools"),
+    ("Can not obtain ownership information", "en", "no-owner", "Windows -b"),
+    ("Aktive Verbindungen", "de", "title", "Windows de"),
+    ("Lokale Adresse", "de", "header", "Windows de"),
+    ("Remoteadresse", "de", "header", "Windows de"),
+    ("Aktive Internetverbindungen", "de", "title", "net-tools de"),
+    ("Connexions actives", "fr", "title", "Windows fr"),
+    ("Adresse locale", "fr", "header", "Windows fr, net-tools fr"),
+    ("Adresse distante", "fr", "header", "Windows fr, net-tools fr"),
+    ("État", "fr", "header", "Windows fr"),
+    ("Impossible d’obtenir les informations de propriétaire", "fr", "no-owner", "Windows fr -b"),
+    ("Impossible d'obtenir les informations de propriétaire", "fr", "no-owner", "Windows fr -b, ASCII apostrophe"),
+    ("Conexiones activas", "es", "title", "Windows es"),
+    ("Dirección local", "es", "header", "Windows es"),
+    ("Dirección remota", "es", "header", "Windows es"),
+    ("No se puede obtener información de propiedad", "es", "no-owner", "Windows es -b"),
+    ("Conexões ativas", "pt-BR", "title", "Windows pt-BR"),
+    ("Endereço local", "pt-BR", "header", "Windows pt-BR"),
+    ("Endereço externo", "pt-BR", "header", "Windows pt-BR"),
+    ("Connessioni attive", "it", "title", "Windows it"),
+    ("Indirizzo locale", "it", "header", "Windows it"),
+    ("Indirizzo esterno", "it", "header", "Windows it"),
+    ("Активные подключения", "ru", "title", "Windows ru"),
+    ("Имя", "ru", "header", "Windows ru (first column, not Proto)"),
+    ("Локальный адрес", "ru", "header", "Windows ru"),
+    ("Внешний адрес", "ru", "header", "Windows ru"),
+    ("Состояние", "ru", "header", "Windows ru"),
+    ("活动连接", "zh-CN", "title", "Windows zh-CN"),
+    ("协议", "zh-CN", "header", "Windows zh-CN"),
+    ("本地地址", "zh-CN", "header", "Windows zh-CN"),
+    ("外部地址", "zh-CN", "header", "Windows zh-CN"),
+    ("状态", "zh-CN", "header", "Windows zh-CN"),
+    ("アクティブな接続", "ja", "title", "Windows ja"),
+    ("プロトコル", "ja", "header", "Windows ja"),
+    ("ローカル アドレス", "ja", "header", "Windows ja"),
+    ("外部アドレス", "ja", "header", "Windows ja"),
+    ("状態", "ja", "header", "Windows ja"),
+)
+
+#: First header column of Windows netstat in every known language ("Имя" in Russian).
+WINDOWS_FIRST_COLUMN: tuple[str, ...] = ("Proto", "Имя", "协议", "プロトコル")

@@ -4,34 +4,53 @@ from __future__ import annotations
 
 import pandas as pd
 
+from tcpforensics import schema
 from tcpforensics.analysis import Report
-from tcpforensics.report.safe import markdown_cell
+from tcpforensics.report import model
+from tcpforensics.report.safe import flat, markdown_cell
+
+#: Rows shown per summary table (CSV and JSON carry every row).
+MAX_ROWS = 50
 
 
-def table(df: pd.DataFrame) -> str:
-    """A DataFrame as a Markdown table with every cell escaped."""
+def table(df: pd.DataFrame, max_rows: int = MAX_ROWS) -> str:
+    """A DataFrame as a Markdown table with every cell (and header) escaped."""
     head = "| " + " | ".join(markdown_cell(c) for c in df.columns) + " |"
     sep = "|" + "|".join("---" for _ in df.columns) + "|"
     body = [
-        "| " + " | ".join("" if (not isinstance(v, (list, dict)) and pd.isna(v)) else markdown_cell(v) for v in row) + " |"
-        for row in df.astype(object).itertuples(index=False)
+        "| " + " | ".join(markdown_cell(flat(v)) for v in row) + " |"
+        for row in df.head(max_rows).astype(object).itertuples(index=False)
     ]
-    return "\n".join([head, sep, *body])
+    lines = [head, sep, *body]
+    if len(df) > max_rows:
+        lines += ["", f"_{len(df) - max_rows} more rows: see the CSV or JSON report._"]
+    return "\n".join(lines)
+
+
+def _findings(report: Report) -> list[str]:
+    view = model.findings_view(report, short=False)
+    if view.empty:
+        return ["## Findings", "", "No findings.", ""]
+    out = [f"## Findings ({len(view)})", ""]
+    for sev in reversed(schema.SEVERITIES):
+        group = view[view["severity"] == sev]
+        if group.empty:
+            continue
+        out += [f"### {sev.capitalize()} ({len(group)})", "", table(group.drop(columns="severity"), max_rows=len(group)), ""]
+    return out
 
 
 def render(report: Report) -> str:
-    """The report as Markdown."""
+    """The report as Markdown (fit for ``>> $GITHUB_STEP_SUMMARY``)."""
     out = ["# tcpforensics report", "", f"**{markdown_cell(report.summary['verdict'])}**", ""]
-    out += ["## Findings", ""]
-    if len(report.findings):
-        out += [table(report.findings[["severity", "category", "subject", "count", "explanation", "next_step"]]), ""]
-    else:
-        out += ["No findings.", ""]
-    if report.summary.get("state_histogram"):
-        hist = pd.DataFrame(sorted(report.summary["state_histogram"].items(), key=lambda kv: -kv[1]), columns=["state", "sockets"])
+    out += _findings(report)
+    hist = model.histogram_view(report)
+    if len(hist):
         out += ["## State histogram", "", table(hist), ""]
-    for name, df in report.tables.items():
-        if len(df):
-            out += [f"## {name.replace('_', ' ').capitalize()}", "", table(df.head(100)), ""]
-    out += ["## Input accounting", "", table(pd.DataFrame(report.accounting).astype(str)), ""]
+    for _, title, df in model.named_tables(report):
+        out += [f"## {markdown_cell(title)}", "", table(df), ""]
+    out += ["## Input accounting", "", table(model.accounting_view(report)), ""]
+    skipped = model.skipped_view(report)
+    if len(skipped):
+        out += ["### Skipped records", "", table(skipped, max_rows=len(skipped)), ""]
     return "\n".join(out)

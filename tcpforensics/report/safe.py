@@ -4,14 +4,40 @@ from __future__ import annotations
 
 import re
 
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+import pandas as pd
+
+# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), other two-byte ESC sequences, 8-bit CSI.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
+# C0 and C1 controls, DEL, and Unicode bidi overrides/isolates (text that reads differently
+# from how it is stored, "Trojan Source").
+_CTRL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SPACE = re.compile(r"[\t\r\n\v\f]+")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Markdown punctuation that could start emphasis, code, links, tables or headings in a cell.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
+
+
+def is_missing(value: object) -> bool:
+    """True for None, NaN, NA and NaT (never for lists or dicts)."""
+    if value is None:
+        return True
+    if isinstance(value, (list, tuple, dict, set)):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def terminal(value: object) -> str:
-    """Strip ANSI escape sequences and control characters (a process name is untrusted)."""
-    s = "" if value is None else str(value)
+    """One line of plain text: ANSI escapes and control characters removed, whitespace folded.
+
+    A process name, hostname or state token read from evidence is untrusted: it must not move
+    the cursor, recolour the terminal, set its title, or reorder text.
+    """
+    if is_missing(value):
+        return ""
+    s = _SPACE.sub(" ", str(value))
     return _CTRL.sub("", _ANSI.sub("", s))
 
 
@@ -28,9 +54,34 @@ def csv_cell(value: object) -> object:
 
 
 def markdown_cell(value: object) -> str:
-    """Escape a value for a Markdown table cell: pipes, backticks, HTML, newlines."""
+    """Escape a value for a Markdown table cell: pipes, backticks, emphasis, links, HTML.
+
+    Control characters and ANSI escapes are stripped first (as for the terminal), and line
+    breaks become spaces, so a cell can neither break the table nor inject markup.
+    """
     s = terminal(value)
-    s = s.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = s.replace("\r", " ").replace("\n", " ")
-    return s
+    return _MD_SPECIAL.sub(r"\\\1", s)
+
+
+def terminal_column(s: pd.Series) -> pd.Series:
+    """``terminal`` over a whole string column (vectorized; NA stays NA)."""
+    st = s.astype(pd.StringDtype("python"))
+    return st.str.replace(_SPACE, " ", regex=True).str.replace(_ANSI, "", regex=True).str.replace(_CTRL, "", regex=True)
+
+
+def csv_column(s: pd.Series) -> pd.Series:
+    """``csv_cell`` then ``terminal`` over a whole string column (vectorized; NA stays NA)."""
+    st = s.astype(pd.StringDtype("python"))
+    formula = st.str.startswith(_FORMULA_START).fillna(False).astype(bool)
+    st = st.mask(formula, "'" + st)
+    return terminal_column(st)
+
+
+def flat(value: object) -> object:
+    """Lists become ``a;b``, dicts ``k=v;k=v``, missing values None (a flat table cell)."""
+    if isinstance(value, (list, tuple, set)):
+        return ";".join(map(str, value))
+    if isinstance(value, dict):
+        return ";".join(f"{k}={v}" for k, v in value.items())
+    return None if is_missing(value) else value

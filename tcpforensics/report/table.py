@@ -1,4 +1,4 @@
-"""Terminal report: verdict, findings and summary tables rendered with tabulate."""
+"""Terminal report: verdict, findings by severity, state histogram, tables, input accounting."""
 
 from __future__ import annotations
 
@@ -6,25 +6,48 @@ import pandas as pd
 from tabulate import tabulate
 
 from tcpforensics.analysis import Report
-from tcpforensics.report.safe import terminal
+from tcpforensics.report import model
+from tcpforensics.report.safe import flat, terminal
+
+#: Rows shown per table on a terminal (CSV and JSON carry every row).
+MAX_ROWS = 20
+#: Widest a free-text column may grow before tabulate wraps it.
+WRAP = {"explanation": 48, "next step": 40, "lines": 60, "structural": 36, "skipped": 36}
 
 
-def _tab(df: pd.DataFrame) -> str:
-    clean = df.astype(object).map(lambda v: "" if v is None or (not isinstance(v, (list, dict)) and pd.isna(v)) else terminal(v))
-    return tabulate(clean.values.tolist(), headers=[terminal(c) for c in df.columns], tablefmt="simple")
+def tab(df: pd.DataFrame, max_rows: int = MAX_ROWS) -> str:
+    """A DataFrame as a plain-text table, every cell stripped of controls and escapes."""
+    shown = df.head(max_rows)
+    cells = [[terminal(flat(v)) for v in row] for row in shown.astype(object).itertuples(index=False)]
+    headers = [terminal(c) for c in df.columns]
+    widths = [WRAP.get(str(c)) for c in df.columns]
+    text = tabulate(cells, headers=headers, tablefmt="simple", maxcolwidths=widths, disable_numparse=True)
+    if len(df) > max_rows:
+        text += f"\n... {len(df) - max_rows} more rows (all rows: --format csv --output DIR/ or --format json)"
+    return text
+
+
+def section(title: str, body: str) -> list[str]:
+    """A titled block."""
+    t = terminal(title)
+    return [t, "=" * len(t), body, ""]
 
 
 def render(report: Report) -> str:
     """The report as plain text for a terminal."""
     out = [terminal(report.summary["verdict"]), ""]
-    if len(report.findings):
-        cols = ["severity", "category", "subject", "count", "explanation"]
-        out += ["Findings", _tab(report.findings[cols]), ""]
-    if report.summary.get("state_histogram"):
-        hist = pd.DataFrame(sorted(report.summary["state_histogram"].items(), key=lambda kv: -kv[1]), columns=["state", "sockets"])
-        out += ["States", _tab(hist), ""]
-    for name, df in report.tables.items():
-        if len(df):
-            out += [name.replace("_", " ").capitalize(), _tab(df.head(50)), ""]
-    out += ["Inputs", _tab(pd.DataFrame(report.accounting).astype(str)), ""]
+    findings = model.findings_view(report)
+    if len(findings):
+        out += section(f"Findings ({len(findings)})", tab(findings, max_rows=50))
+    else:
+        out += section("Findings", "none")
+    hist = model.histogram_view(report)
+    if len(hist):
+        out += section("State histogram", tab(hist))
+    for _, title, df in model.named_tables(report):
+        out += section(title, tab(df))
+    out += section("Input accounting", tab(model.accounting_view(report)))
+    skipped = model.skipped_view(report)
+    if len(skipped):
+        out += section("Skipped records", tab(skipped, max_rows=50))
     return "\n".join(out)

@@ -1,0 +1,1 @@
+"""Packet capture reading: pcap/pcapng block walking, vectorized decoding, tshark engine."""

@@ -1,0 +1,517 @@
+"""Vectorized layer decoding: link, VLAN/MPLS/PPPoE, IPv4/IPv6, tunnels, TCP, for a whole batch.
+
+Every packet carries a current layer code and a byte offset. Each round, every layer kind
+present is handled once for all packets at that layer (numpy over the group), which moves
+them to their next layer or to a terminal outcome. The loop runs over layer kinds and
+rounds (nesting depth), never over packets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tcpforensics.capture import headers as h
+from tcpforensics.capture.checksum import tcp_checksum_ok
+
+# --- layer codes (active) -----------------------------------------------------------------
+(L_ETH, L_VLAN, L_MPLS, L_MPLS_PAYLOAD, L_PPPOE, L_PPP, L_SLL, L_SLL2, L_NULL, L_LOOP, L_RAW,
+ L_IPV4, L_IPV6, L_IPEXT, L_UDP, L_TEREDO, L_GTP, L_VXLAN, L_GRE, L_TCP) = range(1, 21)
+
+# --- outcomes (terminal): (accounting bucket, name); code = FIRST_OUTCOME + position --------
+OUTCOMES: tuple[tuple[str, str], ...] = (
+    ("event", "tcp"),
+    ("non_tcp", "udp"),
+    ("non_tcp", "icmp"),
+    ("non_tcp", "icmpv6"),
+    ("non_tcp", "arp"),
+    ("non_tcp", "igmp"),
+    ("non_tcp", "sctp"),
+    ("non_tcp", "esp"),
+    ("non_tcp", "gre"),  # GRE carrying something other than IP or Ethernet
+    ("non_tcp", "other ip"),  # any other IP protocol
+    ("non_tcp", "other link"),  # non-IP frames: LLC, LLDP, STP, ...
+    ("skipped", "truncated"),  # captured bytes end inside a header we need
+    ("skipped", "unknown link type"),
+    ("skipped", "malformed header"),  # a header that contradicts itself (version, lengths)
+    ("skipped", "fragment"),  # IPv4/IPv6 fragment after the first: no transport header
+)
+FIRST_OUTCOME = 64
+(OUT_TCP, OUT_UDP, OUT_ICMP, OUT_ICMPV6, OUT_ARP, OUT_IGMP, OUT_SCTP, OUT_ESP, OUT_GRE,
+ OUT_OTHER_IP, OUT_OTHER_LINK, OUT_TRUNCATED, OUT_UNKNOWN_LINK, OUT_MALFORMED,
+ OUT_FRAGMENT) = range(FIRST_OUTCOME, FIRST_OUTCOME + len(OUTCOMES))
+MAX_ROUNDS = 24  # deeper nesting than this is taken as malformed
+
+# --- dispatch tables ----------------------------------------------------------------------
+LINK_TYPES: dict[int, int] = {
+    0: L_NULL,  # BSD loopback, address family in host byte order
+    1: L_ETH,  # Ethernet
+    9: L_PPP,  # PPP
+    12: L_RAW,  # raw IP (DLT_RAW on most systems)
+    14: L_RAW,  # raw IP (DLT_RAW on BSD/OS)
+    50: L_PPP,  # PPP in HDLC-like framing
+    101: L_RAW,  # LINKTYPE_RAW
+    108: L_LOOP,  # OpenBSD loopback, address family in network byte order
+    113: L_SLL,  # Linux cooked capture v1
+    228: L_IPV4,  # raw IPv4
+    229: L_IPV6,  # raw IPv6
+    276: L_SLL2,  # Linux cooked capture v2
+}
+ETHERTYPES: dict[int, int] = {
+    h.ETH_P_IP: L_IPV4,
+    h.ETH_P_IPV6: L_IPV6,
+    h.ETH_P_8021Q: L_VLAN,
+    h.ETH_P_8021AD: L_VLAN,
+    h.ETH_P_QINQ_OLD: L_VLAN,
+    h.ETH_P_MPLS_UC: L_MPLS,
+    h.ETH_P_MPLS_MC: L_MPLS,
+    h.ETH_P_PPPOE_SESS: L_PPPOE,
+    h.ETH_P_ARP: OUT_ARP,
+    h.ETH_P_TEB: L_ETH,
+    h.ETH_P_PPP: L_PPP,
+}
+IP_PROTOCOLS: dict[int, int] = {
+    h.IPPROTO_TCP: L_TCP,
+    h.IPPROTO_UDP: L_UDP,
+    h.IPPROTO_IPIP: L_IPV4,
+    h.IPPROTO_IPV6: L_IPV6,
+    h.IPPROTO_GRE: L_GRE,
+    h.IPPROTO_ICMP: OUT_ICMP,
+    h.IPPROTO_IGMP: OUT_IGMP,
+    h.IPPROTO_ICMPV6: OUT_ICMPV6,
+    h.IPPROTO_SCTP: OUT_SCTP,
+    h.IPPROTO_ESP: OUT_ESP,
+    h.IPPROTO_AH: L_IPEXT,
+}
+IPV6_EXTENSIONS = (h.IPPROTO_HOPOPTS, h.IPPROTO_ROUTING, h.IPPROTO_FRAGMENT, h.IPPROTO_DSTOPTS,
+                   h.IPPROTO_MOBILITY, 139, 140)  # 139 HIP, 140 shim6
+PPP_PROTOCOLS: dict[int, int] = {h.PPP_IP: L_IPV4, h.PPP_IPV6: L_IPV6}
+LOOP_FAMILIES: dict[int, int] = {h.AF_INET: L_IPV4, **{f: L_IPV6 for f in h.AF_INET6_BSD}}
+
+
+def _lut(size: int, default: int, table: dict[int, int]) -> np.ndarray:
+    lut = np.full(size, default, dtype=np.uint8)
+    for k, v in table.items():
+        lut[k] = v
+    return lut
+
+
+_LINK_LUT = _lut(65536, OUT_UNKNOWN_LINK, LINK_TYPES)
+_ETYPE_LUT = _lut(65536, OUT_OTHER_LINK, ETHERTYPES)
+_IP4_LUT = _lut(256, OUT_OTHER_IP, IP_PROTOCOLS)
+_IP6_LUT = _lut(256, OUT_OTHER_IP, {**IP_PROTOCOLS, **{p: L_IPEXT for p in IPV6_EXTENSIONS}})
+_PPP_LUT = _lut(65536, OUT_OTHER_LINK, PPP_PROTOCOLS)
+
+
+class Packets:
+    """Decoding state of one batch: per-packet layer code, offsets and what the IP layer said."""
+
+    def __init__(self, a: np.ndarray, data_off: np.ndarray, caplen: np.ndarray,
+                 wirelen: np.ndarray, linktype: np.ndarray, bad: np.ndarray) -> None:
+        n = len(data_off)
+        self.a = a
+        self.off = data_off.copy()
+        self.end = data_off + caplen
+        self.wire_end = data_off + np.maximum(wirelen, caplen)
+        self.layer = _LINK_LUT[np.clip(linktype, 0, 65535)]
+        self.layer[linktype < 0] = OUT_UNKNOWN_LINK
+        self.layer[bad] = OUT_MALFORMED
+        self.proto = np.zeros(n, dtype=np.int64)  # protocol number for the IP extension layer
+        self.depth = np.zeros(n, dtype=np.uint8)
+        self.ip_off = np.full(n, -1, dtype=np.int64)
+        self.ip6 = np.zeros(n, dtype=bool)
+        self.l4_end = np.zeros(n, dtype=np.int64)
+        self.partial = np.zeros(n, dtype=bool)  # first fragment: the segment is incomplete
+        self.frag_id = np.zeros(n, dtype=np.int64)
+        self.has_frag_id = np.zeros(n, dtype=bool)
+
+    # helpers: gather relative to each packet's current offset
+    def u8(self, idx: np.ndarray, rel: int = 0) -> np.ndarray:
+        return self.a[self.off[idx] + rel].astype(np.int64)
+
+    def u16(self, idx: np.ndarray, rel: int = 0) -> np.ndarray:
+        return h.gather(self.a, self.off[idx] + rel, "H").astype(np.int64)
+
+    def u32(self, idx: np.ndarray, rel: int = 0, order: str = ">") -> np.ndarray:
+        return h.gather(self.a, self.off[idx] + rel, "I", order).astype(np.int64)
+
+    def fits(self, idx: np.ndarray, size: int | np.ndarray) -> np.ndarray:
+        return self.off[idx] + size <= self.end[idx]
+
+    def need(self, idx: np.ndarray, size: int | np.ndarray) -> np.ndarray:
+        """The packets of ``idx`` holding ``size`` more bytes; the others end as truncated."""
+        ok = self.fits(idx, size)
+        if ok.all():
+            return idx
+        self.layer[idx[~ok]] = OUT_TRUNCATED
+        return idx[ok]
+
+    def goto(self, idx: np.ndarray, codes: np.ndarray | int) -> None:
+        self.layer[idx] = codes
+
+
+def decode(p: Packets) -> Packets:
+    """Run the layer machine until every packet has an outcome."""
+    layer = p.layer
+    for _ in range(MAX_ROUNDS):
+        active = layer < FIRST_OUTCOME
+        if not active.any():
+            break
+        present = np.flatnonzero(np.bincount(layer[active], minlength=FIRST_OUTCOME))
+        for code in present:
+            idx = np.flatnonzero(layer == code)
+            if len(idx):
+                HANDLERS[code](p, idx)
+    layer[layer < FIRST_OUTCOME] = OUT_MALFORMED
+    return p
+
+
+# --- handlers -----------------------------------------------------------------------------
+
+def _ethertype(p: Packets, idx: np.ndarray, etype: np.ndarray, default: int = OUT_OTHER_LINK) -> None:
+    codes = _ETYPE_LUT[etype]
+    if default != OUT_OTHER_LINK:
+        codes[codes == OUT_OTHER_LINK] = default
+    p.goto(idx, codes)
+
+
+def _eth(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.ETHERNET.size)
+    etype = p.u16(idx, h.ETHERNET.offsets["type"])
+    p.off[idx] += h.ETHERNET.size
+    _ethertype(p, idx, etype)
+
+
+def _vlan(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.VLAN.size)
+    etype = p.u16(idx, h.VLAN.offsets["type"])
+    p.off[idx] += h.VLAN.size
+    _ethertype(p, idx, etype)
+
+
+def _mpls(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.MPLS.size)
+    bottom = (p.u8(idx, 2) & 1).astype(bool)  # bottom-of-stack bit
+    p.off[idx] += h.MPLS.size
+    p.goto(idx[bottom], L_MPLS_PAYLOAD)
+
+
+def _mpls_payload(p: Packets, idx: np.ndarray) -> None:
+    """No protocol field after MPLS: the first nibble says IPv4, IPv6 or a control word."""
+    idx = p.need(idx, 1)
+    nibble = p.u8(idx) >> 4
+    p.goto(idx, OUT_OTHER_LINK)
+    p.goto(idx[nibble == 4], L_IPV4)
+    p.goto(idx[nibble == 6], L_IPV6)
+    cw = idx[nibble == 0]  # pseudowire control word, then Ethernet
+    p.off[cw] += 4
+    p.goto(cw, L_ETH)
+
+
+def _pppoe(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.PPPOE.size)
+    proto = p.u16(idx, h.PPPOE.offsets["ppp_proto"])
+    p.off[idx] += h.PPPOE.size
+    p.goto(idx, _PPP_LUT[proto])
+
+
+def _ppp(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, 2)
+    hdlc = p.u16(idx) == 0xFF03  # address and control bytes of HDLC-like framing
+    p.off[idx[hdlc]] += 2
+    idx = p.need(idx, 2)
+    first = p.u8(idx)
+    short = (first & 1).astype(bool)  # protocol field compressed to one byte
+    proto = np.where(short, first, p.u16(idx))
+    p.off[idx] += np.where(short, 1, 2)
+    p.goto(idx, _PPP_LUT[proto])
+
+
+def _sll(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.SLL.size)
+    etype = p.u16(idx, h.SLL.offsets["proto"])
+    p.off[idx] += h.SLL.size
+    _ethertype(p, idx, etype)
+
+
+def _sll2(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.SLL2.size)
+    etype = p.u16(idx, h.SLL2.offsets["proto"])
+    p.off[idx] += h.SLL2.size
+    _ethertype(p, idx, etype)
+
+
+def _family(p: Packets, idx: np.ndarray, family: np.ndarray) -> None:
+    codes = np.full(len(idx), OUT_OTHER_LINK, dtype=np.uint8)
+    for fam, code in LOOP_FAMILIES.items():
+        codes[family == fam] = code
+    p.off[idx] += h.NULL.size
+    p.goto(idx, codes)
+
+
+def _null(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.NULL.size)
+    le = p.u32(idx, 0, "<")
+    be = p.u32(idx, 0, ">")
+    _family(p, idx, np.where(le <= 0xFFFF, le, be))  # host order of the capturing machine
+
+
+def _loop(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.NULL.size)
+    _family(p, idx, p.u32(idx, 0, ">"))
+
+
+def _raw(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, 1)
+    version = p.u8(idx) >> 4
+    p.goto(idx, OUT_MALFORMED)
+    p.goto(idx[version == 4], L_IPV4)
+    p.goto(idx[version == 6], L_IPV6)
+
+
+def _ipv4(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.IPV4.size)
+    vhl = p.u8(idx)
+    ihl = (vhl & 0x0F) * 4
+    total = p.u16(idx, h.IPV4.offsets["len"])
+    total = np.where(total == 0, p.end[idx] - p.off[idx], total)  # TSO: length left as 0
+    bad = ((vhl >> 4) != 4) | (ihl < h.IPV4.size) | (total < ihl)
+    p.goto(idx[bad], OUT_MALFORMED)
+    idx, ihl, total = idx[~bad], ihl[~bad], total[~bad]
+    ok = p.fits(idx, ihl)
+    p.goto(idx[~ok], OUT_TRUNCATED)
+    idx, ihl, total = idx[ok], ihl[ok], total[ok]
+    frag = p.u16(idx, h.IPV4.offsets["off"])
+    proto = p.u8(idx, h.IPV4.offsets["p"])
+    _enter_ip(p, idx, total, v6=False)
+    p.partial[idx] = (frag & h.IP_MF) != 0
+    p.off[idx] += ihl
+    p.goto(idx, _IP4_LUT[proto])
+    p.proto[idx] = proto
+    p.goto(idx[(frag & h.IP_OFFMASK) != 0], OUT_FRAGMENT)
+
+
+def _enter_ip(p: Packets, idx: np.ndarray, total: np.ndarray, v6: bool) -> None:
+    p.depth[idx] += p.ip_off[idx] >= 0  # an IP header inside another: one more tunnel layer
+    p.ip_off[idx] = p.off[idx]
+    p.ip6[idx] = v6
+    p.l4_end[idx] = np.minimum(p.off[idx] + total, p.wire_end[idx])
+    p.has_frag_id[idx] = False
+
+
+def _ipv6(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.IPV6.size)
+    bad = (p.u8(idx) >> 4) != 6
+    p.goto(idx[bad], OUT_MALFORMED)
+    idx = idx[~bad]
+    plen = p.u16(idx, h.IPV6.offsets["plen"])
+    plen = np.where(plen == 0, p.end[idx] - p.off[idx] - h.IPV6.size, plen)  # jumbogram / TSO
+    nxt = p.u8(idx, h.IPV6.offsets["nxt"])
+    _enter_ip(p, idx, plen + h.IPV6.size, v6=True)
+    p.partial[idx] = False
+    p.off[idx] += h.IPV6.size
+    p.proto[idx] = nxt
+    p.goto(idx, _IP6_LUT[nxt])
+
+
+def _ipext(p: Packets, idx: np.ndarray) -> None:
+    """IPv6 extension headers (and AH in IPv4): skip them, noting fragment headers."""
+    idx = p.need(idx, 8)
+    kind = p.proto[idx]
+    nxt = p.u8(idx, 0)
+    size = (p.u8(idx, 1) + 1) * 8
+    size = np.where(kind == h.IPPROTO_AH, (p.u8(idx, 1) + 2) * 4, size)
+    frag = kind == h.IPPROTO_FRAGMENT
+    size[frag] = h.IPV6_FRAG.size
+    f = idx[frag]
+    word = p.u16(f, h.IPV6_FRAG.offsets["off"])
+    p.frag_id[f] = p.u32(f, h.IPV6_FRAG.offsets["id"])
+    p.has_frag_id[f] = True
+    p.partial[f] = (word & 1) != 0  # M flag
+    p.off[idx] += size
+    p.proto[idx] = nxt
+    p.goto(idx, np.where(p.ip6[idx], _IP6_LUT[nxt], _IP4_LUT[nxt]))
+    p.goto(f[(word >> 3) != 0], OUT_FRAGMENT)
+
+
+def _udp(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.UDP.size)
+    sport = p.u16(idx, 0)
+    dport = p.u16(idx, 2)
+    p.off[idx] += h.UDP.size
+    codes = np.full(len(idx), OUT_UDP, dtype=np.uint8)
+    for port, code in ((h.PORT_VXLAN, L_VXLAN), (h.PORT_TEREDO, L_TEREDO), (h.PORT_GTP_U, L_GTP)):
+        codes[(sport == port) | (dport == port)] = code
+    p.goto(idx, codes)
+
+
+def _teredo(p: Packets, idx: np.ndarray) -> None:
+    """Teredo: optional authentication and origin-indication headers, then IPv6."""
+    ok = p.fits(idx, 4)
+    auth = idx[ok][p.u16(idx[ok]) == 1]
+    p.off[auth] += 13 + p.u8(auth, 2) + p.u8(auth, 3)
+    ok = p.fits(idx, 2)
+    origin = idx[ok][p.u16(idx[ok]) == 0]
+    p.off[origin] += 8
+    ok = p.fits(idx, h.IPV6.size)
+    v6 = idx[ok][(p.u8(idx[ok]) >> 4) == 6]
+    p.goto(idx, OUT_UDP)
+    p.goto(v6, L_IPV6)
+
+
+def _gtp(p: Packets, idx: np.ndarray) -> None:
+    """GTP-U G-PDU (version 1): header, optional fields and extension headers, then IP."""
+    ok = p.fits(idx, h.GTP.size)
+    p.goto(idx, OUT_UDP)
+    idx = idx[ok]
+    flags = p.u8(idx)
+    gpdu = ((flags >> 5) == 1) & ((flags & 0x10) != 0) & (p.u8(idx, 1) == h.GTP_GPDU)
+    idx, flags = idx[gpdu], flags[gpdu]
+    size = np.where((flags & h.GTP_OPT_MASK) != 0, 12, 8)
+    ext = (flags & h.GTP_EXT_FLAG) != 0
+    nxt = np.zeros(len(idx), dtype=np.int64)
+    e = np.flatnonzero(ext & p.fits(idx, 12))
+    nxt[e] = p.u8(idx[e], 11)
+    for _ in range(8):  # extension headers chain: each is length*4 bytes, next type last
+        e = np.flatnonzero((nxt != 0) & p.fits(idx, size + 1))
+        if not len(e):
+            break
+        elen = p.a[p.off[idx[e]] + size[e]].astype(np.int64) * 4
+        good = (elen > 0) & p.fits(idx[e], size[e] + elen)
+        nxt[e] = 0
+        eg = e[good]
+        nxt[eg] = p.a[p.off[idx[eg]] + size[eg] + elen[good] - 1]
+        size[eg] += elen[good]
+    p.off[idx] += size
+    ok = p.fits(idx, 1)
+    idx = idx[ok]
+    nibble = p.u8(idx) >> 4
+    p.goto(idx[nibble == 4], L_IPV4)
+    p.goto(idx[nibble == 6], L_IPV6)
+
+
+def _vxlan(p: Packets, idx: np.ndarray) -> None:
+    ok = p.fits(idx, h.VXLAN.size)
+    p.goto(idx, OUT_UDP)
+    idx = idx[ok]
+    idx = idx[(p.u8(idx) & h.VXLAN_I_FLAG) != 0]
+    p.off[idx] += h.VXLAN.size
+    p.goto(idx, L_ETH)
+
+
+def _gre(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.GRE.size)
+    flags = p.u16(idx)
+    proto = p.u16(idx, 2)
+    version = flags & h.GRE_VERSION
+    opt = (((flags & (h.GRE_CSUM | 0x4000)) != 0).astype(np.int64) + ((flags & h.GRE_KEY) != 0)
+           + ((flags & h.GRE_SEQ) != 0))
+    size = np.where(version == 1, 8 + 4 * ((flags & h.GRE_SEQ) != 0) + 4 * ((flags & h.GRE_ACK) != 0),
+                    4 + 4 * opt)
+    routed = (flags & 0x4000) != 0  # source routing entries: not followed
+    p.off[idx] += size
+    _ethertype(p, idx, proto, default=OUT_GRE)
+    p.goto(idx[(version > 1) | routed], OUT_GRE)
+
+
+def _tcp(p: Packets, idx: np.ndarray) -> None:
+    idx = p.need(idx, h.TCP.size)
+    p.goto(idx, OUT_TCP)
+
+
+HANDLERS = {
+    L_ETH: _eth, L_VLAN: _vlan, L_MPLS: _mpls, L_MPLS_PAYLOAD: _mpls_payload, L_PPPOE: _pppoe,
+    L_PPP: _ppp, L_SLL: _sll, L_SLL2: _sll2, L_NULL: _null, L_LOOP: _loop, L_RAW: _raw,
+    L_IPV4: _ipv4, L_IPV6: _ipv6, L_IPEXT: _ipext, L_UDP: _udp, L_TEREDO: _teredo, L_GTP: _gtp,
+    L_VXLAN: _vxlan, L_GRE: _gre, L_TCP: _tcp,
+}
+
+
+# --- TCP fields ---------------------------------------------------------------------------
+
+def tcp_fields(p: Packets) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Row indices of TCP packets and their fields (header contradictions -> malformed)."""
+    a = p.a
+    t = np.flatnonzero(p.layer == OUT_TCP)
+    o = p.off[t]
+    word = h.TCP.get(a, o, "off_flags").astype(np.int64)
+    hlen = (word >> 12) * 4
+    seglen = p.l4_end[t] - o
+    payload = seglen - hlen
+    bad = (hlen < h.TCP.size) | (payload < 0)
+    if bad.any():
+        p.layer[t[bad]] = OUT_MALFORMED
+        t, o, word, hlen, seglen, payload = t[~bad], o[~bad], word[~bad], hlen[~bad], seglen[~bad], payload[~bad]
+    ip = p.ip_off[t]
+    v6 = p.ip6[t]
+    cols: dict[str, np.ndarray] = {
+        "src_port": h.TCP.get(a, o, "sport"),
+        "dst_port": h.TCP.get(a, o, "dport"),
+        "seq": h.TCP.get(a, o, "seq"),
+        "ack": h.TCP.get(a, o, "ack"),
+        "flags": (word & h.TH_FLAGS_MASK).astype(np.uint16),
+        "window": h.TCP.get(a, o, "win"),
+        "payload_len": payload.astype(np.uint32),
+        "is_v6": v6,
+        "tunnel_depth": p.depth[t],
+    }
+    cols.update(_options(a, o, np.minimum(o + hlen, p.end[t])))
+    cols.update(_addresses(a, ip, v6))
+    ttl_at = np.where(v6, ip + h.IPV6.offsets["hlim"], ip + h.IPV4.offsets["ttl"])
+    cols["ttl"] = a[ttl_at]
+    v4id = h.gather(a, np.where(v6, ip, ip + h.IPV4.offsets["id"]), "H").astype(np.uint32)
+    cols["ip_id"] = np.where(v6, p.frag_id[t], v4id).astype(np.uint32)
+    cols["ip_id_na"] = v6 & ~p.has_frag_id[t]
+    verifiable = (p.l4_end[t] <= p.end[t]) & ~p.partial[t]
+    ok = tcp_checksum_ok(a, ip, v6, o, seglen, p.end[t] - o)
+    cols["checksum"] = np.where(verifiable, np.where(ok, 0, 1), 2).astype(np.int8)
+    return t, cols
+
+
+def _options(a: np.ndarray, start: np.ndarray, stop: np.ndarray) -> dict[str, np.ndarray]:
+    """Presence of MSS, SACK-permitted, timestamps and the window-scale shift, vectorized."""
+    n = len(start)
+    mss = np.zeros(n, dtype=bool)
+    sack = np.zeros(n, dtype=bool)
+    ts = np.zeros(n, dtype=bool)
+    wscale = np.zeros(n, dtype=np.int8)
+    has_ws = np.zeros(n, dtype=bool)
+    pos = start + h.TCP.size
+    live = np.flatnonzero(pos < stop)
+    for _ in range(40):  # at most 40 option bytes: one step per option, all packets at once
+        if not len(live):
+            break
+        ps = pos[live]
+        kind = a[ps]
+        nop = kind == h.TCPOPT_NOP
+        long_ = (kind != h.TCPOPT_EOL) & ~nop & (ps + 1 < stop[live])
+        length = np.zeros(len(live), dtype=np.int64)
+        length[long_] = a[ps[long_] + 1]
+        valid = long_ & (length >= 2) & (ps + length <= stop[live])
+        rows = live[valid]
+        k, ln, at = kind[valid], length[valid], ps[valid]
+        mss[rows[(k == h.TCPOPT_MSS) & (ln == 4)]] = True
+        sack[rows[k == h.TCPOPT_SACK_PERM]] = True
+        ts[rows[(k == h.TCPOPT_TIMESTAMP) & (ln == 10)]] = True
+        w = (k == h.TCPOPT_WSCALE) & (ln == 3)
+        wscale[rows[w]] = np.minimum(a[at[w] + 2], h.TCP_MAX_WSCALE)
+        has_ws[rows[w]] = True
+        pos[live[nop]] += 1
+        pos[rows] += ln
+        live = live[nop | valid]
+        live = live[pos[live] < stop[live]]
+    return {"opt_mss": mss, "opt_sack_perm": sack, "opt_ts": ts, "wscale": wscale, "wscale_na": ~has_ws}
+
+
+def _addresses(a: np.ndarray, ip: np.ndarray, v6: np.ndarray) -> dict[str, np.ndarray]:
+    """Addresses as integer keys: IPv4 in ``lo`` (``hi`` 0), IPv6 as two 64-bit halves."""
+    out = {}
+    for side, off4, off6 in (("src", 12, 8), ("dst", 16, 24)):
+        hi = np.zeros(len(ip), dtype=np.uint64)
+        lo = h.gather(a, np.where(v6, ip, ip + off4), "I").astype(np.uint64)
+        s6 = np.flatnonzero(v6)
+        if len(s6):
+            hi[s6] = h.gather(a, ip[s6] + off6, "Q")
+            lo[s6] = h.gather(a, ip[s6] + off6 + 8, "Q")
+        out[f"{side}_hi"] = hi
+        out[f"{side}_lo"] = lo
+    return out

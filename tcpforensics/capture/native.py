@@ -1,0 +1,89 @@
+"""The native engine: walk blocks, decode every batch with numpy, keep TCP rows and an account."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tcpforensics.capture import decode as d
+from tcpforensics.capture.pcapfile import Batch, Walker
+
+_SKIP_TEXT = {
+    d.OUT_TRUNCATED: "captured bytes end inside a link, IP or TCP header",
+    d.OUT_MALFORMED: "header contradicts itself (version, header or total length, record length)",
+    d.OUT_FRAGMENT: "IP fragment after the first: carries no TCP header",
+}
+
+
+@dataclass
+class Tally:
+    """Running account of one capture: packets by outcome, skipped packets by frame."""
+
+    packets: int = 0
+    outcomes: np.ndarray = field(default_factory=lambda: np.zeros(len(d.OUTCOMES), dtype=np.int64))
+    skipped: list[pd.DataFrame] = field(default_factory=list)
+
+    def add(self, batch: Batch, layer: np.ndarray) -> None:
+        self.packets += len(layer)
+        self.outcomes += np.bincount(layer - d.FIRST_OUTCOME, minlength=len(d.OUTCOMES))
+        sk = np.flatnonzero(layer >= d.OUT_TRUNCATED)
+        if len(sk):
+            codes = layer[sk]
+            reasons = np.array([name for _, name in d.OUTCOMES], dtype=object)[codes - d.FIRST_OUTCOME]
+            text = pd.Series(codes).map(_SKIP_TEXT).astype(object)
+            unknown = codes == d.OUT_UNKNOWN_LINK
+            if unknown.any():
+                text[unknown] = "link type " + pd.Series(batch.linktype[sk][unknown]).astype(str).to_numpy()
+            self.skipped.append(pd.DataFrame({"line": batch.frame[sk], "reason": reasons, "text": text.to_numpy()}))
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {"event": {}, "non_tcp": {}, "skipped": {}}
+        for (bucket, name), n in zip(d.OUTCOMES, self.outcomes.tolist(), strict=True):
+            if n:
+                out[bucket][name] = n
+        return out
+
+
+def decode_batch(batch: Batch, tally: Tally) -> dict[str, np.ndarray]:
+    """TCP columns of one batch (numpy), counting every packet's outcome into ``tally``."""
+    p = d.Packets(batch.buf, batch.data_off, batch.caplen, batch.wirelen, batch.linktype, batch.bad)
+    d.decode(p)
+    t, cols = d.tcp_fields(p)
+    tally.add(batch, p.layer)
+    cols["ts_ns"] = batch.ts_ns[t]
+    cols["frame"] = batch.frame[t]
+    cols["iface"] = batch.iface[t]
+    cols["caplen"] = batch.caplen[t].astype(np.uint32)
+    cols["wirelen"] = batch.wirelen[t].astype(np.uint32)
+    return cols
+
+
+def iter_decoded(walker: Walker, tally: Tally) -> Iterator[dict[str, np.ndarray]]:
+    """Decoded TCP columns, one dict per block of the capture."""
+    for batch in walker.batches():
+        yield decode_batch(batch, tally)
+
+
+def accounting(walker: Walker, tally: Tally, engine: str = "native") -> dict:
+    """The capture's accounting entry (see ``Ingested.accounting``)."""
+    c = tally.counts()
+    events = c["event"].get("tcp", 0)
+    return {
+        "records_read": tally.packets,
+        "unit": "packet",
+        "events": events,
+        "non_tcp": c["non_tcp"],
+        "structural": {},
+        "skipped": c["skipped"],
+        "unaccounted": tally.packets - events - sum(c["non_tcp"].values()) - sum(c["skipped"].values()),
+        "capture_format": walker.format,
+        "compressed": walker.compressed,
+        "engine": engine,
+        "link_types": {int(k): v for k, v in sorted(walker.linktypes.items())},
+        "blocks_skipped": {f"{k:#x}": v for k, v in sorted(Counter(walker.blocks_skipped).items())},
+        "stopped": walker.stopped,
+    }

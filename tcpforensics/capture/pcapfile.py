@@ -1,0 +1,367 @@
+"""Walk pcap and pcapng files (optionally gzip-compressed) in 4 MB blocks into record batches."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tcpforensics.capture import headers as h
+
+BLOCK_BYTES = 4 * 1024 * 1024
+#: A pcapng block longer than this is taken as corruption, not read into memory.
+MAX_BLOCK = 64 * 1024 * 1024
+NAT = np.iinfo(np.int64).min
+
+
+class NotACapture(Exception):
+    """The stream is not a pcap/pcapng capture (message says why)."""
+
+
+@dataclass
+class Batch:
+    """Packet records of one block: numpy arrays indexing into ``buf`` (one entry per packet)."""
+
+    buf: np.ndarray  # uint8 view of the block
+    data_off: np.ndarray  # int64: first byte of each packet in buf
+    caplen: np.ndarray  # int64: captured bytes
+    wirelen: np.ndarray  # int64: original length on the wire
+    ts_ns: np.ndarray  # int64 nanoseconds since the epoch (NAT for a simple packet block)
+    linktype: np.ndarray  # int64 link-layer type of each packet
+    iface: np.ndarray  # uint16 interface id (0 for pcap)
+    frame: np.ndarray  # int64 1-based packet number in the file
+    bad: np.ndarray  # bool: the record itself is malformed (caplen beyond its block, unknown interface)
+
+
+@dataclass
+class _Iface:
+    linktype: int
+    snaplen: int
+    tsresol: int = 6  # decimal exponent, or 0x80 | binary exponent
+    tsoffset: int = 0
+
+
+@dataclass
+class Walker:
+    """Reads one capture stream; ``batches()`` yields :class:`Batch` es in file order.
+
+    After iteration ``stopped`` tells where and why reading ended early (None: clean end),
+    ``blocks_skipped`` counts pcapng blocks of other types, ``linktypes`` the link types seen.
+    """
+
+    fh: io.BufferedIOBase
+    on_progress: Callable[[int], None] | None = None
+    format: str = ""
+    compressed: bool = False
+    stopped: dict | None = None
+    blocks_skipped: Counter = field(default_factory=Counter)
+    linktypes: Counter = field(default_factory=Counter)
+    _frames: int = 0
+    _consumed: int = 0
+
+    def open(self) -> None:
+        """Check the magic number (unwrapping gzip); raise NotACapture when it is no capture."""
+        head = self.fh.peek(4)[:4] if hasattr(self.fh, "peek") else b""
+        if head[:2] == b"\x1f\x8b":
+            self.compressed = True
+            self._raw = self.fh
+            self.fh = gzip.GzipFile(fileobj=self.fh, mode="rb")
+            try:
+                head = self.fh.peek(4)[:4]
+            except (OSError, EOFError, zlib.error) as e:
+                raise NotACapture(f"is gzip-compressed but cannot be decompressed ({e})") from None
+        else:
+            self._raw = self.fh
+        if not head:
+            raise NotACapture("is empty")
+        le = int.from_bytes(head.ljust(4, b"\0"), "little")
+        if le in (h.PCAP_MAGIC_US, h.PCAP_MAGIC_NS) or head[::-1] in (
+            h.PCAP_MAGIC_US.to_bytes(4, "little"), h.PCAP_MAGIC_NS.to_bytes(4, "little")
+        ):
+            self.format = "pcap"
+        elif le == h.BT_SHB:
+            self.format = "pcapng"
+        else:
+            what = "gzip-compressed data" if self.compressed else "data"
+            raise NotACapture(f"is {what} that is neither a pcap nor a pcapng capture")
+
+    def position(self) -> int:
+        """Bytes consumed from the underlying (possibly compressed) file."""
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError, AttributeError):
+            return self._consumed
+
+    def _read(self, n: int) -> bytes:
+        try:
+            data = self.fh.read(n)
+        except (EOFError, OSError, zlib.error) as e:
+            self._read_error = f"decompression failed ({e})" if self.compressed else f"read error ({e})"
+            return b""
+        self._consumed += len(data)
+        if self.on_progress is not None:
+            self.on_progress(self.position())
+        return data
+
+    def batches(self) -> Iterator[Batch]:
+        """Every packet record, in file order, a block at a time."""
+        if not self.format:
+            self.open()
+        self._read_error = ""
+        if self.format == "pcap":
+            yield from self._pcap()
+        else:
+            yield from self._pcapng()
+
+    # --- pcap -------------------------------------------------------------------------------
+
+    def _pcap(self) -> Iterator[Batch]:
+        hdr = self._read(h.PCAP_FILE.size)
+        if len(hdr) < h.PCAP_FILE.size:
+            raise NotACapture(f"has a truncated pcap file header ({len(hdr)} of {h.PCAP_FILE.size} bytes)")
+        order = "<" if int.from_bytes(hdr[:4], "little") in (h.PCAP_MAGIC_US, h.PCAP_MAGIC_NS) else ">"
+        magic, _, _, _, _, snaplen, network = struct.unpack(order + h.PCAP_FILE.format, hdr)
+        frac_ns = 1 if magic == h.PCAP_MAGIC_NS else 1000
+        linktype = network & 0xFFFF
+        maxcap = max(h.MAX_SNAPLEN, snaplen if snaplen < 0x7FFFFFFF else 0)
+        caplen_at = struct.Struct(order + "I").unpack_from
+        buf = b""
+        base = h.PCAP_FILE.size
+        while True:
+            more = self._read(BLOCK_BYTES)
+            buf = buf + more if buf else more
+            if not buf:
+                break
+            offs = []
+            append = offs.append
+            pos, end = 0, len(buf)
+            limit = end - 16
+            corrupt = False
+            # The only per-record Python loop: chase record headers (each depends on the last).
+            while pos <= limit:
+                caplen = caplen_at(buf, pos + 8)[0]
+                if caplen > maxcap:
+                    corrupt = True
+                    break
+                nxt = pos + 16 + caplen
+                if nxt > end:
+                    break
+                append(pos)
+                pos = nxt
+            if offs:
+                yield self._pcap_batch(buf, np.array(offs, dtype=np.int64), order, frac_ns, linktype)
+            if corrupt:
+                self._stop(base + pos, f"corrupt record header (captured length {caplen} > {maxcap})")
+                return
+            buf = buf[pos:]
+            base += pos
+            if not more:
+                break
+        if buf or self._read_error:
+            self._stop(base, self._read_error or f"file ends in the middle of a record ({len(buf)} bytes left)")
+
+    def _pcap_batch(self, buf: bytes, offs: np.ndarray, order: str, frac_ns: int, linktype: int) -> Batch:
+        a = np.frombuffer(buf, dtype=np.uint8)
+        rec = h.PCAP_RECORD
+        sec = rec.get(a, offs, "ts_sec", order).astype(np.int64)
+        frac = rec.get(a, offs, "ts_frac", order).astype(np.int64)
+        n = len(offs)
+        self.linktypes[linktype] += n
+        return Batch(
+            buf=a,
+            data_off=offs + rec.size,
+            caplen=rec.get(a, offs, "caplen", order).astype(np.int64),
+            wirelen=rec.get(a, offs, "wirelen", order).astype(np.int64),
+            ts_ns=sec * 1_000_000_000 + frac * frac_ns,
+            linktype=np.full(n, linktype, dtype=np.int64),
+            iface=np.zeros(n, dtype=np.uint16),
+            frame=self._number(n),
+            bad=np.zeros(n, dtype=bool),
+        )
+
+    def _number(self, n: int) -> np.ndarray:
+        frames = np.arange(self._frames + 1, self._frames + n + 1, dtype=np.int64)
+        self._frames += n
+        return frames
+
+    def _stop(self, offset: int, reason: str) -> None:
+        where = "compressed stream" if self.compressed else "file"
+        self.stopped = {"offset": offset, "after_frame": self._frames, "reason": reason, "where": where}
+
+    # --- pcapng -----------------------------------------------------------------------------
+
+    def _pcapng(self) -> Iterator[Batch]:
+        buf = b""
+        base = 0
+        order = "<"
+        ifaces: list[_Iface] = []
+        eof = False
+        while True:
+            if not eof:
+                more = self._read(BLOCK_BYTES)
+                eof = not more
+                buf = buf + more if buf else more
+            if not buf:
+                break
+            pos, end = 0, len(buf)
+            while True:
+                offs, pos, status, info = _walk_pcapng(buf, pos, end, order, ifaces, self.blocks_skipped)
+                if offs:
+                    yield self._pcapng_batch(buf, np.array(offs, dtype=np.int64), order, ifaces)
+                if status == "shb":
+                    order = info
+                    ifaces = []
+                    pos = _skip_block(buf, pos, order)
+                    continue
+                break
+            if status == "corrupt":
+                self._stop(base + pos, info)
+                return
+            buf = buf[pos:]
+            base += pos
+            if eof:
+                break
+        if buf or self._read_error:
+            self._stop(base, self._read_error or f"file ends in the middle of a block ({len(buf)} bytes left)")
+
+    def _pcapng_batch(self, buf: bytes, offs: np.ndarray, order: str, ifaces: list[_Iface]) -> Batch:
+        a = np.frombuffer(buf, dtype=np.uint8)
+        n = len(offs)
+        btype = h.PCAPNG_BLOCK.get(a, offs, "type", order)
+        blen = h.PCAPNG_BLOCK.get(a, offs, "total_len", order).astype(np.int64)
+        iface = np.zeros(n, dtype=np.int64)
+        ts = np.zeros(n, dtype=np.uint64)
+        caplen = np.zeros(n, dtype=np.int64)
+        wirelen = np.zeros(n, dtype=np.int64)
+        data_off = offs + h.EPB.size
+        for bt, hdr, iface_field in ((h.BT_EPB, h.EPB, "iface"), (h.BT_OPB, h.OPB, "iface")):
+            sel = np.flatnonzero(btype == bt)
+            if not len(sel):
+                continue
+            o = offs[sel]
+            iface[sel] = hdr.get(a, o, iface_field, order)
+            ts[sel] = (hdr.get(a, o, "ts_high", order).astype(np.uint64) << np.uint64(32)) | hdr.get(a, o, "ts_low", order)
+            caplen[sel] = hdr.get(a, o, "caplen", order)
+            wirelen[sel] = hdr.get(a, o, "wirelen", order)
+        bad = caplen > blen - h.EPB.size - 4
+        spb = np.flatnonzero(btype == h.BT_SPB)
+        if len(spb):
+            o = offs[spb]
+            wirelen[spb] = h.SPB.get(a, o, "wirelen", order)
+            snap = ifaces[0].snaplen if ifaces and ifaces[0].snaplen else h.MAX_SNAPLEN
+            caplen[spb] = np.minimum(np.minimum(wirelen[spb], blen[spb] - h.SPB.size - 4), snap)
+            data_off[spb] = o + h.SPB.size
+            bad[spb] = False
+        known = iface < len(ifaces)
+        bad |= ~known
+        if not len(ifaces):
+            bad[spb] = True
+        caplen[bad] = 0
+        linktype = np.full(n, -1, dtype=np.int64)
+        ts_ns = np.full(n, NAT, dtype=np.int64)
+        for i, itf in enumerate(ifaces):
+            sel = np.flatnonzero(iface == i)
+            if not len(sel):
+                continue
+            linktype[sel] = itf.linktype
+            self.linktypes[itf.linktype] += len(sel)
+            ts_ns[sel] = _to_ns(ts[sel], itf.tsresol) + itf.tsoffset * 1_000_000_000
+        if len(spb):
+            ts_ns[spb] = NAT
+        return Batch(
+            buf=a,
+            data_off=data_off,
+            caplen=caplen,
+            wirelen=wirelen,
+            ts_ns=ts_ns,
+            linktype=linktype,
+            iface=np.where(known, iface, 0).astype(np.uint16),
+            frame=self._number(n),
+            bad=bad,
+        )
+
+
+_PACKET_BLOCKS = (h.BT_EPB, h.BT_SPB, h.BT_OPB)
+
+
+def _walk_pcapng(
+    buf: bytes, pos: int, end: int, order: str, ifaces: list[_Iface], skipped: Counter
+) -> tuple[list[int], int, str, object]:
+    """Offsets of packet blocks from ``pos``; stops at a section header, damage or the block end."""
+    unpack = struct.Struct(order + "II").unpack_from
+    offs: list[int] = []
+    append = offs.append
+    limit = end - 12
+    while pos <= limit:
+        btype, blen = unpack(buf, pos)
+        if btype == h.BT_SHB:
+            new = _section_order(buf[pos + 8 : pos + 12])
+            if new is None:
+                return offs, pos, "corrupt", "corrupt section header (bad byte-order magic)"
+            blen = struct.unpack_from(new + "I", buf, pos + 4)[0]
+            if blen < h.SHB.size + 4 or blen % 4 or blen > MAX_BLOCK:
+                return offs, pos, "corrupt", f"corrupt section header (length {blen})"
+            if pos + blen > end:
+                break
+            return offs, pos, "shb", new
+        if blen < 12 or blen % 4 or blen > MAX_BLOCK:
+            return offs, pos, "corrupt", f"corrupt block header (type {btype:#x}, length {blen})"
+        nxt = pos + blen
+        if nxt > end:
+            break
+        if btype in _PACKET_BLOCKS:
+            append(pos)
+        elif btype == h.BT_IDB:
+            ifaces.append(_parse_idb(buf, pos, blen, order))
+        else:
+            skipped[btype] += 1
+        pos = nxt
+    return offs, pos, "more", None
+
+
+def _section_order(bom: bytes) -> str | None:
+    if bom == h.PCAPNG_BOM.to_bytes(4, "little"):
+        return "<"
+    if bom == h.PCAPNG_BOM.to_bytes(4, "big"):
+        return ">"
+    return None
+
+
+def _skip_block(buf: bytes, pos: int, order: str) -> int:
+    blen = struct.unpack_from(order + "I", buf, pos + 4)[0]
+    return pos + blen
+
+
+def _parse_idb(buf: bytes, pos: int, blen: int, order: str) -> _Iface:
+    linktype, _, snaplen = struct.unpack_from(order + "HHI", buf, pos + 8)
+    itf = _Iface(linktype=linktype, snaplen=snaplen)
+    opt, stop = pos + h.IDB.size, pos + blen - 4
+    while opt + 4 <= stop:  # options of one interface block: a handful, read once per interface
+        code, olen = struct.unpack_from(order + "HH", buf, opt)
+        if code == 0:
+            break
+        body = buf[opt + 4 : opt + 4 + olen]
+        if code == h.IDB_OPT_TSRESOL and olen >= 1:
+            itf.tsresol = body[0]
+        elif code == h.IDB_OPT_TSOFFSET and olen >= 8:
+            itf.tsoffset = struct.unpack(order + "q", body[:8])[0]
+        opt += 4 + olen + (-olen % 4)
+    return itf
+
+
+def _to_ns(ts: np.ndarray, tsresol: int) -> np.ndarray:
+    """pcapng timestamp units to int64 nanoseconds for one interface's if_tsresol."""
+    if tsresol & 0x80:
+        shift = tsresol & 0x7F
+        secs = (ts >> np.uint64(shift)).astype(np.int64)
+        frac = (ts & np.uint64((1 << shift) - 1)).astype(np.float64)
+        return secs * 1_000_000_000 + np.round(frac * 1e9 / (1 << shift)).astype(np.int64)
+    if tsresol <= 9:
+        return ts.astype(np.int64) * (10 ** (9 - tsresol))
+    return (ts // np.uint64(10 ** (tsresol - 9))).astype(np.int64)

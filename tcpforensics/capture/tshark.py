@@ -1,0 +1,194 @@
+"""The tshark engine: the same packet event table through pyshark (tshark's JSON output).
+
+It is the reference for the native engine (the differential test compares both), not the
+fast path: pyshark yields one packet object at a time, so this module necessarily loops per
+packet. tshark is asked not to reassemble IP fragments or TCP streams and to verify TCP
+checksums, so that frames and fields mean what the native engine's mean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import shutil
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from tcpforensics import schema
+from tcpforensics.capture import headers as h
+from tcpforensics.errors import InputError
+from tcpforensics.ingest.base import Ingested
+
+PREFS = {
+    "tcp.relative_sequence_numbers": "FALSE",  # absolute seq/ack
+    "tcp.analyze_sequence_numbers": "FALSE",  # no TCP analysis (memory, speed)
+    "tcp.desegment_tcp_streams": "FALSE",  # every segment stays in its own frame
+    "tcp.check_checksum": "TRUE",  # checksum status good/bad/unverified
+    "ip.defragment": "FALSE",  # first fragments keep their TCP header, as in the native engine
+    "ipv6.defragment": "FALSE",
+}
+#: Only these protocols' trees are written by tshark (-J): less JSON to parse.
+JSON_PROTOCOLS = "frame ip ipv6 tcp udp icmp icmpv6 arp"
+_CHECKSUM = {"1": 0, "0": 1}  # tshark: 1 good, 0 bad, anything else unverified (2)
+_NON_TCP = ("udp", "icmp", "icmpv6", "arp", "igmp", "sctp", "esp", "gre")
+
+
+def available() -> bool:
+    """True when tshark and pyshark can be used."""
+    try:
+        import pyshark  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("tshark") is not None
+
+
+def ingest(source: str, max_packets: int | None = None, **_: object) -> Ingested:
+    """Read ``source`` with tshark (through pyshark) into the packet event table."""
+    if not available():
+        raise InputError(source, "--engine tshark needs tshark (Wireshark) and pyshark installed; use --engine native")
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _ingest(source, max_packets)
+    # pyshark runs its own event loop, which cannot run inside a running one (Jupyter):
+    # read in a worker thread that has no loop.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_in_new_loop, source, max_packets).result()
+
+
+def _in_new_loop(source: str, max_packets: int | None) -> Ingested:
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    return _ingest(source, max_packets)
+
+
+def _ingest(source: str, max_packets: int | None) -> Ingested:
+    import pyshark
+
+    params = ["-J", JSON_PROTOCOLS]
+    if max_packets is not None:
+        params += ["-c", str(max_packets)]
+    cap = pyshark.FileCapture(source, use_json=True, keep_packets=False, override_prefs=PREFS,
+                              custom_parameters=params)
+    rows: list[tuple] = []
+    outcome: Counter = Counter()
+    skipped: list[tuple[int, str]] = []
+    packets = 0
+    try:
+        for pkt in cap:
+            packets += 1
+            kind, row = _row(pkt)
+            outcome[kind] += 1
+            if row is not None:
+                rows.append(row)
+            elif kind == "fragment":
+                skipped.append((int(pkt.frame_info._all_fields["frame.number"]), kind))
+    except Exception as e:  # tshark failing on a file: one line, like any unusable input
+        raise InputError(source, f"tshark could not read it ({type(e).__name__}: {e})") from None
+    finally:
+        try:
+            cap.close()
+        except Exception:  # noqa: BLE001 - "event loop is already running" (pyshark #630), or
+            pass  # tshark's exit status after -c: the packets are already read
+    events = _table(rows, source)
+    non_tcp = {k: v for k, v in outcome.items() if k not in ("tcp", "fragment")}
+    acc = {
+        "records_read": packets,
+        "unit": "packet",
+        "events": len(events),
+        "non_tcp": non_tcp,
+        "structural": {},
+        "skipped": {"fragment": outcome["fragment"]} if outcome["fragment"] else {},
+        "unaccounted": packets - len(events) - sum(non_tcp.values()) - outcome["fragment"],
+        "engine": "tshark",
+        "stopped": None,
+    }
+    sk = pd.DataFrame({"input": source, "line": [f for f, _ in skipped], "reason": [r for _, r in skipped],
+                       "text": "IP fragment after the first: carries no TCP header"})
+    sk = sk[list(schema.SKIP_COLUMNS)].astype(schema.SKIP_COLUMNS) if len(sk) else schema.empty_skipped()
+    return Ingested(input=source, format="pcap", events=events, skipped=sk, accounting=acc, meta={})
+
+
+def _layers(pkt: object) -> tuple[list[str], dict[str, list[dict]]]:
+    """Protocol names in frame order and every instance (tunnels repeat ip/ipv6) of each layer."""
+    frame = pkt.frame_info._all_fields
+    protocols = frame["frame.protocols"].split(":")
+    found: dict[str, list[dict]] = {}
+    for layer in pkt.layers:
+        found[layer.layer_name] = [layer._all_fields] + [d._all_fields for d in layer.duplicate_layers]
+    return protocols, found
+
+
+def _row(pkt: object) -> tuple[str, tuple | None]:
+    """(outcome, event row or None) of one pyshark packet; values copied to plain str/int."""
+    protocols, found = _layers(pkt)
+    if "tcp" not in protocols or "tcp" not in found:
+        for ipname in ("ip",):
+            for ip in found.get(ipname, []):
+                if int(str(ip.get("ip.frag_offset", "0"))) > 0:
+                    return "fragment", None
+        for name in _NON_TCP:
+            if name in protocols:
+                return name, None
+        return ("other ip" if "ip" in protocols or "ipv6" in protocols else "other link"), None
+    before = protocols[: protocols.index("tcp")]
+    ips = [p for p in before if p in ("ip", "ipv6")]
+    inner = ips[-1]
+    ip = found[inner][ips.count(inner) - 1]
+    tcp = found["tcp"][0]
+    frame = pkt.frame_info._all_fields
+    opts = tcp.get("tcp.options_tree") or {}
+    wscale_tree = opts.get("tcp.options.wscale_tree") or {}
+    shift = wscale_tree.get("tcp.options.wscale.shift") if isinstance(wscale_tree, dict) else None
+    v6 = inner == "ipv6"
+    if v6:
+        frag = ip.get("ipv6.fragment_tree") or ip.get("ipv6.fraghdr_tree") or {}
+        ip_id = frag.get("ipv6.fragment.id") if isinstance(frag, dict) else None
+    else:
+        ip_id = ip.get("ip.id")
+    row = (
+        _ns(str(frame["frame.time_epoch"])),
+        int(str(frame["frame.number"])),
+        int(str(frame.get("frame.interface_id", "0"))),
+        int(str(frame["frame.cap_len"])),
+        int(str(frame["frame.len"])),
+        "ipv6" if v6 else "ipv4",
+        str(ip["ipv6.src" if v6 else "ip.src"]),
+        str(ip["ipv6.dst" if v6 else "ip.dst"]),
+        int(str(tcp["tcp.srcport"])),
+        int(str(tcp["tcp.dstport"])),
+        int(str(tcp["tcp.flags"]), 16) & h.TH_FLAGS_MASK,
+        int(str(tcp["tcp.seq_raw"])),
+        int(str(tcp["tcp.ack_raw"])),
+        int(str(tcp["tcp.len"])),
+        int(str(tcp["tcp.window_size_value"])),
+        min(int(str(shift)), h.TCP_MAX_WSCALE) if shift is not None else None,
+        "tcp.options.mss" in opts,
+        "tcp.options.sack_perm" in opts,
+        "tcp.options.timestamp" in opts,
+        int(str(ip["ipv6.hlim" if v6 else "ip.ttl"])),
+        int(str(ip_id), 0) if ip_id is not None else None,
+        _CHECKSUM.get(str(tcp.get("tcp.checksum.status", "2")), 2),
+        len(ips) - 1,
+    )
+    return "tcp", row
+
+
+def _ns(epoch: str) -> int:
+    sec, _, frac = epoch.partition(".")
+    return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
+_COLUMNS = ("ts", "frame", "iface", "caplen", "wirelen", "family", "src_addr", "dst_addr", "src_port",
+            "dst_port", "flags", "seq", "ack", "payload_len", "window", "wscale", "opt_mss",
+            "opt_sack_perm", "opt_ts", "ttl", "ip_id", "checksum", "tunnel_depth")
+
+
+def _table(rows: list[tuple], source: str) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=list(_COLUMNS))
+    n = len(df)
+    df["ts"] = np.asarray(df["ts"], dtype=np.int64).view("datetime64[ns]") if n else pd.Series(dtype="datetime64[ns]")
+    df["checksum"] = pd.Categorical.from_codes(df["checksum"].astype(np.int8), dtype=schema.CHECKSUM_DTYPE)
+    df = df.assign(input=source, kind="packet", proto="tcp")
+    return schema.conform(df, "packet")

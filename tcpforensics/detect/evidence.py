@@ -1,0 +1,132 @@
+"""Finding rows for capture detectors: evidence references, JSON-safe details, explicit dedup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from tcpforensics import schema
+
+#: Evidence lists and detail lists are capped at this many entries (the count says how many).
+EVIDENCE_CAP = 20
+LIST_CAP = 50
+
+
+def frames(input_name: str, frame_numbers: Iterable, cap: int = EVIDENCE_CAP) -> list[str]:
+    """Packet references "input#frame", in capture order, at most ``cap``."""
+    nums = sorted({int(x) for x in frame_numbers if pd.notna(x)})[:cap]
+    return [f"{input_name}#{n}" for n in nums]
+
+
+def capped(values: Iterable, cap: int = LIST_CAP) -> list:
+    """A sorted, de-duplicated, JSON-friendly list of at most ``cap`` values."""
+    vals = {_plain(v) for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))}
+    try:
+        out = sorted(vals)
+    except TypeError:
+        out = sorted(vals, key=str)
+    return out[:cap]
+
+
+def _plain(v: object) -> object:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def plain(obj: object) -> object:
+    """Recursively turn numpy/pandas scalars into Python ones (for JSON reports)."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    if isinstance(obj, float) and np.isnan(obj):
+        return None
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, np.floating):
+        return round(float(obj), 6)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float):
+        return round(obj, 6)
+    return obj
+
+
+def finding(
+    severity: str,
+    category: str,
+    subject: str,
+    target: str,
+    count: int,
+    details: dict,
+    evidence: list[str],
+    explanation: str,
+    next_step: str,
+    first_seen: object,
+    last_seen: object,
+) -> dict:
+    """One finding row; ``target`` (with category and subject) is its dedup key."""
+    return {
+        "severity": severity,
+        "category": category,
+        "subject": subject,
+        "count": int(count),
+        "details": plain({"target": target, **details}),
+        "evidence": list(evidence),
+        "explanation": explanation,
+        "next_step": next_step,
+        "first_seen": first_seen,
+        "last_seen": last_seen,
+    }
+
+
+def to_frame(rows: list[dict]) -> pd.DataFrame:
+    """Findings table with schema dtypes (empty table when no rows)."""
+    if not rows:
+        return schema.empty_findings()
+    df = pd.DataFrame(rows, columns=list(schema.FINDING_COLUMNS))
+    for col, dtype in schema.FINDING_COLUMNS.items():
+        if dtype == "object":
+            continue
+        df[col] = df[col].astype(dtype)
+    return df
+
+
+def dedup(findings: pd.DataFrame) -> pd.DataFrame:
+    """Merge findings with the same key (category, subject, details.target), nothing else.
+
+    No time-based suppression: a later scan of another target by the same scanner keeps its
+    own key and its own row. Merged rows keep the worst severity, the summed count, the union
+    of evidence (capped) and the widest time window; details come from the largest row.
+    """
+    if findings.empty:
+        return findings
+    f = findings.reset_index(drop=True)
+    key = f["category"].astype(str) + "\x1f" + f["subject"].astype(str) + "\x1f" + f["details"].map(
+        lambda d: str(d.get("target", "")) if isinstance(d, dict) else ""
+    )
+    if not key.duplicated().any():
+        return f
+    f = f.assign(_key=key.to_numpy(), _order=np.arange(len(f)))
+    f = f.sort_values(["_key", "count"], ascending=[True, False], kind="stable")
+    g = f.groupby("_key", sort=False)
+    out = g.agg(
+        severity=("severity", "max"),
+        category=("category", "first"),
+        subject=("subject", "first"),
+        count=("count", "sum"),
+        details=("details", "first"),
+        evidence=("evidence", lambda s: sorted({e for lst in s for e in lst})[:EVIDENCE_CAP]),
+        explanation=("explanation", "first"),
+        next_step=("next_step", "first"),
+        first_seen=("first_seen", "min"),
+        last_seen=("last_seen", "max"),
+        _order=("_order", "min"),
+    )
+    out = out.sort_values("_order").reset_index(drop=True).drop(columns="_order")
+    return to_frame(out.to_dict("records"))

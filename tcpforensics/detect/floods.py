@@ -1,0 +1,269 @@
+"""Flood detection from packets: SYN floods, SYN-ACK reflection, backscatter, RST/FIN storms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tcpforensics.config import Config, register_defaults
+from tcpforensics.detect import evidence as ev
+from tcpforensics.detect.probes import FIN, RST, SYN_SHAPES
+from tcpforensics.detect.rules import Rule, first_match
+from tcpforensics.detect.windows import burst_rate, window_counts
+
+#: Thresholds (sources in docs/detection-captures.md).
+DEFAULTS = {
+    "syn_flood.window_s": 1.0,  # Suricata idiom: detection_filter ... count 100, seconds 1
+    "syn_flood.min_rate": 100,  # half-open attempts per second on one service (same idiom)
+    "syn_flood.min_sources": 20,  # ours: a burst from this many sources is a forged-source flood
+    "syn_flood.high_half_open": 1000,  # Zeek tcp_storm_thresh order of magnitude: high severity
+    "reflection.min_sources": 20,  # ours (knock-knock bar of bro-simple-scan): many reflectors
+    "backscatter.min_peers": 20,  # ours (same bar): answers sent to many never-seen askers
+    "storm.min_packets": 1000,  # Zeek tcp_storm_thresh
+    "storm.max_gap_s": 1.0,  # Zeek tcp_storm_interarrival_thresh
+    "connection_flood.window_s": 1.0,  # Suricata idiom (count 100, seconds 1, by_src)
+    "connection_flood.min_rate": 100,  # empty connections per second from one source
+}
+register_defaults(DEFAULTS)
+
+#: How likely the sources of a SYN flood are forged (first match wins). A forged-source
+#: flood uses about one SYN per random address; a real client retries from few addresses.
+SPOOF_RULES: tuple[Rule, ...] = (
+    ("high", lambda f: (f["sources"] >= 0.9 * f["half_open"]) & (f["sources"] >= 20)),
+    ("medium", lambda f: (f["sources"] >= 10) & (2 * f["sources"] >= f["half_open"])),
+    ("low", lambda f: True),
+)
+
+
+#: Is a service flooded? (first match wins; columns of the per-victim peak table)
+FLOOD_RULES: tuple[Rule, ...] = (
+    ("rate", lambda f: f["in_window"] >= f["need"]),                                  # Suricata idiom
+    ("spoofed_burst", lambda f: (f["sources"] >= f["min_sources"]) & (f["burst_rate"] >= f["min_rate"])),
+)
+
+
+def detect(conv: pd.DataFrame, packets: pd.DataFrame, config: Config, input_name: str) -> list[dict]:
+    """Flood findings from the conversation table and its packets (with conv ids)."""
+    if conv.empty:
+        return []
+    th = {k: config.get(k) for k in DEFAULTS}
+    rows: list[dict] = []
+    rows += _syn_flood(conv, th, input_name)
+    rows += _unsolicited(conv, th, input_name)
+    rows += _storms(conv, packets, th, input_name)
+    rows += _connection_flood(conv, th, input_name)
+    return rows
+
+
+def _seconds(ts: pd.Series) -> np.ndarray:
+    t = pd.to_datetime(ts).astype("int64").to_numpy()
+    return (t - t.min()) / 1e9 if len(t) else t.astype("float64")
+
+
+def _peaks(frame: pd.DataFrame, key: str, width: float, k: int) -> pd.DataFrame:
+    """Per group of ``key``: peak count in a sliding window of ``width`` s and peak k-burst rate."""
+    codes = pd.factorize(frame[key])[0]
+    secs = _seconds(frame["first_ts"])
+    order, counts = window_counts(codes, secs, width)
+    _, rates = burst_rate(codes, secs, k)
+    g = frame[key].to_numpy()[order]
+    out = pd.DataFrame({key: g, "in_window": counts, "burst": rates, "at": frame["first_ts"].to_numpy()[order]})
+    peak = out.loc[out.groupby(key)["in_window"].idxmax(), [key, "in_window", "at"]].set_index(key)
+    peak["burst_rate"] = out.groupby(key)["burst"].max()
+    return peak
+
+
+def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
+    syn = conv[conv["shape"].isin(SYN_SHAPES)]
+    if syn.empty:
+        return []
+    syn = syn.assign(victim=syn["peer_addr"] + ":" + syn["peer_port"].astype("Int64").astype(str))
+    half = syn[~syn["completed"]]
+    counts = half["victim"].value_counts()
+    width = float(th["syn_flood.window_s"])
+    need = int(np.ceil(float(th["syn_flood.min_rate"]) * width))
+    min_sources = int(th["syn_flood.min_sources"])
+    cand = counts[counts >= min(need, min_sources)].index
+    if not len(cand):
+        return []
+    half = half[half["victim"].isin(cand)]
+    peaks = _peaks(half, "victim", width, min_sources)
+    peaks["sources"] = half.groupby("victim")["init_addr"].nunique().reindex(peaks.index)
+    peaks = peaks.assign(need=need, min_sources=min_sources, min_rate=float(th["syn_flood.min_rate"]))
+    peaks["rule"] = first_match(peaks, FLOOD_RULES)
+    peaks["rate"] = np.where(peaks["rule"] == "rate", peaks["in_window"] / width, peaks["burst_rate"])
+    flooded = peaks[peaks["rule"] != ""]
+    rows = []
+    for victim, p in flooded.iterrows():  # one pass per flooded service (few)
+        h = half[half["victim"] == victim]
+        a = syn[syn["victim"] == victim]
+        srcs = h["init_addr"].value_counts()
+        stats = pd.DataFrame({"sources": [len(srcs)], "half_open": [len(h)]})
+        spoof = first_match(stats, SPOOF_RULES)[0]
+        start, end = h["first_ts"].min(), h["last_ts"].max()
+        duration = (end - start).total_seconds()
+        syns, answered, completed = int(a["init_syns"].sum()), int(a["answered_sa"].sum()), int(a["completed"].sum())
+        details = {
+            "victim": victim,
+            "half_open": len(h),
+            "attempts": len(a),
+            "syn_synack_ack": f"{syns}:{answered}:{completed}",
+            "completion_ratio": completed / len(a) if len(a) else None,
+            "distinct_sources": int(len(srcs)),
+            "top_sources": {str(k): int(v) for k, v in srcs.head(10).items()},
+            "spoofing_likelihood": spoof,
+            "distinct_ttls": int(h["ttl"].nunique()),
+            "peak_in_window": int(p["in_window"]),
+            "window_s": width,
+            "peak_rate_per_s": float(p["rate"]) if np.isfinite(p["rate"]) else None,
+            "peak_at": p["at"],
+            "rule": "half-open rate" if p["rule"] == "rate" else "burst from many sources",
+            "window": {"start": start, "end": end, "duration_s": duration},
+        }
+        severity = "high" if len(h) >= int(th["syn_flood.high_half_open"]) else "medium"
+        who = (f"{len(srcs)} distinct sources (spoofing likelihood {spoof})" if len(srcs) > 1
+               else f"one source, {srcs.index[0]}")
+        rate = details["peak_rate_per_s"]
+        explanation = (
+            f"{len(h)} connection attempts to {victim} never completed the handshake "
+            f"(SYN:SYN-ACK:final ACK = {details['syn_synack_ack']}), from {who}; peak "
+            f"{int(p['in_window'])} half-open in {width:g} s"
+            + (f", bursts of {rate:.0f}/s" if rate else "") + f", over {duration:.3f} s. "
+            "A SYN flood fills the listener's SYN backlog so real clients cannot connect."
+        )
+        next_step = ("Check the victim's SYN backlog and SyncookiesSent/ListenOverflows counters; enable "
+                     "SYN cookies, rate-limit or filter upstream" + (" (sources look forged: filter by "
+                     "destination, not source)." if spoof == "high" else "; block the source(s)."))
+        rows.append(ev.finding(severity, "syn_flood", victim, victim, len(h), details,
+                               ev.frames(input_name, h["first_frame"]), explanation, next_step, start, end))
+    return rows
+
+
+def _unsolicited(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
+    """Answers nobody asked for: SYN-ACK reflection (per receiver) and backscatter (per sender)."""
+    un = conv[conv["probe"] == "unsolicited"]
+    rows: list[dict] = []
+    if un.empty:
+        return rows
+    sa = un[un["shape"] == "syn_ack"]
+    per_rcv = sa.groupby("peer_addr")["init_addr"].nunique()
+    for victim in per_rcv[per_rcv >= int(th["reflection.min_sources"])].index:
+        sub = sa[sa["peer_addr"] == victim]
+        rst = un[(un["peer_addr"] == victim) & (un["shape"] == "rst")]
+        start, end = sub["first_ts"].min(), sub["last_ts"].max()
+        duration = (end - start).total_seconds()
+        refl = sub["init_addr"].value_counts()
+        details = {
+            "victim": victim,
+            "reflectors": int(len(refl)),
+            "top_reflectors": {str(k): int(v) for k, v in refl.head(10).items()},
+            "unsolicited_synacks": int(len(sub)),
+            "unsolicited_rsts": int(len(rst)),
+            "victim_ports": int(sub["peer_port"].nunique()),
+            "reflector_ports": ev.capped(sub["init_port"].dropna().astype(int), 10),
+            "rate_per_s": len(sub) / duration if duration > 0 else None,
+            "window": {"start": start, "end": end, "duration_s": duration},
+        }
+        explanation = (
+            f"{victim} received {len(sub)} SYN-ACKs it never asked for from {len(refl)} hosts "
+            f"(plus {len(rst)} unsolicited RSTs): someone sent SYNs to those hosts with {victim} "
+            "as the forged source, so their answers converge on it (SYN-ACK reflection). The "
+            "reflectors are not attacking on their own and are not scanners."
+        )
+        rows.append(ev.finding("high" if len(sub) >= 1000 else "medium", "synack_reflection", victim, victim,
+                               len(sub), details, ev.frames(input_name, sub["first_frame"]), explanation,
+                               "Filter unsolicited SYN-ACKs upstream of the victim (stateful firewall); "
+                               "contact the upstream provider if the link is saturated.", start, end))
+    per_snd = un.groupby("init_addr")["peer_addr"].nunique()
+    for sender in per_snd[per_snd >= int(th["backscatter.min_peers"])].index:
+        sub = un[un["init_addr"] == sender]
+        start, end = sub["first_ts"].min(), sub["last_ts"].max()
+        details = {
+            "sender": sender,
+            "peers": int(sub["peer_addr"].nunique()),
+            "synacks": int((sub["shape"] == "syn_ack").sum()),
+            "rsts": int((sub["shape"] == "rst").sum()),
+            "sender_ports": ev.capped(sub["init_port"].dropna().astype(int), 10),
+            "window": {"start": start, "end": end, "duration_s": (end - start).total_seconds()},
+        }
+        explanation = (
+            f"{sender} sent {details['synacks']} SYN-ACKs and {details['rsts']} RSTs to "
+            f"{details['peers']} hosts that never sent it a SYN in this capture: backscatter. "
+            f"{sender} is most likely the victim of a SYN flood with forged sources, answering the "
+            "forged addresses; it is not scanning them."
+        )
+        rows.append(ev.finding("low", "backscatter", sender, "*", len(sub), details,
+                               ev.frames(input_name, sub["first_frame"]), explanation,
+                               f"Look for a SYN flood against {sender} (its ports {details['sender_ports']}); "
+                               "do not block it as a scanner.", start, end))
+    return rows
+
+
+def _storms(conv: pd.DataFrame, packets: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
+    """Zeek's RST_storm/FIN_storm per sender: >= N such packets, each < gap s after the last,
+    inside real connections (answers to probes and backscatter are reported elsewhere)."""
+    rows: list[dict] = []
+    if packets.empty:
+        return rows
+    real = conv.loc[conv["probe"].isin(("session", "midstream")), "conv"].to_numpy()
+    flags = packets["flags"].fillna(0).astype("int64").to_numpy()
+    in_real = np.isin(packets["conv"].to_numpy(), real)
+    for category, bit, name in (("rst_storm", RST, "RST"), ("fin_storm", FIN, "FIN")):
+        sel = packets[in_real & ((flags & bit) != 0) & ((flags & RST) == 0 if bit == FIN else True)]
+        if len(sel) < int(th["storm.min_packets"]):
+            continue
+        sel = sel.sort_values(["src_addr", "ts"], kind="stable")
+        src = sel["src_addr"].astype(str).to_numpy()
+        t = sel["ts"].astype("int64").to_numpy() / 1e9
+        new = np.r_[True, (src[1:] != src[:-1]) | (np.diff(t) >= float(th["storm.max_gap_s"]))]
+        run = np.cumsum(new) - 1
+        size = np.bincount(run)
+        big = np.flatnonzero(size >= int(th["storm.min_packets"]))
+        for r in big:  # one pass per storm (rare)
+            pk = sel[run == r]
+            sender = str(pk["src_addr"].iloc[0])
+            start, end = pk["ts"].min(), pk["ts"].max()
+            details = {"sender": sender, "packets": int(len(pk)), "connections": int(pk["conv"].nunique()),
+                       "peers": int(pk["dst_addr"].nunique()), "max_gap_s": float(th["storm.max_gap_s"]),
+                       "window": {"start": start, "end": end, "duration_s": (end - start).total_seconds()}}
+            explanation = (f"{sender} sent {len(pk)} {name} segments in {details['connections']} connections "
+                           f"with less than {th['storm.max_gap_s']} s between them (Zeek {name}_storm): "
+                           "a broken stack, a middlebox tearing connections down, or injected segments.")
+            rows.append(ev.finding("medium", category, sender, "*", len(pk), details,
+                                   ev.frames(input_name, pk["frame"]), explanation,
+                                   f"Find which process or device emits the {name}s (TTL, MAC) and why.",
+                                   start, end))
+    return rows
+
+
+def _connection_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
+    """Many completed but empty connections per second from one source to one service."""
+    empty = conv[conv["completed"] & ~conv["data_seen"] & conv["shape"].isin(SYN_SHAPES)]
+    if empty.empty:
+        return []
+    width = float(th["connection_flood.window_s"])
+    need = int(np.ceil(float(th["connection_flood.min_rate"]) * width))
+    empty = empty.assign(key=empty["init_addr"] + ">" + empty["peer_addr"] + ":" +
+                         empty["peer_port"].astype("Int64").astype(str))
+    counts = empty["key"].value_counts()
+    cand = counts[counts >= need].index
+    if not len(cand):
+        return []
+    sub_all = empty[empty["key"].isin(cand)]
+    peaks = _peaks(sub_all, "key", width, need)
+    rows = []
+    for key, p in peaks[peaks["in_window"] >= need].iterrows():
+        sub = sub_all[sub_all["key"] == key]
+        source, target = key.split(">", 1)
+        start, end = sub["first_ts"].min(), sub["last_ts"].max()
+        details = {"source": source, "target": target, "connections": int(len(sub)),
+                   "peak_in_window": int(p["in_window"]), "window_s": width,
+                   "window": {"start": start, "end": end, "duration_s": (end - start).total_seconds()}}
+        explanation = (f"{source} opened {len(sub)} connections to {target} that completed the handshake "
+                       f"but carried no data, up to {int(p['in_window'])} in {width:g} s: a connection "
+                       "flood exhausting the server's accept queue or connection slots.")
+        rows.append(ev.finding("medium", "connection_flood", source, target, len(sub), details,
+                               ev.frames(input_name, sub["first_frame"]), explanation,
+                               "Rate-limit new connections per source (firewall connlimit) and check the "
+                               "server's accept backlog.", start, end))
+    return rows

@@ -1,0 +1,278 @@
+"""Scan detection from failed connection attempts: port, address, block and distributed scans."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tcpforensics.config import Config, register_defaults
+from tcpforensics.detect import evidence as ev
+from tcpforensics.detect import trw
+from tcpforensics.detect.probes import SYN_SHAPES
+from tcpforensics.detect.rules import Rule, first_match
+
+#: Thresholds (sources in docs/detection-captures.md). Counts are distinct (host, port)
+#: pairs of *failed* attempts (no answer, rejected, reset before any data), never raw SYNs.
+DEFAULTS = {
+    "scan.port_min_ports": 15,  # Zeek scan.zeek port_scan_threshold (15 ports on one host)
+    "scan.address_min_hosts": 20,  # bro-simple-scan knockknock_threshold (one port, 20 hosts)
+    "scan.block_min_pairs": 25,  # bro-simple-scan scan_threshold (25 unique host/port pairs)
+    "scan.block_min_hosts": 5,  # ours: fewer hosts read better as one port_scan per host
+    "scan.block_min_ports": 5,  # Snort low-sensitivity portscan port count (5)
+    "scan.high_pairs": 250,  # bro-simple-scan local_scan_threshold: a scan this big is high
+    "scan.distributed_min_scanners": 5,  # ours: several sources, each below the port_scan bar
+    "scan.distributed_min_ports": 15,  # same bar as a single-source port scan
+}
+register_defaults(DEFAULTS)
+
+#: Port state order when one port was probed more than once: the most informative answer wins.
+OUTCOME_ORDER = ("open", "closed", "unfiltered", "open|filtered", "filtered")
+
+#: Probe type of a scanner from its probes' types: a SYN of plain OS shape with no answer to
+#: tell connect from half-open ("syn") yields to any specific SYN type the scanner showed.
+PROBE_TEXT = {
+    "syn_half_open": "SYN half-open probes (nmap -sS: the scanner never completes the handshake; "
+    "open ports answer SYN-ACK and get a bare RST)",
+    "connect": "connect() probes (nmap -sT: handshakes completed then reset at once, no data)",
+    "stateless_syn": "stateless SYN probes without TCP options (masscan/zmap-like or crafted packets)",
+    "syn": "SYN probes (answers never completed the handshake, so connect and half-open look alike)",
+    "fin": "FIN probes (nmap -sF: closed ports answer RST, open or filtered ones stay silent)",
+    "null": "NULL probes with no flags (nmap -sN: closed ports answer RST)",
+    "xmas": "Xmas probes FIN+PSH+URG (nmap -sX: closed ports answer RST)",
+    "maimon": "Maimon probes FIN+ACK (nmap -sM)",
+    "ack": "bare ACK probes (nmap -sA, or -sW which sends the same packet; RST = unfiltered)",
+    "odd_flags": "probes with unusual flag combinations (OS fingerprinting or crafted packets)",
+}
+
+NEXT_STEP = {
+    "port_scan": "Check which of the open ports should be reachable from the scanner; block or "
+    "rate-limit the source if it is not an authorised scanner.",
+    "address_scan": "Find what the responsive hosts run on this port; a sweep usually precedes "
+    "exploitation of one service. Block the source if not authorised.",
+    "block_scan": "Treat the source as hostile unless it is an authorised scanner; review what "
+    "answered as open across the swept hosts.",
+    "distributed_scan": "Several sources share the work: look for a common owner (same /24, "
+    "ASN, TTL) and block them together.",
+}
+
+
+def first_contacts(conv: pd.DataFrame) -> pd.DataFrame:
+    """First contact of each initiator with each (host, port), with its outcome, for TRW."""
+    started = conv["is_probe"] | ((conv["probe"] == "session") & conv["shape"].isin(SYN_SHAPES))
+    c = conv.loc[started, ["init_addr", "peer_addr", "peer_port", "first_ts", "failed"]]
+    c = c.sort_values("first_ts", kind="stable").drop_duplicates(["init_addr", "peer_addr", "peer_port"])
+    return c.rename(columns={"init_addr": "actor", "first_ts": "ts"})[["actor", "ts", "failed"]]
+
+
+def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[dict], pd.DataFrame]:
+    """Scan findings from the conversation table; also returns the TRW table (one row per source)."""
+    if conv.empty:
+        return [], trw.walk(pd.DataFrame(), config)
+    walks = trw.walk(first_contacts(conv), config)
+    probes = conv[conv["is_probe"]]
+    failed = probes[probes["failed"]]
+    if failed.empty:
+        return [], walks
+    th = {k: int(config.get(k)) for k in DEFAULTS}
+    trw_by = walks.set_index("actor")
+    rows: list[dict] = []
+    covered: set[tuple[str, str]] = set()  # (scanner, host) already reported
+    pairs = failed.drop_duplicates(["init_addr", "peer_addr", "peer_port"])
+    per = pairs.groupby("init_addr").agg(
+        pairs=("peer_port", "size"), hosts=("peer_addr", "nunique"), ports=("peer_port", "nunique")
+    )
+    per_host = pairs.groupby(["init_addr", "peer_addr"]).size().rename("ports").reset_index()
+    per_port = pairs.groupby(["init_addr", "peer_port"]).size().rename("hosts").reset_index()
+    per["max_ports_on_host"] = per_host.groupby("init_addr")["ports"].max()
+    per["max_hosts_on_port"] = per_port.groupby("init_addr")["hosts"].max()
+    per["trw"] = trw_by["decision"].reindex(per.index).fillna("pending").to_numpy() == "scanner"
+    per["mode"] = first_match(per, _mode_rules(th))
+    for scanner, r in per[per["mode"] != ""].iterrows():  # one pass per flagged scanner (few)
+        mine = failed[failed["init_addr"] == scanner]
+        trw_info = _trw_details(trw_by, scanner)
+        mode = r["mode"]
+        if mode == "block_scan":
+            rows.append(_scan(mine, probes, "block_scan", scanner, f"{r['hosts']} hosts x {r['ports']} ports",
+                              "threshold", th, trw_info, input_name))
+            covered.update((scanner, h) for h in mine["peer_addr"].unique())
+            continue
+        if mode == "per_target":
+            hosts = per_host[(per_host["init_addr"] == scanner) & (per_host["ports"] >= th["scan.port_min_ports"])]
+            for host in hosts["peer_addr"]:
+                sub = mine[mine["peer_addr"] == host]
+                rows.append(_scan(sub, probes, "port_scan", scanner, host, "threshold", th, trw_info, input_name))
+                covered.add((scanner, host))
+            ports = per_port[(per_port["init_addr"] == scanner) & (per_port["hosts"] >= th["scan.address_min_hosts"])]
+            for port in ports["peer_port"]:
+                sub = mine[mine["peer_port"] == port]
+                rows.append(_scan(sub, probes, "address_scan", scanner, f"port {int(port)}", "threshold", th,
+                                  trw_info, input_name))
+                covered.update((scanner, h) for h in sub["peer_addr"].unique())
+            continue
+        # TRW decided "scanner" before any count threshold: name the dominant shape
+        top_host = per_host[per_host["init_addr"] == scanner].nlargest(1, "ports").iloc[0]
+        top_port = per_port[per_port["init_addr"] == scanner].nlargest(1, "hosts").iloc[0]
+        if top_host["ports"] >= top_port["hosts"]:
+            sub = mine[mine["peer_addr"] == top_host["peer_addr"]]
+            rows.append(_scan(sub, probes, "port_scan", scanner, top_host["peer_addr"], "trw", th, trw_info,
+                              input_name))
+        else:
+            sub = mine[mine["peer_port"] == top_port["peer_port"]]
+            rows.append(_scan(sub, probes, "address_scan", scanner, f"port {int(top_port['peer_port'])}",
+                              "trw", th, trw_info, input_name))
+        covered.update((scanner, h) for h in sub["peer_addr"].unique())
+    rows.extend(_distributed(failed, probes, covered, th, input_name))
+    return rows, walks
+
+
+def _mode_rules(th: dict) -> tuple[Rule, ...]:
+    """Per-scanner rule table (first match wins); "" = not a scanner."""
+    return (
+        ("block_scan", lambda f: (f["pairs"] >= th["scan.block_min_pairs"])
+         & (f["hosts"] >= th["scan.block_min_hosts"]) & (f["ports"] >= th["scan.block_min_ports"])),
+        ("per_target", lambda f: f["max_ports_on_host"] >= th["scan.port_min_ports"]),
+        ("per_target", lambda f: f["max_hosts_on_port"] >= th["scan.address_min_hosts"]),
+        ("trw", lambda f: f["trw"]),
+    )
+
+
+def _trw_details(trw_by: pd.DataFrame, actor: str) -> dict:
+    if actor not in trw_by.index:
+        return {"decision": "pending"}
+    r = trw_by.loc[actor]
+    return {
+        "decision": r["decision"],
+        "first_contacts": int(r["contacts"]),
+        "failed_first_contacts": int(r["failures"]),
+        "contacts_to_decision": None if pd.isna(r["contacts_to_decision"]) else int(r["contacts_to_decision"]),
+        "decided_at": None if pd.isna(r["decided_at"]) else pd.Timestamp(r["decided_at"]).isoformat(),
+    }
+
+
+def probe_type(types: pd.Series) -> str:
+    """The scanner's probe type from its probes' types (most frequent, specific SYN types first)."""
+    counts = types.value_counts()
+    specific = counts.drop(labels=["syn"], errors="ignore")
+    if "syn" in counts.index and specific.index.isin(SYN_SHAPES + ("connect",)).any():
+        counts = specific
+    return str(counts.index[0]) if len(counts) else ""
+
+
+def _port_states(probes: pd.DataFrame, label: pd.Series) -> tuple[dict[str, list], dict[str, int]]:
+    """For each port state, the labels (ports, hosts or host:port) in it (capped) and how many;
+    a label probed more than once takes its most informative answer."""
+    rank = probes["outcome"].map({o: i for i, o in enumerate(OUTCOME_ORDER)}).fillna(len(OUTCOME_ORDER))
+    best = pd.DataFrame({"label": label.to_numpy(), "rank": rank.to_numpy()}).groupby("label")["rank"].min()
+    out: dict[str, list] = {}
+    counts: dict[str, int] = {}
+    for i, state in enumerate(OUTCOME_ORDER):
+        hit = best.index[best == i]
+        if len(hit):
+            out[state] = ev.capped(hit)
+            counts[state] = int(len(hit))
+    return out, counts
+
+
+def _scan(mine: pd.DataFrame, probes: pd.DataFrame, category: str, scanner: str, target: str, trigger: str,
+          th: dict, trw_info: dict, input_name: str) -> dict:
+    """One scan finding from the failed attempts ``mine`` of one scanner against one target."""
+    hosts = mine["peer_addr"].unique()
+    ports = mine["peer_port"].dropna().astype(int).unique()
+    mask = (probes["init_addr"] == mine["init_addr"].iloc[0]) & probes["peer_addr"].isin(hosts) & probes[
+        "peer_port"
+    ].isin(ports)
+    seen = probes[mask]
+    if category == "port_scan":
+        label = seen["peer_port"].astype(int)
+    elif category == "address_scan":
+        label = seen["peer_addr"]
+    else:
+        label = seen["peer_addr"] + ":" + seen["peer_port"].astype(int).astype(str)
+    states, state_counts = _port_states(seen, label)
+    ptype = probe_type(mine["probe"])
+    n_pairs = int(len(mine.drop_duplicates(["peer_addr", "peer_port"])))
+    start, end = mine["first_ts"].min(), mine["last_ts"].max()
+    duration = (end - start).total_seconds() if pd.notna(start) and pd.notna(end) else 0.0
+    severity = "high" if n_pairs >= th["scan.high_pairs"] else ("medium" if trigger == "threshold" else "low")
+    details = {
+        "scanner": scanner,
+        "targets": ev.capped(hosts),
+        "hosts": int(len(hosts)),
+        "ports_probed": int(len(ports)),
+        "ports_list": ev.capped(ports),
+        "probe_type": ptype,
+        "probe_types": {str(k): int(v) for k, v in mine["probe"].value_counts().items()},
+        "port_states": states,
+        "port_state_counts": state_counts,
+        "failed_attempts": n_pairs,
+        "rate_per_s": n_pairs / duration if duration > 0 else None,
+        "trigger": "count threshold" if trigger == "threshold" else "threshold random walk",
+        "trw": trw_info,
+        "window": {"start": start, "end": end, "duration_s": duration},
+    }
+    uids = ev.capped(mine["uid"], ev.EVIDENCE_CAP) if "uid" in mine.columns else []
+    evidence = [str(u) for u in uids] + ev.frames(input_name, mine["first_frame"])
+    where = {"port_scan": f"{len(ports)} ports on {target}", "address_scan": f"{len(hosts)} hosts on {target}",
+             "block_scan": target}[category]
+    opened = states.get("open", [])
+    explanation = (
+        f"{scanner} probed {where} with {PROBE_TEXT.get(ptype, ptype)}; {n_pairs} attempts failed "
+        f"(no answer, rejected or reset before any data)"
+        + (f"; answered as open: {', '.join(map(str, opened[:10]))}" if opened else "")
+        + (f". Flagged by the threshold random walk after {trw_info.get('contacts_to_decision')} first contacts"
+           if trigger == "trw" else "")
+        + "."
+    )
+    return ev.finding(severity, category, scanner, target, n_pairs, details, evidence, explanation,
+                      NEXT_STEP[category], start, end)
+
+
+def _distributed(failed: pd.DataFrame, probes: pd.DataFrame, covered: set, th: dict, input_name: str) -> list[dict]:
+    """Many sources sharing a scan of one host, none of them over the single-scanner bar."""
+    key = list(zip(failed["init_addr"], failed["peer_addr"], strict=True))
+    rest = failed[[k not in covered for k in key]] if covered else failed
+    if rest.empty:
+        return []
+    per = rest.groupby("peer_addr").agg(scanners=("init_addr", "nunique"), ports=("peer_port", "nunique"))
+    hit = per[(per["scanners"] >= th["scan.distributed_min_scanners"]) & (per["ports"] >= th["scan.distributed_min_ports"])]
+    rows = []
+    for host in hit.index:
+        sub = rest[rest["peer_addr"] == host]
+        scanners = sub["init_addr"].unique()
+        start, end = sub["first_ts"].min(), sub["last_ts"].max()
+        states, state_counts = _port_states(probes[probes["peer_addr"].eq(host) & probes["init_addr"].isin(scanners)],
+                              probes.loc[probes["peer_addr"].eq(host) & probes["init_addr"].isin(scanners),
+                                         "peer_port"].astype(int))
+        n = int(len(sub.drop_duplicates(["init_addr", "peer_port"])))
+        details = {
+            "target": host,
+            "scanners": ev.capped(scanners),
+            "n_scanners": int(len(scanners)),
+            "ports_probed": int(sub["peer_port"].nunique()),
+            "probe_type": probe_type(sub["probe"]),
+            "port_states": states,
+            "port_state_counts": state_counts,
+            "per_scanner_max_ports": int(sub.groupby("init_addr")["peer_port"].nunique().max()),
+            "window": {"start": start, "end": end, "duration_s": (end - start).total_seconds()},
+        }
+        subject = f"{len(scanners)} sources" if len(scanners) > 1 else str(scanners[0])
+        explanation = (
+            f"{len(scanners)} sources together probed {details['ports_probed']} ports on {host} "
+            f"with failed attempts, each source staying below the single-scanner threshold: a "
+            f"distributed (or decoy) scan."
+        )
+        evidence = ev.frames(input_name, sub["first_frame"])
+        rows.append(ev.finding("medium", "distributed_scan", subject, host, n, details, evidence, explanation,
+                               NEXT_STEP["distributed_scan"], start, end))
+    return rows
+
+
+def summary(walks: pd.DataFrame) -> pd.DataFrame:
+    """TRW table sorted with scanners first (for reports)."""
+    if walks.empty:
+        return walks
+    order = walks["decision"].map({"scanner": 0, "pending": 1, "benign": 2}).fillna(3)
+    return walks.assign(_o=order.to_numpy()).sort_values(["_o", "failures"], ascending=[True, False]).drop(
+        columns="_o").reset_index(drop=True)
+
+
+__all__ = ["DEFAULTS", "detect", "first_contacts", "probe_type", "summary"]

@@ -1,0 +1,142 @@
+"""Socket snapshot helpers shared by the socket rules and tables: subjects, peaks, severities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tcpforensics.schema import SEVERITIES
+
+#: Addresses that mean "any" (listeners) or "no peer".
+WILDCARDS: frozenset[str] = frozenset({"", "*", "0.0.0.0", "::", "[::]", ":::", "::0", "0:0:0:0:0:0:0:0"})
+
+#: Severity ladder levels a threshold can name, lowest first.
+LEVELS: tuple[str, ...] = ("low", "medium", "high", "critical")
+
+#: At most this many "input:line" references per finding (``details['evidence_total']`` counts all).
+EVIDENCE_CAP = 20
+
+
+def frame(events: pd.DataFrame) -> pd.DataFrame:
+    """Socket rows with plain string key columns, the latest-snapshot flag and evidence refs."""
+    ev = events[events["kind"].astype(object).eq("socket")]
+    df = pd.DataFrame(
+        {
+            "input": ev["input"].astype(object).astype(str),
+            "proto": ev["proto"].astype(object).fillna("").astype(str).str.lower(),
+            "src_addr": ev["src_addr"].astype(object).fillna("").astype(str),
+            "src_port": ev["src_port"],
+            "dst_addr": ev["dst_addr"].astype(object).fillna("").astype(str),
+            "dst_port": ev["dst_port"],
+            "state": ev["state"].astype(object).fillna("-").astype(str),
+            "pid": ev["pid"],
+            "process": ev["process"].astype(object),
+            "recv_q": ev["recv_q"],
+            "send_q": ev["send_q"],
+            "snapshot": ev["snapshot"].fillna(0).astype("int64"),
+            "ts": ev["ts"],
+            "line": ev["line"],
+        }
+    ).reset_index(drop=True)
+    last = df.groupby("input")["snapshot"].transform("max")
+    df["latest"] = df["snapshot"].eq(last)
+    df["ref"] = df["input"] + ":" + df["line"].astype("Int64").astype(str)
+    df["local"] = endpoint(df["src_addr"], df["src_port"])
+    df["remote"] = endpoint(df["dst_addr"], df["dst_port"])
+    df["owner"] = owner(df)
+    return df
+
+
+def endpoint(addr: pd.Series, port: pd.Series) -> pd.Series:
+    """'addr:port' with IPv6 addresses in brackets; a missing port prints as '*'."""
+    a = addr.astype(object).fillna("").astype(str)
+    a = a.where(~a.str.contains(":", regex=False) | a.str.startswith("["), "[" + a + "]")
+    p = port.astype("Int64").astype(str).replace("<NA>", "*")
+    return a + ":" + p
+
+
+def owner(df: pd.DataFrame) -> pd.Series:
+    """Who holds each socket: process "name[pid]" when shown; else the listener whose port it
+    uses (server side); else the local host address (client side, orphans)."""
+    name = df["process"].astype(object).fillna("").astype(str)
+    pid = df["pid"].astype("Int64").astype(str)
+    proc = (name.where(name.ne(""), "pid") + "[" + pid + "]").where(df["pid"].notna())
+    proc = proc.fillna((name + "[?]").where(name.ne("")))
+    listen = listeners(df)
+    key = df["input"] + "|" + df["proto"] + "|" + df["src_port"].astype("Int64").astype(str)
+    lkey = listen["input"] + "|" + listen["proto"] + "|" + listen["src_port"].astype("Int64").astype(str)
+    by_port = pd.Series(listen["listener"].to_numpy(), index=lkey.to_numpy())
+    by_port = by_port[~by_port.index.duplicated()]
+    served = key.map(by_port)
+    return proc.fillna(served).fillna(df["src_addr"])
+
+
+def listeners(df: pd.DataFrame) -> pd.DataFrame:
+    """Distinct LISTEN sockets: input, proto, src_addr, src_port, listener 'addr:port', process, pid."""
+    lis = df[df["state"].eq("LISTEN")]
+    cols = ["input", "proto", "src_addr", "src_port", "process", "pid", "send_q"]
+    lis = lis[cols].drop_duplicates(["input", "proto", "src_addr", "src_port", "pid"])
+    return lis.assign(listener=endpoint(lis["src_addr"], lis["src_port"]))
+
+
+def peak(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group: the largest number of rows in any one snapshot, with that snapshot's index.
+
+    Socket tables are pictures; adding pictures counts one socket many times, so piles are
+    measured in the worst snapshot.
+    """
+    if rows.empty:
+        return pd.DataFrame(columns=by + ["snapshot", "count"])
+    per = rows.groupby(by + ["snapshot"], dropna=False, sort=False).size().rename("count").reset_index()
+    per = per.sort_values(["count", "snapshot"], ascending=[False, True], kind="stable")
+    return per.drop_duplicates(by, keep="first").reset_index(drop=True)
+
+
+def ladder(values: pd.Series, thresholds: dict[str, float | None]) -> pd.Series:
+    """Severity per value: the highest level whose threshold the value reaches (NA below all)."""
+    v = values.astype("float64").to_numpy()
+    conds, choices = [], []
+    for level in reversed(LEVELS):
+        t = thresholds.get(level)
+        if t is not None:
+            conds.append(v >= float(t))
+            choices.append(level)
+    out = np.select(conds, choices, default="") if conds else np.full(len(v), "")
+    return pd.Series(out, index=values.index, dtype=object).replace("", None)
+
+
+def bump(severity: pd.Series, to_at_least: str | pd.Series | None = None, by: int = 0) -> pd.Series:
+    """Raise severities: to at least a level, and/or by some steps (capped at critical)."""
+    rank = severity.map({s: i for i, s in enumerate(SEVERITIES)}).astype("float64")
+    if to_at_least is not None:
+        floor = (to_at_least if isinstance(to_at_least, pd.Series) else pd.Series(to_at_least, index=severity.index))
+        frank = floor.map({s: i for i, s in enumerate(SEVERITIES)}).astype("float64")
+        rank = np.fmax(rank, frank)
+    rank = (rank + by).clip(upper=len(SEVERITIES) - 1)
+    names = np.array(SEVERITIES, dtype=object)
+    out = pd.Series(None, index=severity.index, dtype=object)
+    ok = rank.notna()
+    out[ok] = names[rank[ok].astype(int).to_numpy()]
+    return out
+
+
+def refs(rows: pd.DataFrame, by: list[str], cap: int = EVIDENCE_CAP) -> pd.DataFrame:
+    """Per group: the first ``cap`` 'input:line' references and how many there were."""
+    head = rows.sort_values(by + ["line"], kind="stable").groupby(by, sort=False, dropna=False).head(cap)
+    lists = head.groupby(by, sort=False, dropna=False)["ref"].agg(list).rename("evidence")
+    total = rows.groupby(by, sort=False, dropna=False).size().rename("evidence_total")
+    return pd.concat([lists, total], axis=1).reset_index()
+
+
+def prefix(addr: pd.Series) -> pd.Series:
+    """Network prefix for spread measures: /16 for IPv4 (and v4-mapped IPv6), /48 for IPv6."""
+    a = addr.astype(object).fillna("").astype(str).str.lower()
+    v4 = a.str.extract(r"(?:^|:)(\d{1,3}\.\d{1,3})\.\d{1,3}\.\d{1,3}$")[0]
+    v6 = a.str.extract(r"^([0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}):")[0]
+    return (v4 + ".0.0/16").fillna(v6 + "::/48").fillna(a)
+
+
+def is_loopback(addr: pd.Series) -> pd.Series:
+    """127.0.0.0/8, ::1 and ::ffff:127.x addresses."""
+    a = addr.astype(object).fillna("").astype(str).str.lower()
+    return a.str.match(r"^(?:::ffff:)?127\.") | a.isin(["::1", "localhost"])

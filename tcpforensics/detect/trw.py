@@ -1,0 +1,69 @@
+"""Threshold Random Walk (Jung, Paxson, Berger, Balakrishnan 2004) over first-contact outcomes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from tcpforensics.config import Config, register_defaults
+
+#: Parameters of the paper (IEEE S&P 2004, section 4): a benign host's first contact succeeds
+#: with probability theta0, a scanner's with theta1; target detection and false-positive
+#: probabilities P_D and P_F give the thresholds eta1 = P_D/P_F and eta0 = (1-P_D)/(1-P_F).
+DEFAULTS = {
+    "trw.theta0": 0.8,
+    "trw.theta1": 0.2,
+    "trw.p_d": 0.99,
+    "trw.p_f": 0.01,
+}
+register_defaults(DEFAULTS)
+
+
+def thresholds(config: Config) -> tuple[float, float, float, float]:
+    """(log step on failure, log step on success, log eta1, log eta0) from the config."""
+    t0, t1 = float(config.get("trw.theta0")), float(config.get("trw.theta1"))
+    pd_, pf = float(config.get("trw.p_d")), float(config.get("trw.p_f"))
+    fail = math.log((1 - t1) / (1 - t0))  # 0.8 / 0.2 -> x4
+    ok = math.log(t1 / t0)  # 0.2 / 0.8 -> x0.25
+    return fail, ok, math.log(pd_ / pf), math.log((1 - pd_) / (1 - pf))
+
+
+def walk(contacts: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Run the walk per actor over its first contacts, in time order.
+
+    ``contacts`` has columns actor, ts, failed (one row per first contact to a new
+    (host, port)). Returns one row per actor: contacts, failures, decision ("scanner",
+    "benign" or "pending"), contacts_to_decision, decided_at, llr (final log ratio).
+
+    Unlike the paper's walk, which stops at the first decision, a walk that reaches the benign
+    boundary stays there (floor at log eta0) and goes on, so a host that behaved well at
+    first and scans later is still caught; the floor keeps the test's step sizes.
+    """
+    cols = ["actor", "contacts", "failures", "decision", "contacts_to_decision", "decided_at", "llr"]
+    if contacts.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    fail, ok, up, down = thresholds(config)
+    c = contacts.sort_values(["actor", "ts"], kind="stable").reset_index(drop=True)
+    step = np.where(c["failed"].to_numpy(dtype=bool), fail, ok)
+    g = c.groupby("actor", sort=False)
+    cum = pd.Series(step).groupby(c["actor"].to_numpy(), sort=False).cumsum().to_numpy()
+    # Lindley recursion S_n = max(down, S_{n-1} + x_n), S_0 = 0, in closed form:
+    low = pd.Series(cum - down).groupby(c["actor"].to_numpy(), sort=False).cummin().to_numpy()
+    s = cum - np.minimum(0.0, low)
+    c["llr"] = s
+    c["n"] = g.cumcount() + 1
+    c["hit"] = s >= up
+    c["benign"] = s <= down
+    first_hit = c[c["hit"]].groupby("actor", sort=False).first()
+    out = g.agg(contacts=("failed", "size"), failures=("failed", "sum"), llr=("llr", "last"))
+    out["decision"] = np.where(out["llr"] <= down + 1e-12, "benign", "pending")
+    out["contacts_to_decision"] = pd.NA
+    out["decided_at"] = pd.NaT
+    if len(first_hit):
+        idx = first_hit.index
+        out.loc[idx, "decision"] = "scanner"
+        out.loc[idx, "contacts_to_decision"] = first_hit["n"].to_numpy()
+        out.loc[idx, "decided_at"] = first_hit["ts"].to_numpy()
+    return out.reset_index()[cols]

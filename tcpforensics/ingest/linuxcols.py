@@ -1,0 +1,114 @@
+"""Whole-column helpers of the ss and /proc/net/tcp ingestors: RE2 extraction, hex, typed columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tcpforensics.ingest import vocab
+from tcpforensics.schema import STATE_DTYPE
+
+
+def strings(text: pd.Series) -> pa.Array:
+    """The lines of a text Series as one pyarrow large_string array (None for missing)."""
+    values = text.to_numpy(dtype=object, na_value=None)
+    return pa.array(values, type=pa.large_string(), from_pandas=True)
+
+
+def extract(arr: pa.Array, pattern: str) -> dict[str, pa.Array]:
+    """RE2 named-group extraction over a whole column: {group: array}; null where no match.
+
+    Groups that did not take part in a match come back as "" (RE2 semantics), not null.
+    """
+    res = pc.extract_regex(arr, pattern)
+    return {res.type.field(i).name: res.field(i) for i in range(res.type.num_fields)}
+
+
+def mask(arr: pa.Array) -> np.ndarray:
+    """A boolean pyarrow array (nulls as False) as numpy."""
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def matches(arr: pa.Array, pattern: str) -> np.ndarray:
+    """Which strings match an RE2 pattern (searched, not anchored unless the pattern is)."""
+    return mask(pc.match_substring_regex(arr, pattern))
+
+
+def blank_to_null(arr: pa.Array) -> pa.Array:
+    """Empty strings -> null."""
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+
+
+def integers(arr: pa.Array, dtype: str = "Int64", base: int = 10) -> pd.Series:
+    """Decimal (or hex with ``base=16``) digit strings -> nullable integer Series; bad -> NA."""
+    arr = blank_to_null(arr)
+    if base == 16:
+        values, valid = hex_values(arr)
+    else:
+        ok = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{1,18}$"), False)
+        nums = pc.cast(pc.if_else(ok, arr, pa.scalar(None, arr.type)), pa.int64())
+        valid = ~np.asarray(nums.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        values = np.asarray(pc.fill_null(nums, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return typed(values, valid, dtype)
+
+
+def typed(values: np.ndarray, valid: np.ndarray, dtype: str = "Int64") -> pd.Series:
+    """int64 values + validity -> nullable Series of ``dtype`` (out-of-range -> NA)."""
+    limits = {"UInt8": 255, "UInt16": 65535, "UInt32": 2**32 - 1, "Int32": 2**31 - 1}
+    valid = valid.copy()
+    if dtype in limits:
+        valid &= (values >= 0) & (values <= limits[dtype])
+    values = np.where(valid, values, 0)
+    out = pd.arrays.IntegerArray(values.astype(np.int64), ~valid)
+    return pd.Series(out).astype(dtype)
+
+
+_HEX = np.full(256, -1, dtype=np.int64)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEX[_c] = _i
+for _i, _c in enumerate(b"ABCDEF"):
+    _HEX[_c] = 10 + _i
+
+
+def hex_digits(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed-width hex strings -> (n x width matrix of nibble values, valid rows); numpy only."""
+    hexok = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9A-Fa-f]*$"), False)
+    arr = pc.if_else(hexok, pc.fill_null(arr, ""), "")
+    raw = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=f"S{width}")
+    mat = _HEX[raw.view(np.uint8).reshape(len(raw), width)]
+    lengths = np.asarray(pc.utf8_length(arr).to_numpy(zero_copy_only=False))
+    valid = (lengths == width) & (mat >= 0).all(axis=1)
+    return np.where(mat < 0, 0, mat), valid
+
+
+def hex_values(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Hex strings of up to 15 digits -> (int64 values, valid); right-aligned, vectorized."""
+    filled = pc.fill_null(arr, "")
+    lengths = np.asarray(pc.utf8_length(filled).to_numpy(zero_copy_only=False))
+    width = max(1, min(int(lengths.max()) if len(lengths) else 1, 15))
+    mat, ok = hex_digits(pc.utf8_lpad(filled, width=width, padding="0"), width)
+    values = mat @ (16 ** np.arange(width - 1, -1, -1, dtype=np.int64))
+    return values, ok & (lengths > 0) & (lengths <= 15)
+
+
+def categorical(arr: pa.Array) -> pd.Categorical:
+    """Strings -> pandas Categorical without a Python loop (empty strings and nulls -> NA)."""
+    enc = pc.dictionary_encode(blank_to_null(arr))
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    codes = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    cats = pd.Index(enc.dictionary.to_pylist(), dtype=object)
+    return pd.Categorical.from_codes(codes, categories=cats)
+
+
+def states(raw: pd.Categorical) -> pd.Categorical:
+    """Printed state tokens (categorical) -> canonical STATE_DTYPE via ``vocab.normalize``."""
+    uniq = vocab.normalize(pd.Series(list(raw.categories), dtype=object))
+    uniq_codes = np.asarray(uniq.cat.codes.to_numpy(), dtype=np.int64)
+    codes = np.asarray(raw.codes, dtype=np.int64)
+    if len(uniq_codes) == 0:
+        return pd.Categorical.from_codes(np.full(len(codes), -1), dtype=STATE_DTYPE)
+    out = np.where(codes >= 0, uniq_codes[np.clip(codes, 0, None)], -1)
+    return pd.Categorical.from_codes(out, dtype=STATE_DTYPE)

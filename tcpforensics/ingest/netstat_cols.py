@@ -1,0 +1,60 @@
+"""Endpoint, port and family columns for the BSD/Windows netstat parsers, on distinct values only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tcpforensics.ingest import arrowcols as ac
+from tcpforensics.ingest import endpoints
+
+
+def _spread(a: pa.Array, fn, dtype: object) -> pd.Series:
+    """Apply ``fn`` (a pandas Series -> Series function) to the distinct values of ``a`` and
+    spread the answers back over every row (RangeIndex Series)."""
+    d = pc.dictionary_encode(a)
+    codes = np.asarray(pc.fill_null(d.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    uniq = pd.Series(d.dictionary.to_pylist(), dtype=object)
+    res = pd.array(fn(uniq).to_numpy(), dtype=dtype) if len(uniq) else pd.array([], dtype=dtype)
+    return pd.Series(res.take(codes, allow_fill=True))
+
+
+def split(endpoint: pa.Array, style: str) -> tuple[pa.Array, pa.Array]:
+    """(address, port text) of printed endpoints through ``endpoints.split`` on distinct values."""
+    d = pc.dictionary_encode(endpoint)
+    uniq = pd.Series(d.dictionary.to_pylist(), dtype=object)
+    addr, port = endpoints.split(uniq, style=style) if len(uniq) else (uniq, uniq)
+    a = pa.array(addr.astype(object).where(addr.notna(), None).tolist(), type=pa.large_string())
+    p = pa.array(port.astype(object).where(port.notna(), None).tolist(), type=pa.large_string())
+    return a.take(d.indices), p.take(d.indices)
+
+
+def ports(port_text: pa.Array, proto: pa.Array) -> pd.Series:
+    """Port text -> UInt16 through ``endpoints.ports`` (service names resolved per protocol)."""
+    key = pc.binary_join_element_wise(
+        pc.cast(pc.fill_null(port_text, ""), pa.large_string()),
+        pc.cast(pc.fill_null(proto, ""), pa.large_string()),
+        pa.scalar("\x00", pa.large_string()),
+    )
+
+    def convert(keys: pd.Series) -> pd.Series:
+        parts = keys.str.split("\x00", n=1, expand=True)
+        return endpoints.ports(parts[0], parts[1])
+
+    return _spread(key, convert, "UInt16")
+
+
+def family(local: pa.Array, foreign: pa.Array) -> pd.Series:
+    """ipv4/ipv6 from the local address, else from the foreign one ('*' and names tell nothing)."""
+    def fam(a: pa.Array) -> pd.Series:
+        return _spread(a, lambda s: endpoints.family(s).astype(object), object)
+
+    f = fam(local)
+    return f.where(f.notna(), fam(foreign))
+
+
+def categorical(a: pa.Array) -> pd.Categorical:
+    """Strings -> Categorical (shared helper)."""
+    return ac.categorical(a)

@@ -1,0 +1,460 @@
+"""Flow reconstruction from packet events: Zeek-exact conn_state and history, RFC 9293 endpoint states.
+
+Pipeline (all column-wise; see docs/flows.md):
+  prepare      sort packets by canonical 4-tuple, time, frame (packets.py)
+  split        one 4-tuple -> connections: inactivity gaps first, then passes that each find the
+               earliest reuse SYN / expired timer per pending connection until none is left
+  orient       originator = first packet's sender, flipped by Zeek's likely-server-port and
+               SYN-ACK-first rules
+  machine      Zeek's endpoint states over the few state-changing packets (machine.py)
+  history      letters per packet, scaled letters, joined per connection (history.py)
+  summarize    counts, sizes from sequence numbers, conn_state (zeek_rules.py), RFC 9293
+               endpoint state sequences and the close category (endpoint_states.py)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tcpforensics.reconstruct import endpoint_states, history, machine
+from tcpforensics.reconstruct import zeek_rules as zr
+from tcpforensics.reconstruct.groups import (
+    cumcount,
+    first_where,
+    last_where,
+    prev_cummax,
+    ranges,
+    run_starts,
+    sdelta32,
+)
+from tcpforensics.reconstruct.packets import ACK, FIN, RST, SYN, Packets, prepare
+
+#: Zeek's likely_server_ports with its default scripts loaded (reference: zeek-conn-semantics.md §4).
+DEFAULT_SERVER_PORTS: frozenset[int] = frozenset(
+    [21, 22, 25, 53, 79, 80, 81, 88, 135, 139, 143, 389, 443, 445, 465, 502, 514, 563, 585, 587,
+     614, 631, 636, 989, 990, 992, 993, 995, 1080, 1434, 1883, 2811, 3128, 3268, 3306, 3389, 5222,
+     5223, 5269, 5432, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000]
+)
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Timers (seconds), port lists and checksum handling; defaults are Zeek's (init-bare.zeek)."""
+
+    likely_server_ports: frozenset[int] = DEFAULT_SERVER_PORTS
+    ignore_checksums: bool = False                 # zeek -C
+    ignore_checksums_nets: tuple[str, ...] = ()    # ignore_checksums_nets (CIDR strings)
+    attempt_delay: float = 5.0                     # tcp_attempt_delay
+    close_delay: float = 5.0                       # tcp_close_delay
+    connection_linger: float = 5.0                 # tcp_connection_linger
+    syn_timeout: float = 5.0                       # tcp_SYN_timeout (first ExpireTimer)
+    session_timer: float = 6.0                     # tcp_session_timer (ExpireTimer period)
+    inactivity_timeout: float = 300.0              # tcp_inactivity_timeout
+    long_inactivity_timeout: float = 3600.0        # conn/inactivity.zeek port_inactivity_timeouts
+    long_inactivity_ports: frozenset[int] = field(default_factory=lambda: frozenset({21, 22, 23, 513}))
+    time_wait: float = 60.0                        # TIME_WAIT lifetime for orig/resp_final
+    control_packets_per_direction: int = 4         # first packets per direction fed to the machine
+    split_simultaneous_open: bool = False          # Zeek treats the peer's SYN as a new connection
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any] | None) -> FlowConfig:
+        """Build from a plain mapping (config file / CLI), ignoring unknown keys."""
+        if not values:
+            return cls()
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        for k in ("likely_server_ports", "long_inactivity_ports"):
+            if k in known:
+                known[k] = frozenset(int(p) for p in known[k])
+        if "ignore_checksums_nets" in known:
+            known["ignore_checksums_nets"] = tuple(known["ignore_checksums_nets"])
+        return cls(**known)
+
+
+def flows(events: pd.DataFrame, config: FlowConfig | dict | None = None) -> pd.DataFrame:
+    """One row per TCP connection of the packet events (see schema.FLOW_COLUMNS)."""
+    from tcpforensics.schema import conform_flows
+
+    cfg = config if isinstance(config, FlowConfig) else FlowConfig.from_mapping(config)
+    P = prepare(events, cfg.ignore_checksums, cfg.ignore_checksums_nets)
+    if len(P) == 0:
+        return conform_flows(pd.DataFrame())
+    s, e = split(P, cfg)
+    out = _analyze(P, s, e, cfg, final=True)
+    return conform_flows(out)
+
+
+# --- splitting a 4-tuple into connections -------------------------------------------------
+
+
+def split(P: Packets, cfg: FlowConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Connection boundaries [start, end) in P's order, as Zeek's session manager would cut them."""
+    n = len(P)
+    gap = np.r_[0, np.diff(P.ts)]
+    long_port = np.isin(P.sport, list(cfg.long_inactivity_ports)) | np.isin(P.dport, list(cfg.long_inactivity_ports))
+    timeout = np.where(long_port, cfg.long_inactivity_timeout, cfg.inactivity_timeout) * NS
+    new = np.r_[True, P.key[1:] != P.key[:-1]] | (gap > timeout)
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:], n]
+    done_s, done_e = [], []
+    while len(starts):
+        cut = _analyze(P, starts, ends, cfg, final=False)
+        whole = cut < 0
+        done_s += [starts[whole], starts[~whole]]
+        done_e += [ends[whole], cut[~whole]]
+        starts, ends = cut[~whole], ends[~whole]
+    s = np.concatenate(done_s)
+    e = np.concatenate(done_e)
+    o = np.argsort(s, kind="stable")
+    return s[o], e[o]
+
+
+# --- per-pass analysis ------------------------------------------------------------------------
+
+
+@dataclass
+class _Conns:
+    """Packets of a set of connections, concatenated (each connection contiguous, in time order)."""
+
+    n: int
+    idx: np.ndarray     # global packet index
+    cid: np.ndarray     # connection of each packet
+    first: np.ndarray   # position of each connection's first packet in the concatenation
+    end: np.ndarray     # position one past its last packet
+
+
+def _gather(s: np.ndarray, e: np.ndarray) -> _Conns:
+    idx, cid = ranges(s, e)
+    lengths = e - s
+    first = np.cumsum(lengths) - lengths
+    return _Conns(len(s), idx, cid, first, first + lengths)
+
+
+def _first_at_or_after(C: _Conns, ts: np.ndarray, conn: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Position of the first packet of connection ``conn`` with ts >= ``t`` (its end if none)."""
+    if len(conn) == 0:
+        return np.zeros(0, dtype=np.int64)
+    uts, tr = np.unique(ts, return_inverse=True)
+    big = len(uts) + 1
+    comb = C.cid.astype(np.int64) * big + tr
+    q = conn.astype(np.int64) * big + np.searchsorted(uts, t, side="left")
+    return np.searchsorted(comb, q, side="left")
+
+
+def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: bool):
+    C = _gather(s, e)
+    n, cid, ix = C.n, C.cid, C.idx
+    m = len(ix)
+    pos = np.arange(m)
+    d = P.dirb[ix].astype(np.int64)
+    fl = P.flags[ix]
+    syn, fin, rst, ackf = (fl & SYN) != 0, (fl & FIN) != 0, (fl & RST) != 0, (fl & ACK) != 0
+    valid = P.valid[ix]
+    ts = P.ts[ix]
+    plen = P.plen[ix]
+    seq = P.seq[ix]
+    ack = P.ack[ix]
+    win = P.window[ix]
+
+    # -- originator at creation (TCPAnalyzer::WantConnection) --
+    f_fl = P.flags[s]
+    bare_syn = ((f_fl & SYN) != 0) & ((f_fl & ACK) == 0)
+    sp, dp = P.sport[s], P.dport[s]
+    ports = np.fromiter(cfg.likely_server_ports, dtype=np.int64) if cfg.likely_server_ports else np.zeros(0, np.int64)
+    ls, ld = np.isin(sp, ports), np.isin(dp, ports)
+    flip0 = ~bare_syn & ls & (~ld | (((f_fl & SYN) == 0) & (sp < dp)))
+    cod = P.dirb[s].astype(np.int64) ^ flip0
+
+    # -- state-free letters, and the SYN-ACK-first flip (history exactly "H", then A or D) --
+    ml = history.main_letters(cid, d, valid, syn, fin, rst, ackf, plen, seq)
+    lettered = ~valid | (ml != "") | ((win == 0) & ~rst)
+    p1 = first_where(lettered, cid, n)
+    later = lettered & (pos > np.where(p1 >= 0, p1, m)[cid])
+    p2 = first_where(later, cid, n)
+    ok1 = p1 >= 0
+    p1c = np.where(ok1, p1, 0)
+    p2c = np.where(p2 >= 0, p2, 0)
+    hflip = (ok1 & valid[p1c] & (ml[p1c] == "H") & (d[p1c] == cod) & ~flip0 & (win[p1c] != 0)
+             & (p2 >= 0) & valid[p2c] & np.isin(ml[p2c], ["A", "D"]))
+    od = cod ^ hflip  # final originator direction
+    after_flip = hflip[cid] & (pos > p2c[cid])
+    io_machine = (d == cod[cid]) ^ after_flip
+    is_orig = d == od[cid]
+
+    # -- control events for the state machine --
+    cd = cid.astype(np.int64) * 2 + d
+    vpos = np.flatnonzero(valid)
+    rank_dir = np.full(m, 1 << 30, dtype=np.int64)
+    rank_dir[vpos] = cumcount(cd[vpos])
+    ctrl = valid & ((syn | fin | rst) | (rank_dir < cfg.control_packets_per_direction))
+    cpos = np.flatnonzero(ctrl)
+    cls_ = (fl[cpos] & (SYN | FIN | RST | ACK)) * 4 + (plen[cpos] > 0) * 2 + io_machine[cpos]
+    same = np.r_[False, (cid[cpos][1:] == cid[cpos][:-1]) & (d[cpos][1:] == d[cpos][:-1]) & (cls_[1:] == cls_[:-1])]
+    cpos = cpos[~same]
+    ctrl = np.zeros(m, dtype=bool)
+    ctrl[cpos] = True
+    tr = machine.run(cid[cpos], d[cpos], io_machine[cpos], syn[cpos], fin[cpos], rst[cpos], ackf[cpos], plen[cpos], n)
+
+    # state of both endpoints before / after every packet (from the last control event)
+    cnt = np.cumsum(ctrl)
+    last_incl = cnt - 1
+    last_excl = cnt - ctrl - 1
+    ev_cid = cid[cpos]
+
+    def _at(ev_index, arr, fill):
+        okk = (ev_index >= 0) & (ev_cid[np.maximum(ev_index, 0)] == cid) if len(cpos) else np.zeros(m, bool)
+        out = np.full((m,) + arr.shape[1:], fill, dtype=arr.dtype)
+        if len(cpos):
+            out[okk] = arr[ev_index[okk]]
+        return out
+
+    post = _at(last_incl, tr.post, 0)
+    pre = _at(last_excl, tr.post, 0)
+    post_prev = _at(last_incl, tr.prev, 0)
+    pre_dc = _at(last_excl, tr.did_close, False)
+    post_dc = _at(last_incl, tr.did_close, False)
+    rows = np.arange(m)
+
+    if not final:
+        return _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows)
+
+    # -- history --
+    sender_pre = pre[rows, d]
+    peer_pre = pre[rows, 1 - d]
+    # sequence space per direction (relative to the ISN, unwrapped with 32-bit deltas)
+    isn_first = first_where(valid, cd, 2 * n)
+    has = isn_first >= 0
+    fpos = np.where(has, isn_first, 0)
+    isn = np.where(syn[fpos], seq[fpos], seq[fpos] - 1) & 0xFFFFFFFF
+    order = np.lexsort((pos, cd))
+    so = order[valid[order]]
+    g = cd[so]
+    stp = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, bool)
+    dl = sdelta32(seq[so], np.r_[0, seq[so][:-1]] if len(so) else np.zeros(0, np.int64))
+    dl[stp] = sdelta32(seq[so][stp], isn[g[stp]])
+    grp_start = np.maximum.accumulate(np.where(stp, np.arange(len(so)), 0)) if len(so) else np.zeros(0, np.int64)
+    cs = np.cumsum(dl)
+    rel_sorted = cs - np.where(grp_start > 0, cs[np.maximum(grp_start - 1, 0)], 0)
+    rel_sorted = np.where(grp_start > 0, rel_sorted, cs)
+    rel = np.zeros(m, dtype=np.int64)
+    rel[so] = rel_sorted
+    seg = plen + syn + fin - np.where(rst, plen, 0)
+    end_seq = rel + seg
+    prior_max = np.full(m, np.iinfo(np.int64).min, dtype=np.int64)
+    prior_max[so] = prev_cummax(end_seq[so], g, np.iinfo(np.int64).min)
+    retx = valid & (plen > 0) & (end_seq <= prior_max) & (prior_max > np.iinfo(np.int64).min) & (sender_pre != zr.RESET)
+    zero_win = valid & (win == 0) & ~rst & (peer_pre != zr.CLOSED) & (sender_pre != zr.RESET)
+
+    # acks relative to the peer's ISN; content gaps (TCP_Reassembler: acked bytes never seen)
+    peer_cd = cid.astype(np.int64) * 2 + (1 - d)
+    rel_ack = sdelta32(ack, isn[peer_cd])
+    peer_first = isn_first[peer_cd]
+    ack_ok = valid & ackf & ~rst & (peer_first >= 0) & (pos > peer_first)
+    gap_sz, gap_letter_mask = _gaps(m, cid, d, pos, valid, end_seq, rel_ack, ack_ok, post, post_prev, rows)
+    missed = np.bincount(cid, weights=gap_sz, minlength=n).astype(np.int64)
+
+    letters = [ml, np.where(history.scaled(zero_win, cid, d), "W", ""),
+               np.where(history.scaled(retx, cid, d), "T", ""),
+               np.where(history.scaled(~valid, cid, d), "C", "")]
+    gd = 1 - d  # a gap belongs to the data sender, the peer of the acking packet
+    gl = np.where(history.scaled(gap_letter_mask, cid, gd), "G", "")
+    hist = history.assemble(
+        n,
+        np.concatenate([cid] * 5), np.concatenate([pos] * 5),
+        np.repeat(np.array([0, 1, 2, 0, 3]), m),
+        np.concatenate(letters + [gl]),
+        np.concatenate([is_orig] * 4 + [gd == od[cid]]),
+        flip0 | hflip,
+    )
+
+    # -- sizes (TCP_Endpoint::Size) --
+    last_seq = np.full(2 * n, 0, dtype=np.int64)
+    trust = valid & (sender_pre != zr.RESET)
+    np.maximum.at(last_seq, cd[trust], end_seq[trust])
+    ack_max = np.zeros(2 * n, dtype=np.int64)
+    np.maximum.at(ack_max, peer_cd[ack_ok], rel_ack[ack_ok])
+    size = np.maximum(np.maximum(last_seq, ack_max), 0)
+    fin_cnt = np.bincount(cd[valid & fin], minlength=2 * n)
+    size = size - (size != 0)
+    size = size - ((fin_cnt > 0) & (size != 0))
+    fs = tr.final.reshape(-1)
+    size = np.where(fs == zr.INACTIVE, 0, size).reshape(n, 2)
+
+    # -- per-connection summary --
+    o = od.astype(np.int64)
+    r = 1 - o
+    ar = np.arange(n)
+    os_, rs = tr.final[ar, o], tr.final[ar, r]
+    osz, rsz = size[ar, o], size[ar, r]
+    cstate = zr.conn_state(os_, rs, osz, rsz, hist)
+    pk = np.bincount(cd[valid], minlength=2 * n).reshape(n, 2)
+    j0 = s
+    first_is_orig = P.dirb[j0] == od
+    o_addr = np.where(first_is_orig, P.saddr[j0], P.daddr[j0])
+    r_addr = np.where(first_is_orig, P.daddr[j0], P.saddr[j0])
+    o_port = np.where(first_is_orig, P.sport[j0], P.dport[j0])
+    r_port = np.where(first_is_orig, P.dport[j0], P.sport[j0])
+    both_closed_before = pre_dc[:, 0] & pre_dc[:, 1]
+    lt = last_where(valid & ~both_closed_before, cid, n, ts, fill=-1)
+    start = P.ts[j0]
+    end = np.where(lt >= 0, np.maximum(lt, start), start)
+    states = endpoint_states.infer(
+        n, cid, pos, ts, d, od, valid, syn, fin, rst, ackf, seq, ack, plen, end_of_capture=P.ts.max(),
+        time_wait_ns=int(cfg.time_wait * NS),
+    )
+    close = endpoint_states.close_category(cstate, hist, states)
+    out = pd.DataFrame(
+        {
+            "uid": _uids(P.key[j0], start),
+            "orig_addr": P.addrs[o_addr],
+            "orig_port": o_port,
+            "resp_addr": P.addrs[r_addr],
+            "resp_port": r_port,
+            "start": start.view("datetime64[ns]"),
+            "end": end.view("datetime64[ns]"),
+            "duration": (end - start) / NS,
+            "orig_pkts": pk[ar, o],
+            "resp_pkts": pk[ar, r],
+            "orig_bytes": osz,
+            "resp_bytes": rsz,
+            "conn_state": cstate,
+            "history": hist,
+            "missed_bytes": missed,
+            "orig_states": states["orig_states"],
+            "resp_states": states["resp_states"],
+            "orig_final": states["orig_final"],
+            "resp_final": states["resp_final"],
+            "close": close,
+            "zeek_orig_state": np.asarray(zr.ENDPOINT_STATE_NAMES, dtype=object)[os_],
+            "zeek_resp_state": np.asarray(zr.ENDPOINT_STATE_NAMES, dtype=object)[rs],
+            "first_frame": P.frame[j0],
+            "last_frame": P.frame[e - 1],
+            "input": P.inputs[j0],
+        }
+    )
+    return out
+
+
+def _gaps(m, cid, d, pos, valid, end_seq, rel_ack, ack_ok, post, post_prev, rows):
+    """Bytes acked but never seen, per acking packet, and where Zeek records G/g."""
+    data = np.flatnonzero(valid)
+    acks = np.flatnonzero(ack_ok)
+    g = np.concatenate([cid[data].astype(np.int64) * 2 + d[data], cid[acks].astype(np.int64) * 2 + (1 - d[acks])])
+    p = np.concatenate([pos[data], pos[acks]])
+    v = np.concatenate([end_seq[data], rel_ack[acks]])
+    is_ack = np.concatenate([np.zeros(len(data), bool), np.ones(len(acks), bool)])
+    src = np.concatenate([data, acks])
+    o = np.lexsort((is_ack, p, g))
+    g, v, is_ack, src = g[o], v[o], is_ack[o], src[o]
+    lo = np.iinfo(np.int64).min
+    cov = prev_cummax(v, g, lo) if len(g) else v
+    est = (post == zr.ESTABLISHED) | ((post == zr.CLOSED) & (post_prev == zr.ESTABLISHED))
+    both = est[:, 0] & est[:, 1]
+    hit = is_ack & (cov > lo) & (v > cov) & both[src]
+    size = np.zeros(m, dtype=np.float64)
+    mask = np.zeros(m, dtype=bool)
+    size[src[hit]] = (v - cov)[hit]
+    mask[src[hit]] = True
+    return size, mask
+
+
+def _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows):
+    """Earliest packet (global index) that Zeek would put in a new connection, per connection; -1 if none."""
+    n, cid = C.n, C.cid
+    m = len(cid)
+    INF = np.iinfo(np.int64).max
+    cut = np.full(n, INF, dtype=np.int64)
+    orig_phys = od[cid] ^ (hflip[cid] & (pos <= p2c[cid]))
+    op = orig_phys.astype(np.int64)
+    o_pre = pre[rows, op]
+    r_pre = pre[rows, 1 - op]
+    # 1. reuse: a SYN (or a SYN-ACK while the originator is inactive) on an existing connection
+    cd = cid.astype(np.int64) * 2 + d
+    vfirst = first_where(valid, cd, 2 * n)
+    vf = np.maximum(vfirst, 0)
+    start_seq = np.where(syn[vf], seq[vf], seq[vf] - 1) & 0xFFFFFFFF
+    conn_orig = np.where(ackf, 1 - op, op)
+    so_idx = cid.astype(np.int64) * 2 + conn_orig
+    known = (vfirst[so_idx] >= 0) & (vfirst[so_idx] < pos)
+    closed = pre_dc[:, 0] | pre_dc[:, 1]
+    reuse = syn & (pos > C.first[cid]) & ~(ackf & (o_pre != zr.INACTIVE))
+    reuse &= closed | ~known | (seq != start_seq[so_idx])
+    if not cfg.split_simultaneous_open:
+        simul = ~ackf & (d != op) & (o_pre == zr.SYN_SENT) & (r_pre == zr.INACTIVE)
+        reuse &= ~simul
+    rp = first_where(reuse, cid, n)
+    cut = np.where(rp >= 0, np.minimum(cut, rp), cut)
+    # 2. attempt timer: originator still SYN_SENT/SYN_ACK_SENT and responder INACTIVE
+    att_ev = np.flatnonzero(tr.attempt)
+    if len(att_ev):
+        ac = cid[cpos[att_ev]]
+        u, i = np.unique(ac, return_index=True)
+        t = ts[cpos[att_ev[i]]] + int(cfg.attempt_delay * NS)
+        q = _first_at_or_after(C, ts, u, t)
+        inside = q < C.end[u]
+        qq = np.minimum(q, m - 1)
+        hit = inside & np.isin(o_pre[qq], [zr.SYN_SENT, zr.SYN_ACK_SENT]) & (r_pre[qq] == zr.INACTIVE)
+        cut[u[hit]] = np.minimum(cut[u[hit]], q[hit])
+    # 3. close complete -> deleted tcp_close_delay after (unless another close moves it)
+    cc_ev = np.flatnonzero(tr.close_complete)
+    if len(cc_ev):
+        cc_c = cid[cpos[cc_ev]]
+        cc_t = ts[cpos[cc_ev]]
+        dead = cc_t + int(cfg.close_delay * NS)
+        nxt = np.r_[cc_t[1:], INF]
+        nxt_same = np.r_[cc_c[1:] == cc_c[:-1], False]
+        final_one = ~nxt_same | (nxt >= dead)
+        sel = np.flatnonzero(final_one)
+        c2 = cc_c[sel]
+        u, i = np.unique(c2, return_index=True)
+        q = _first_at_or_after(C, ts, u, dead[sel[i]])
+        inside = q < C.end[u]
+        cut[u[inside]] = np.minimum(cut[u[inside]], q[inside])
+    # 4. ExpireTimer: quiet for tcp_connection_linger with a half-closed / reset / one-sided state
+    start = ts[C.first][cid]
+    S, T, L = (int(x * NS) for x in (cfg.syn_timeout, cfg.session_timer, cfg.connection_linger))
+    k = np.maximum(0, (ts + L - start - S) // T + 1)
+    fire = start + S + T * k
+    cp_ev = np.flatnonzero(tr.close_partial)
+    if len(cp_ev):
+        tc = np.full(n, -1, dtype=np.int64)
+        tc[cid[cpos[cp_ev]]] = ts[cpos[cp_ev]]  # the latest one per connection
+        tcc = tc[cid]
+        k2 = np.maximum(1, (ts + L - tcc) // T + 1)
+        fire = np.where((tcc >= 0) & (tcc <= ts), np.minimum(fire, tcc + T * k2), fire)
+    nxt_ts = np.r_[ts[1:], INF]
+    has_next = np.r_[cid[1:] == cid[:-1], False]
+    dc0, dc1 = post_dc[:, 0], post_dc[:, 1]
+    anyreset = (post[:, 0] == zr.RESET) | (post[:, 1] == zr.RESET)
+    anyinact = (post[:, 0] == zr.INACTIVE) | (post[:, 1] == zr.INACTIVE)
+    bothinact = (post[:, 0] == zr.INACTIVE) & (post[:, 1] == zr.INACTIVE)
+    cond = ((dc0 | dc1) & ((dc0 & dc1) | anyreset | anyinact)) | bothinact
+    exp = has_next & (fire <= nxt_ts) & cond
+    ep = first_where(exp, cid, n)
+    cut = np.where(ep >= 0, np.minimum(cut, ep + 1), cut)
+    # back to global packet indices
+    found = cut < INF
+    out = np.full(n, -1, dtype=np.int64)
+    out[found] = C.idx[cut[found]]
+    return out
+
+
+def _uids(key: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Deterministic Zeek-like connection ids: 'C' + 17 base-62 characters of a hash."""
+    h = pd.util.hash_array(key.astype(np.int64) * 1_000_003 + start.astype(np.int64)).astype(np.uint64)
+    alphabet = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+    digits = []
+    x = h.copy()
+    for _ in range(11):  # 62**11 > 2**64
+        digits.append(alphabet[(x % np.uint64(62)).astype(np.int64)])
+        x //= np.uint64(62)
+    chars = np.stack(digits[::-1], axis=1)
+    return np.char.add("C", chars.view(f"<U{chars.shape[1]}").ravel()).astype(object)
+
+
+__all__ = ["DEFAULT_SERVER_PORTS", "FlowConfig", "flows", "split", "replace", "run_starts"]

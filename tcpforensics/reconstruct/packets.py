@@ -1,0 +1,128 @@
+"""Packet events -> sorted numpy columns keyed by canonical 4-tuple (the input of flow reconstruction)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+
+@dataclass
+class Packets:
+    """Packet columns sorted by (4-tuple, time, frame); ``dirb`` is 1 when the packet goes hi->lo."""
+
+    key: np.ndarray      # int64 canonical 4-tuple id (sorted)
+    ts: np.ndarray       # int64 ns
+    frame: np.ndarray    # int64
+    dirb: np.ndarray     # int8 0/1 physical direction within the tuple
+    flags: np.ndarray    # int64
+    seq: np.ndarray      # int64 (uint32 value)
+    ack: np.ndarray      # int64 (uint32 value)
+    plen: np.ndarray     # int64 payload length
+    window: np.ndarray   # int64
+    valid: np.ndarray    # bool: checksum accepted (or not checked)
+    sport: np.ndarray    # int64
+    dport: np.ndarray    # int64
+    saddr: np.ndarray    # int64 code into ``addrs``
+    daddr: np.ndarray
+    addrs: np.ndarray    # object array of address strings
+    inputs: np.ndarray   # input name per packet (object) or None
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @property
+    def syn(self) -> np.ndarray:
+        return (self.flags & SYN) != 0
+
+    @property
+    def fin(self) -> np.ndarray:
+        return (self.flags & FIN) != 0
+
+    @property
+    def rst(self) -> np.ndarray:
+        return (self.flags & RST) != 0
+
+    @property
+    def ackf(self) -> np.ndarray:
+        return (self.flags & ACK) != 0
+
+
+def _int(s: pd.Series | None, n: int, fill: int) -> np.ndarray:
+    if s is None:
+        return np.full(n, fill, dtype=np.int64)
+    return pd.to_numeric(s, errors="coerce").fillna(fill).to_numpy(dtype=np.int64)
+
+
+def _in_nets(addrs: pd.Index, nets: tuple[str, ...]) -> np.ndarray:
+    """For each address string: inside one of ``nets`` (evaluated once per distinct address)."""
+    if not nets or len(addrs) == 0:
+        return np.zeros(len(addrs), dtype=bool)
+    parsed = [ipaddress.ip_network(n, strict=False) for n in nets]
+    out = np.zeros(len(addrs), dtype=bool)
+    for i, a in enumerate(addrs):  # distinct addresses only, not packets
+        try:
+            ip = ipaddress.ip_address(str(a))
+        except ValueError:
+            continue
+        out[i] = any(ip.version == n.version and ip in n for n in parsed)
+    return out
+
+
+def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksums_nets: tuple[str, ...] = ()) -> Packets:
+    """Select TCP packet events and sort them by canonical 4-tuple, time and frame."""
+    df = events
+    if "kind" in df.columns:
+        df = df[(df["kind"] == "packet").fillna(False).to_numpy(bool)]
+    if "proto" in df.columns:
+        proto = df["proto"]
+        df = df[(proto.isna() | (proto.astype("string").str.lower() == "tcp")).fillna(True).to_numpy(bool)]
+    need = ["src_addr", "dst_addr", "src_port", "dst_port"]
+    ok = np.ones(len(df), dtype=bool)
+    for c in need:
+        ok &= df[c].notna().to_numpy(bool)
+    if "ts" in df.columns:
+        ok &= df["ts"].notna().to_numpy(bool)
+    df = df[ok]
+    n = len(df)
+    src = pd.Categorical(df["src_addr"].astype("string") if not isinstance(df["src_addr"].dtype, pd.CategoricalDtype) else df["src_addr"])
+    dst = pd.Categorical(df["dst_addr"].astype("string") if not isinstance(df["dst_addr"].dtype, pd.CategoricalDtype) else df["dst_addr"])
+    cats = src.categories.astype(str).union(dst.categories.astype(str))
+    scode = cats.get_indexer(src.categories.astype(str))[src.codes].astype(np.int64)
+    dcode = cats.get_indexer(dst.categories.astype(str))[dst.codes].astype(np.int64)
+    sport = _int(df["src_port"], n, 0)
+    dport = _int(df["dst_port"], n, 0)
+    a = scode * 65536 + sport
+    b = dcode * 65536 + dport
+    dirb = (a > b).astype(np.int8)
+    lo = np.minimum(a, b)
+    hi = np.maximum(a, b)
+    flo = pd.factorize(lo)[0].astype(np.int64)
+    key = flo * (int(hi.max()) + 1 if n else 1) + hi
+    ts = df["ts"].to_numpy("datetime64[ns]").view(np.int64) if n else np.zeros(0, np.int64)
+    frame = _int(df["frame"] if "frame" in df.columns else None, n, 0)
+    if "frame" not in df.columns or (frame == 0).all():
+        frame = np.arange(1, n + 1, dtype=np.int64)
+    order = np.lexsort((frame, ts, key))
+    flags = _int(df.get("flags"), n, 0)
+    valid = np.ones(n, dtype=bool)
+    if not ignore_checksums and "checksum" in df.columns:
+        bad = (df["checksum"].astype("string") == "bad").fillna(False).to_numpy(bool)
+        if "caplen" in df.columns and "wirelen" in df.columns:
+            trunc = (pd.to_numeric(df["caplen"], errors="coerce") < pd.to_numeric(df["wirelen"], errors="coerce")).fillna(False).to_numpy(bool)
+            bad &= ~trunc
+        if ignore_checksums_nets:
+            bad &= ~_in_nets(cats, tuple(ignore_checksums_nets))[scode]
+        valid = ~bad
+    inputs = df["input"].astype(object).to_numpy() if "input" in df.columns else np.full(n, None, dtype=object)
+    return Packets(
+        key=key[order], ts=ts[order], frame=frame[order], dirb=dirb[order], flags=flags[order],
+        seq=_int(df.get("seq"), n, 0)[order], ack=_int(df.get("ack"), n, 0)[order],
+        plen=_int(df.get("payload_len"), n, 0)[order], window=_int(df.get("window"), n, 1)[order],
+        valid=valid[order], sport=sport[order], dport=dport[order], saddr=scode[order], daddr=dcode[order],
+        addrs=np.asarray(cats, dtype=object), inputs=inputs[order],
+    )

@@ -1,0 +1,193 @@
+"""Socket timelines: each socket's states across snapshots, and how its close maps to flow terms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: What identifies one socket across snapshots of one input.
+KEY: list[str] = ["input", "proto", "src_addr", "src_port", "dst_addr", "dst_port", "pid"]
+
+#: Closing states a socket should leave quickly; seeing it there long means it is stuck.
+CLOSING_STATES: tuple[str, ...] = ("FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK")
+
+# Socket close kind, read top to bottom: the first row whose (last state, still present at the
+# last snapshot?, local role) matches gives the flow close term (None: not a connection or no
+# term applies; role "*" matches any). See docs/states.md for the reasoning of every row.
+#   last state      present  role    close kind
+CLOSE_KIND_RULES: tuple[tuple[str, str, str, str | None], ...] = (
+    ("LISTEN",       "*",     "*",    None),                # a listener, not a connection
+    ("BOUND",        "*",     "*",    None),                # bound, never connected
+    ("CLOSED",       "*",     "*",    None),                # ss UNCONN / Windows CLOSED: nothing to say
+    ("UNKNOWN",      "*",     "*",    None),
+    ("SYN_SENT",     "yes",   "*",    "no_answer"),         # our SYN unanswered so far
+    ("SYN_SENT",     "no",    "*",    None),                # gone: refused (RST) or gave up; a snapshot cannot tell
+    ("SYN_RECEIVED", "*",     "*",    "half_open"),         # SYN-ACK sent, final ACK never seen
+    ("ESTABLISHED",  "yes",   "*",    "open_at_end"),
+    ("ESTABLISHED",  "no",    "*",    None),                # closed between snapshots, how is unseen
+    ("FIN_WAIT_1",   "*",     "orig", "half_closed_orig"),  # we (originator) sent FIN, peer has not
+    ("FIN_WAIT_1",   "*",     "resp", "half_closed_resp"),
+    ("FIN_WAIT_2",   "*",     "orig", "half_closed_orig"),  # our FIN acked, peer never sent its own
+    ("FIN_WAIT_2",   "*",     "resp", "half_closed_resp"),
+    ("CLOSE_WAIT",   "yes",   "orig", "half_closed_resp"),  # peer (responder) sent FIN, our app never closed
+    ("CLOSE_WAIT",   "yes",   "resp", "half_closed_orig"),  # peer (originator) sent FIN, our app never closed
+    ("CLOSE_WAIT",   "no",    "*",    "graceful"),          # the app closed at last (then LAST_ACK, gone)
+    ("CLOSING",      "*",     "*",    "graceful"),          # simultaneous close: both FINs sent
+    ("LAST_ACK",     "yes",   "*",    "lost_final_ack"),    # both FINs sent, the last ACK never came
+    ("LAST_ACK",     "no",    "*",    "graceful"),          # the last ACK came (or the FIN timed out)
+    ("TIME_WAIT",    "*",     "*",    "graceful"),          # we closed first and the close completed
+)
+
+#: Output columns of :func:`timelines`, in order.
+TIMELINE_COLUMNS: list[str] = KEY + [
+    "process", "states", "first_state", "last_state", "transitions",
+    "first_snapshot", "last_snapshot", "snapshots_total", "snapshots_seen",
+    "first_seen", "last_seen", "duration_s",
+    "last_state_snapshots", "last_state_since", "last_state_s", "state_times",
+    "appeared", "vanished", "changed", "local_role", "close_kind", "first_line", "last_line",
+]
+
+
+def timelines(events: pd.DataFrame, snapshots: dict[str, int] | None = None) -> pd.DataFrame:
+    """One row per socket (``KEY``) with its state sequence across the snapshots of its input.
+
+    ``snapshots`` gives the number of snapshots per input (default: the highest snapshot seen
+    in that input's events, plus one). Times come from snapshot timestamps when every
+    snapshot of the socket has one; otherwise durations are NA and counts of snapshots stand
+    in (``last_state_snapshots``, ``state_times`` in snapshots).
+    """
+    ev = events[events["kind"].astype(object).eq("socket")] if "kind" in events else events
+    if ev.empty:
+        return _empty()
+    cols = KEY + ["snapshot", "ts", "state", "process", "line"]
+    df = ev[cols].copy()
+    df["state"] = df["state"].astype(object).fillna("-")
+    df["snapshot"] = df["snapshot"].fillna(0).astype("int64")
+    df["sid"] = df.groupby(KEY, observed=True, dropna=False, sort=False).ngroup()
+    # one row per (socket, snapshot): a socket printed twice in one dump counts once
+    df = df.sort_values(["sid", "snapshot", "line"], kind="stable")
+    df = df.drop_duplicates(["sid", "snapshot"], keep="last").reset_index(drop=True)
+
+    total = df.groupby("input", observed=True)["snapshot"].transform("max") + 1
+    if snapshots:
+        given = df["input"].astype(object).map(snapshots)
+        total = given.fillna(total).astype("int64")
+    df["total"] = total.to_numpy()
+
+    sid = df["sid"].to_numpy()
+    new_sock = np.r_[True, sid[1:] != sid[:-1]]
+    state = df["state"].to_numpy(dtype=object)
+    run_start = new_sock | np.r_[True, state[1:] != state[:-1]]
+    df["run"] = np.cumsum(run_start) - 1
+
+    # runs of one state: where they begin and end, and how long they lasted
+    runs = df.groupby("run", sort=True).agg(
+        sid=("sid", "first"), state=("state", "first"),
+        s0=("snapshot", "first"), s1=("snapshot", "last"),
+        t0=("ts", "first"), t1=("ts", "last"), n=("snapshot", "size"),
+    )
+    runs["pos"] = runs.groupby("sid").cumcount()
+    next_t0 = runs.groupby("sid")["t0"].shift(-1)
+    runs["end"] = next_t0.fillna(runs["t1"])  # until the next state was first seen, else last seen
+    runs["secs"] = (runs["end"] - runs["t0"]).dt.total_seconds()
+    timed = df["ts"].notna().groupby(df["sid"]).all()
+    runs["timed"] = runs["sid"].map(timed)
+    secs_txt = runs["secs"].round(1).astype(str).str.removesuffix(".0") + "s"
+    snaps_txt = runs["n"].astype(str) + (np.where(runs["n"] == 1, " snapshot", " snapshots"))
+    runs["txt"] = runs["state"] + "=" + secs_txt.where(runs["timed"], snaps_txt)
+
+    seq = _join_by_position(runs, "state", ">")
+    times = _join_by_position(runs, "txt", ", ")
+    last_run = runs.groupby("sid").tail(1).set_index("sid")
+
+    g = df.groupby("sid", sort=True)
+    out = g.agg(
+        **{k: (k, "first") for k in KEY},
+        process=("process", "last"),
+        first_state=("state", "first"), last_state=("state", "last"),
+        first_snapshot=("snapshot", "first"), last_snapshot=("snapshot", "last"),
+        snapshots_total=("total", "first"), snapshots_seen=("snapshot", "size"),
+        first_seen=("ts", "first"), last_seen=("ts", "last"),
+        first_line=("line", "first"), last_line=("line", "last"),
+    )
+    out["states"] = seq
+    out["state_times"] = times
+    out["transitions"] = runs.groupby("sid").size() - 1
+    out["duration_s"] = (out["last_seen"] - out["first_seen"]).dt.total_seconds().where(timed)
+    out["last_state_snapshots"] = last_run["n"]
+    out["last_state_since"] = last_run["t0"]
+    out["last_state_s"] = last_run["secs"].where(last_run["timed"])
+    out["appeared"] = out["first_snapshot"] > 0
+    out["vanished"] = out["last_snapshot"] < out["snapshots_total"] - 1
+    out["changed"] = out["transitions"] > 0
+    out["local_role"] = _local_role(df, out)
+    out["close_kind"] = close_kind(out["last_state"], ~out["vanished"], out["local_role"])
+    out["first_line"] = out["input"].astype(str) + ":" + out["first_line"].astype("Int64").astype(str)
+    out["last_line"] = out["input"].astype(str) + ":" + out["last_line"].astype("Int64").astype(str)
+    out = out.reset_index(drop=True)
+    for k in KEY:
+        out[k] = out[k].astype(ev[k].dtype)
+    return out[TIMELINE_COLUMNS]
+
+
+def _join_by_position(runs: pd.DataFrame, column: str, sep: str) -> pd.Series:
+    """Join a column of the runs of each socket in order (pivot, then concatenate columns)."""
+    wide = runs.pivot(index="sid", columns="pos", values=column)
+    out = wide[0].astype(object)
+    for pos in wide.columns[1:]:  # one pass per run position (a handful), not per socket
+        nxt = wide[pos]
+        out = out.where(nxt.isna(), out + sep + nxt.astype(object))
+    return out
+
+
+def _local_role(df: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
+    """Whether the local end of each socket is the originator or the responder.
+
+    Responder when the socket was seen in SYN_RECEIVED or its local port is listened on in the
+    same input; originator when seen in SYN_SENT; otherwise the end with the higher port is
+    taken for the originator (ephemeral ports sit high), which is a guess.
+    """
+    syn_recv = df["state"].eq("SYN_RECEIVED").groupby(df["sid"]).any()
+    syn_sent = df["state"].eq("SYN_SENT").groupby(df["sid"]).any()
+    listen = df.loc[df["state"].eq("LISTEN"), ["input", "proto", "src_port"]].drop_duplicates()
+    listen = listen.assign(listening=True)
+    probe = out[["input", "proto", "src_port"]].reset_index()
+    merged = probe.merge(listen, on=["input", "proto", "src_port"], how="left").set_index("sid")
+    listening = merged["listening"].fillna(False).astype(bool).reindex(out.index)
+    high = (out["src_port"].astype("Float64") > out["dst_port"].astype("Float64")).fillna(False).astype(bool)
+    role = np.select(
+        [syn_recv.reindex(out.index).to_numpy(), syn_sent.reindex(out.index).to_numpy(),
+         listening.to_numpy(), high.to_numpy()],
+        ["resp", "orig", "resp", "orig"],
+        default="resp",
+    )
+    role = pd.Series(role, index=out.index, dtype=object)
+    return role.where(~out["last_state"].isin(["LISTEN", "BOUND", "-"]), None)
+
+
+def close_kind(last_state: pd.Series, present: pd.Series, role: pd.Series) -> pd.Series:
+    """Flow close term for sockets (vectorized over the ``CLOSE_KIND_RULES`` table)."""
+    st = last_state.astype(object)
+    pres = np.where(present.astype(bool), "yes", "no")
+    rl = role.astype(object).fillna("-")
+    conds, choices = [], []
+    for rule_state, rule_present, rule_role, kind in CLOSE_KIND_RULES:
+        m = st.eq(rule_state)
+        if rule_present != "*":
+            m &= pres == rule_present
+        if rule_role != "*":
+            m &= rl.eq(rule_role)
+        conds.append(m.to_numpy())
+        choices.append(kind if kind is not None else "")
+    out = np.select(conds, choices, default="")
+    return pd.Series(out, index=last_state.index, dtype=object).replace("", None)
+
+
+def socket_close_kind(events: pd.DataFrame) -> pd.DataFrame:
+    """Per socket: its key, last state, whether it was still there at the end, and close kind."""
+    t = timelines(events)
+    return t[KEY + ["last_state", "vanished", "local_role", "close_kind"]]
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in TIMELINE_COLUMNS})
