@@ -171,6 +171,7 @@ def child(method: str, path: str, parser: str) -> dict:
     from tcpforensics import ingest
 
     out: dict = {"method": method}
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     try:
         if method == "tcpforensics.analyze":
@@ -190,6 +191,8 @@ def child(method: str, path: str, parser: str) -> dict:
     except Exception as e:  # reported in the results table, not hidden
         out["error"] = f"{type(e).__name__}: {e}"[:160]
     out["seconds"] = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu"] = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -204,7 +207,7 @@ def measure(method: str, path: Path, parser: str) -> dict:
         res = json.loads(r.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         res = {"method": method, "error": (r.stderr.strip().splitlines() or ["no output"])[-1][:160],
-               "seconds": float("nan"), "rss_mb": float("nan")}
+               "seconds": float("nan"), "cpu": float("nan"), "rss_mb": float("nan")}
     res["wall"] = wall
     return res
 
@@ -262,12 +265,13 @@ def results_markdown(rows: list[dict], lines: int) -> str:
         f"`python benchmarks/bench_text.py --lines {lines}` on {time.strftime('%Y-%m-%d')}; {_versions()}.",
         "Each method runs in a fresh interpreter; Seconds = the work (file read included; start-up",
         "and imports excluded, Wall = with them); peak RSS = the process's own maximum resident",
-        "set (imports included). Speed-up vs jc compares Seconds.",
+        "set (imports included). CPU = user + system time of the work: on a shared machine it",
+        "is the steadier figure, so Speed-up vs jc is given for both (elapsed / CPU).",
         "`tcpforensics.analyze` = read + detect format + parse + diagnose (the CLI's job);",
         "`tcpforensics.ingest` = read + detect + parse; `jc.parse` = read + `jc.parse(parser, text)`.",
         "",
-        "| Dump | Lines | MB | Method | Seconds | Wall | Lines/s | Speed-up vs jc | Peak RSS MB | Records | Note |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Dump | Lines | MB | Method | Seconds | CPU s | Wall | Lines/s | Speed-up vs jc (elapsed / CPU) | Peak RSS MB | Records | Note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in dict.fromkeys(r["dataset"] for r in rows):
         group = [r for r in rows if r["dataset"] == name]
@@ -275,12 +279,13 @@ def results_markdown(rows: list[dict], lines: int) -> str:
         for r in group:
             ok = "error" not in r
             speed = f"{r['lines'] / r['seconds']:,.0f}" if ok else "-"
-            ratio = f"{jc_row['seconds'] / r['seconds']:.1f}x" if ok and jc_row and r is not jc_row else ("1.0x" if r is jc_row else "-")
+            ratio = (f"{jc_row['seconds'] / r['seconds']:.1f}x / {jc_row['cpu'] / r['cpu']:.1f}x"
+                     if ok and jc_row else "-")
             note = r.get("error", "")
             if ok and "findings" in r:
                 note = f"{r['findings']} findings, unaccounted {r.get('unaccounted')}"
             out.append(f"| {DATASETS[name][0]} | {r['lines']:,} | {r['mb']:.0f} | `{r['method']}` | "
-                       f"{r['seconds']:.2f} | {r['wall']:.1f} | {speed} | {ratio} | {r['rss_mb']:.0f} | {r.get('records', '-')} | {note} |")
+                       f"{r['seconds']:.2f} | {r.get('cpu', float('nan')):.2f} | {r['wall']:.1f} | {speed} | {ratio} | {r['rss_mb']:.0f} | {r.get('records', '-')} | {note} |")
     out.append("")
     return "\n".join(out)
 

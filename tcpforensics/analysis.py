@@ -46,7 +46,7 @@ def analyze(
 
     if isinstance(sources, str):
         sources = [sources]
-    config = config or Config()
+    config = (config or Config()).validate()  # unknown or ill-typed thresholds: UsageError
     ingested = ingest_all(sources, input_format, **options)
     findings, tables = run_all(ingested, config)
     return build_report(ingested, findings, tables)

@@ -79,6 +79,8 @@ def _write(text: str | bytes, output: Path | None) -> None:
 INPUTS = typer.Argument(..., help="Capture or socket-table dump files; '-' reads standard input.")
 INPUT_FORMAT = typer.Option(None, "--input-format", help="Skip content detection: ss, netstat_linux, netstat_bsd, netstat_windows, proc_net_tcp, counters, pcap.")
 OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output.")
+ENGINE = typer.Option("native", "--engine", help="Capture reader: native (fast, default) or tshark (through pyshark; slow, a reference).")
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr for long capture reads.")
 REPORT_OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output; with --format csv, a directory (existing, or ending in '/') gets one CSV per table.")
 
 
@@ -92,6 +94,8 @@ def analyze(
     input_format: str | None = INPUT_FORMAT,
     expected_listeners: str | None = typer.Option(None, "--expected-listeners", help="Comma-separated allow-list of listeners, e.g. '22,80,0.0.0.0:443,nginx'."),
     threshold: list[str] = typer.Option([], "--threshold", "-t", help="Override a threshold: NAME=VALUE (repeatable); see docs/detection.md."),
+    engine: str = ENGINE,
+    quiet: bool = QUIET,
 ) -> None:
     """Diagnose inputs: state histogram, abnormal sockets and connections, scans and floods."""
     from tcpforensics import config as cfg
@@ -107,7 +111,7 @@ def analyze(
             conf.thresholds[name.strip()] = _number(value.strip())
         if expected_listeners is not None:
             conf.expected_listeners = [x.strip() for x in expected_listeners.split(",") if x.strip()]
-        report = run(inputs, conf, input_format)
+        report = run(inputs, conf, input_format, engine=engine, progress=False if quiet else None)
     except (InputError, UsageError) as e:
         _fail(str(e))
         return
@@ -137,15 +141,22 @@ def events(
     fmt: EventFormat = typer.Option(EventFormat.csv, "--format", "-f", help="Output format of the event table."),
     output: Path | None = OUTPUT,
     input_format: str | None = INPUT_FORMAT,
+    engine: str = ENGINE,
+    quiet: bool = QUIET,
 ) -> None:
     """Write the common connection-event table of the inputs."""
     import pandas as pd
 
     from tcpforensics.analysis import ingest_all
+    from tcpforensics.capture import stream
     from tcpforensics.report.export import write_table
 
+    progress = False if quiet else None
     try:
-        ingested = ingest_all(inputs, input_format)
+        if input_format in (None, "pcap") and fmt.value in stream.STREAMABLE and stream.all_captures(inputs):
+            stream.write(inputs, fmt.value, output, engine=engine, progress=progress)  # chunk by chunk
+            return
+        ingested = ingest_all(inputs, input_format, engine=engine, progress=progress)
     except InputError as e:
         _fail(str(e))
         return
@@ -154,6 +165,37 @@ def events(
         _fail("--format parquet needs --output PATH")
     _write(write_table(table, fmt.value), output)
 
+
+
+class FlowFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    zeek = "zeek"
+    parquet = "parquet"
+
+
+@app.command()
+def flows(
+    inputs: list[str] = INPUTS,
+    fmt: FlowFormat = typer.Option(FlowFormat.table, "--format", "-f", help="table, csv, json (lines), zeek (conn.log) or parquet."),
+    output: Path | None = OUTPUT,
+    ignore_checksums: bool = typer.Option(False, "--ignore-checksums", "-C", help="Accept packets with bad TCP checksums (like zeek -C)."),
+    server_ports: str | None = typer.Option(None, "--likely-server-ports", help="Comma-separated ports that count as servers when orienting (default: Zeek's list)."),
+    input_format: str | None = INPUT_FORMAT,
+) -> None:
+    """One row per TCP connection: Zeek conn_state and history, RFC 9293 endpoint states, close."""
+    from tcpforensics.reconstruct.flows import flows_of_inputs
+    from tcpforensics.report.zeek import render_flows
+
+    if fmt == FlowFormat.parquet and output is None:
+        _fail("--format parquet needs --output PATH")
+    try:
+        table = flows_of_inputs(inputs, input_format, ignore_checksums=ignore_checksums, likely_server_ports=server_ports)
+    except (InputError, UsageError) as e:
+        _fail(str(e))
+        return
+    _write(render_flows(table, fmt.value), output)
 
 def main() -> None:
     """Console-script entry point."""

@@ -152,6 +152,59 @@ def empty_events(kind: str | None = None) -> pd.DataFrame:
     return conform(pd.DataFrame(), kind)
 
 
+# --- the flow table (one row per TCP connection; reconstruct/flows.py) -------------------------
+
+CONN_STATES: tuple[str, ...] = ("S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH")
+CLOSE_CATEGORIES: tuple[str, ...] = (
+    "graceful", "reset_by_orig", "reset_by_resp", "rejected", "no_answer", "half_open",
+    "half_closed_orig", "half_closed_resp", "lost_final_ack", "open_at_end", "midstream",
+)
+
+FLOW_COLUMNS: tuple[Column, ...] = (
+    Column("uid", "string", "packet", "connection id (deterministic hash of 4-tuple and start; Zeek-like 'C...')"),
+    Column("orig_addr", "category", "packet", "originator address (Zeek's id.orig_h, after its flip rules)"),
+    Column("orig_port", "UInt16", "packet", "originator port"),
+    Column("resp_addr", "category", "packet", "responder address"),
+    Column("resp_port", "UInt16", "packet", "responder port"),
+    Column("start", "datetime64[ns]", "packet", "time of the connection's first packet (UTC)"),
+    Column("end", "datetime64[ns]", "packet", "time of its last productive packet (Zeek's last_time: stops when both sides closed)"),
+    Column("duration", "float64", "packet", "end - start in seconds"),
+    Column("orig_pkts", "Int64", "packet", "packets from the originator that passed checksum validation"),
+    Column("resp_pkts", "Int64", "packet", "packets from the responder that passed checksum validation"),
+    Column("orig_bytes", "Int64", "packet", "payload bytes sent by the originator, from sequence numbers (Zeek's TCP_Endpoint::Size)"),
+    Column("resp_bytes", "Int64", "packet", "payload bytes sent by the responder, from sequence numbers"),
+    Column("conn_state", pd.CategoricalDtype(list(CONN_STATES)), "packet", "Zeek conn_state (S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH)"),
+    Column("history", "string", "packet", "Zeek history letters (upper case: originator; ^ flipped; C T W G scaled 1/10/100)"),
+    Column("missed_bytes", "Int64", "packet", "bytes acknowledged but never seen (content gaps)"),
+    Column("orig_states", "string", "packet", "RFC 9293 states the originator went through, '>'-separated, from what was seen"),
+    Column("resp_states", "string", "packet", "RFC 9293 states the responder went through"),
+    Column("orig_final", STATE_DTYPE, "packet", "state netstat would show on the originator's host at capture end (UNKNOWN: never seen nor inferable)"),
+    Column("resp_final", STATE_DTYPE, "packet", "state netstat would show on the responder's host at capture end"),
+    Column("close", pd.CategoricalDtype(list(CLOSE_CATEGORIES)), "packet", "how the connection ended (ordered rule table in docs/flows.md)"),
+    Column("zeek_orig_state", "category", "packet", "Zeek's endpoint state of the originator at the end (INACTIVE SYN_SENT SYN_ACK_SENT PARTIAL ESTABLISHED CLOSED RESET)"),
+    Column("zeek_resp_state", "category", "packet", "Zeek's endpoint state of the responder at the end"),
+    Column("first_frame", "Int64", "packet", "frame number of the first packet (evidence)"),
+    Column("last_frame", "Int64", "packet", "frame number of the last packet"),
+    Column("input", "category", "packet", "the capture the connection came from"),
+)
+FLOW_DTYPES: dict[str, object] = {c.name: c.dtype for c in FLOW_COLUMNS}
+
+
+def conform_flows(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with exactly the flow columns, in order, with schema dtypes."""
+    n = len(df)
+    out = {}
+    for c in FLOW_COLUMNS:
+        if c.name in df.columns:
+            s = df[c.name].reset_index(drop=True)
+            if str(s.dtype) != str(c.dtype):
+                s = _cast(s, c.dtype) if c.dtype not in ("string", "float64") else s.astype(c.dtype)
+            out[c.name] = s
+        else:
+            out[c.name] = pd.Series(pd.array([None] * n, dtype=_na_dtype(c.dtype)), name=c.name).astype(c.dtype)
+    return pd.DataFrame(out, columns=[c.name for c in FLOW_COLUMNS])
+
+
 # --- skipped records (input accounting) ---------------------------------------------------
 
 SKIP_COLUMNS: dict[str, object] = {

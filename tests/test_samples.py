@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
+from pathlib import Path
 
 import pytest
-from conftest import ROOT, SAMPLES
 from typer.testing import CliRunner
 
 from tcpforensics.cli import app
 
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
 README = SAMPLES / "README.md"
 
 #: Expected categories no detector produces yet: category -> the missing rule. Such rows are
@@ -96,3 +98,19 @@ def test_sample_gives_no_wrong_finding(sample: str, forbidden: tuple[str, ...]) 
     if sample.startswith("normal_http/"):
         code, out = analyze_json(sample)
         assert json.loads(out)["summary"]["max_severity"] in (None, "info", "low")
+
+
+def test_recording_scripts_address_loopback_only() -> None:
+    """Every IPv4 literal in the recording scripts is inside 127.0.0.0/8 (0.0.0.0 never appears)."""
+    import ipaddress
+
+    scripts = [*SAMPLES.glob("*/record.sh"), SAMPLES / "_netns.sh", SAMPLES / "_servers.py"]
+    assert len(scripts) >= 7
+    for script in scripts:
+        text = script.read_text(encoding="utf-8")
+        assert "--rand-source" not in text and "--rand-dest" not in text, script
+        for lit in re.findall(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?:/\d+)?(?![\d.])", text):
+            assert ipaddress.ip_address(lit) in ipaddress.ip_network("127.0.0.0/8"), f"{script}: {lit}"
+        # spoofed sources are built from a loopback prefix too
+        for prefix in re.findall(r'-a "?(\d+\.\d+)\.', text):
+            assert prefix.startswith("127."), f"{script}: spoofed source {prefix}"

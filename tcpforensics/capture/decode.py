@@ -283,7 +283,7 @@ def _ipv4(p: Packets, idx: np.ndarray) -> None:
     frag = p.u16(idx, h.IPV4.offsets["off"])
     proto = p.u8(idx, h.IPV4.offsets["p"])
     _enter_ip(p, idx, total, v6=False)
-    p.partial[idx] = (frag & h.IP_MF) != 0
+    p.partial[idx] |= (frag & h.IP_MF) != 0  # sticky: an outer first fragment leaves inner data incomplete
     p.off[idx] += ihl
     p.goto(idx, _IP4_LUT[proto])
     p.proto[idx] = proto
@@ -307,7 +307,6 @@ def _ipv6(p: Packets, idx: np.ndarray) -> None:
     plen = np.where(plen == 0, p.end[idx] - p.off[idx] - h.IPV6.size, plen)  # jumbogram / TSO
     nxt = p.u8(idx, h.IPV6.offsets["nxt"])
     _enter_ip(p, idx, plen + h.IPV6.size, v6=True)
-    p.partial[idx] = False
     p.off[idx] += h.IPV6.size
     p.proto[idx] = nxt
     p.goto(idx, _IP6_LUT[nxt])
@@ -326,7 +325,7 @@ def _ipext(p: Packets, idx: np.ndarray) -> None:
     word = p.u16(f, h.IPV6_FRAG.offsets["off"])
     p.frag_id[f] = p.u32(f, h.IPV6_FRAG.offsets["id"])
     p.has_frag_id[f] = True
-    p.partial[f] = (word & 1) != 0  # M flag
+    p.partial[f] |= (word & 1) != 0  # M flag
     p.off[idx] += size
     p.proto[idx] = nxt
     p.goto(idx, np.where(p.ip6[idx], _IP6_LUT[nxt], _IP4_LUT[nxt]))

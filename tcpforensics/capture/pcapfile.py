@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import struct
 import zlib
@@ -18,6 +17,8 @@ BLOCK_BYTES = 4 * 1024 * 1024
 #: A pcapng block longer than this is taken as corruption, not read into memory.
 MAX_BLOCK = 64 * 1024 * 1024
 NAT = np.iinfo(np.int64).min
+#: if_tsoffset beyond this many seconds (~272 years) is taken as damage.
+MAX_TSOFFSET = 2**33
 
 
 class NotACapture(Exception):
@@ -71,7 +72,8 @@ class Walker:
         if head[:2] == b"\x1f\x8b":
             self.compressed = True
             self._raw = self.fh
-            self.fh = gzip.GzipFile(fileobj=self.fh, mode="rb")
+            self._gunzip = Gunzip(self.fh)
+            self.fh = io.BufferedReader(self._gunzip, buffer_size=BLOCK_BYTES)
             try:
                 head = self.fh.peek(4)[:4]
             except (OSError, EOFError, zlib.error) as e:
@@ -104,6 +106,8 @@ class Walker:
         except (EOFError, OSError, zlib.error) as e:
             self._read_error = f"decompression failed ({e})" if self.compressed else f"read error ({e})"
             return b""
+        if self.compressed and self._gunzip.error and not self._read_error:
+            self._read_error = self._gunzip.error
         self._consumed += len(data)
         if self.on_progress is not None:
             self.on_progress(self.position())
@@ -287,6 +291,44 @@ class Walker:
         )
 
 
+class Gunzip(io.RawIOBase):
+    """gzip decompression that keeps every byte before damage (gzip.GzipFile loses the last
+    read's data when the stream is cut); ``error`` says why it ended early. Multi-member."""
+
+    def __init__(self, fh: io.BufferedIOBase) -> None:
+        self.fh = fh
+        self.z = zlib.decompressobj(wbits=31)
+        self.pending = b""
+        self.error = ""
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: memoryview) -> int:
+        while not self.pending and not self.done:
+            chunk = self.fh.read(BLOCK_BYTES // 4)
+            try:
+                if not chunk:
+                    self.done = True
+                    if not self.z.eof:
+                        self.error = "compressed stream ends early (cut gzip file)"
+                    self.pending = self.z.flush()
+                    break
+                self.pending = self.z.decompress(chunk)
+                while self.z.eof and self.z.unused_data:  # another gzip member follows
+                    rest = self.z.unused_data
+                    self.z = zlib.decompressobj(wbits=31)
+                    self.pending += self.z.decompress(rest)
+            except zlib.error as e:
+                self.error = f"compressed stream is corrupt ({e})"
+                self.done = True
+        n = min(len(b), len(self.pending))
+        b[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+
 _PACKET_BLOCKS = (h.BT_EPB, h.BT_SPB, h.BT_OPB)
 
 
@@ -351,17 +393,27 @@ def _parse_idb(buf: bytes, pos: int, blen: int, order: str) -> _Iface:
             itf.tsresol = body[0]
         elif code == h.IDB_OPT_TSOFFSET and olen >= 8:
             itf.tsoffset = struct.unpack(order + "q", body[:8])[0]
+            if abs(itf.tsoffset) > MAX_TSOFFSET:  # damaged: ignore rather than overflow
+                itf.tsoffset = 0
         opt += 4 + olen + (-olen % 4)
     return itf
 
 
 def _to_ns(ts: np.ndarray, tsresol: int) -> np.ndarray:
-    """pcapng timestamp units to int64 nanoseconds for one interface's if_tsresol."""
-    if tsresol & 0x80:
-        shift = tsresol & 0x7F
-        secs = (ts >> np.uint64(shift)).astype(np.int64)
-        frac = (ts & np.uint64((1 << shift) - 1)).astype(np.float64)
-        return secs * 1_000_000_000 + np.round(frac * 1e9 / (1 << shift)).astype(np.int64)
-    if tsresol <= 9:
-        return ts.astype(np.int64) * (10 ** (9 - tsresol))
-    return (ts // np.uint64(10 ** (tsresol - 9))).astype(np.int64)
+    """pcapng timestamp units to int64 nanoseconds for one interface's if_tsresol.
+
+    Damaged values give wrong times but never an error (int64 arithmetic wraps).
+    """
+    with np.errstate(over="ignore"):
+        if tsresol & 0x80:
+            shift = tsresol & 0x7F
+            if shift >= 63:
+                return (ts.astype(np.float64) * (1e9 / 2.0**shift)).astype(np.int64)
+            secs = (ts >> np.uint64(shift)).astype(np.int64)
+            frac = (ts & np.uint64((1 << shift) - 1)).astype(np.float64)
+            return secs * 1_000_000_000 + np.round(frac * (1e9 / (1 << shift))).astype(np.int64)
+        if tsresol <= 9:
+            return ts.astype(np.int64) * np.int64(10 ** (9 - tsresol))
+        if tsresol <= 28:
+            return (ts // np.uint64(10 ** (tsresol - 9))).astype(np.int64)
+        return np.zeros(len(ts), dtype=np.int64)

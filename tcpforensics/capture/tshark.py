@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import shutil
+import threading
 from collections import Counter
 
 import numpy as np
@@ -31,6 +33,7 @@ PREFS = {
 }
 #: Only these protocols' trees are written by tshark (-J): less JSON to parse.
 JSON_PROTOCOLS = "frame ip ipv6 tcp udp icmp icmpv6 arp"
+NAT = np.iinfo(np.int64).min
 _CHECKSUM = {"1": 0, "0": 1}  # tshark: 1 good, 0 bad, anything else unverified (2)
 _NON_TCP = ("udp", "icmp", "icmpv6", "arp", "igmp", "sctp", "esp", "gre")
 
@@ -51,7 +54,9 @@ def ingest(source: str, max_packets: int | None = None, **_: object) -> Ingested
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _ingest(source, max_packets)
+        if threading.current_thread() is threading.main_thread():
+            return _ingest(source, max_packets)
+        return _in_new_loop(source, max_packets)  # a worker thread has no loop of its own
     # pyshark runs its own event loop, which cannot run inside a running one (Jupyter):
     # read in a worker thread that has no loop.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -59,7 +64,8 @@ def ingest(source: str, max_packets: int | None = None, **_: object) -> Ingested
 
 
 def _in_new_loop(source: str, max_packets: int | None) -> Ingested:
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     return _ingest(source, max_packets)
 
 
@@ -71,6 +77,8 @@ def _ingest(source: str, max_packets: int | None) -> Ingested:
         params += ["-c", str(max_packets)]
     cap = pyshark.FileCapture(source, use_json=True, keep_packets=False, override_prefs=PREFS,
                               custom_parameters=params)
+    # pyshark runs `tshark -v` for every capture (~0.3 s); ask once per process instead.
+    cap._Capture__tshark_version = _version()
     rows: list[tuple] = []
     outcome: Counter = Counter()
     skipped: list[tuple[int, str]] = []
@@ -110,6 +118,13 @@ def _ingest(source: str, max_packets: int | None) -> Ingested:
     return Ingested(input=source, format="pcap", events=events, skipped=sk, accounting=acc, meta={})
 
 
+@functools.cache
+def _version() -> object:
+    from pyshark.tshark.tshark import get_tshark_version
+
+    return get_tshark_version()
+
+
 def _layers(pkt: object) -> tuple[list[str], dict[str, list[dict]]]:
     """Protocol names in frame order and every instance (tunnels repeat ip/ipv6) of each layer."""
     frame = pkt.frame_info._all_fields
@@ -128,8 +143,8 @@ def _row(pkt: object) -> tuple[str, tuple | None]:
             for ip in found.get(ipname, []):
                 if int(str(ip.get("ip.frag_offset", "0"))) > 0:
                     return "fragment", None
-        for name in _NON_TCP:
-            if name in protocols:
+        for name in reversed(protocols):  # the innermost protocol we count by name
+            if name in _NON_TCP:
                 return name, None
         return ("other ip" if "ip" in protocols or "ipv6" in protocols else "other link"), None
     before = protocols[: protocols.index("tcp")]
@@ -143,12 +158,12 @@ def _row(pkt: object) -> tuple[str, tuple | None]:
     shift = wscale_tree.get("tcp.options.wscale.shift") if isinstance(wscale_tree, dict) else None
     v6 = inner == "ipv6"
     if v6:
-        frag = ip.get("ipv6.fragment_tree") or ip.get("ipv6.fraghdr_tree") or {}
-        ip_id = frag.get("ipv6.fragment.id") if isinstance(frag, dict) else None
+        frag = ip.get("ipv6.fraghdr") or (found.get("ipv6.fraghdr") or [{}])[-1]
+        ip_id = frag.get("ipv6.fraghdr.ident") if isinstance(frag, dict) else None
     else:
         ip_id = ip.get("ip.id")
     row = (
-        _ns(str(frame["frame.time_epoch"])),
+        _ns(str(frame.get("frame.time_epoch", ""))),
         int(str(frame["frame.number"])),
         int(str(frame.get("frame.interface_id", "0"))),
         int(str(frame["frame.cap_len"])),
@@ -161,7 +176,7 @@ def _row(pkt: object) -> tuple[str, tuple | None]:
         int(str(tcp["tcp.flags"]), 16) & h.TH_FLAGS_MASK,
         int(str(tcp["tcp.seq_raw"])),
         int(str(tcp["tcp.ack_raw"])),
-        int(str(tcp["tcp.len"])),
+        _payload_len(tcp, ip, v6),
         int(str(tcp["tcp.window_size_value"])),
         min(int(str(shift)), h.TCP_MAX_WSCALE) if shift is not None else None,
         "tcp.options.mss" in opts,
@@ -175,7 +190,19 @@ def _row(pkt: object) -> tuple[str, tuple | None]:
     return "tcp", row
 
 
+def _payload_len(tcp: dict, ip: dict, v6: bool) -> int:
+    """tcp.len; tshark leaves it out for a first IP fragment: IP payload minus TCP header then."""
+    if "tcp.len" in tcp:
+        return int(str(tcp["tcp.len"]))
+    hdr = int(str(tcp["tcp.hdr_len"]))
+    if v6:
+        return int(str(ip["ipv6.plen"])) - hdr
+    return int(str(ip["ip.len"])) - int(str(ip["ip.hdr_len"])) - hdr
+
+
 def _ns(epoch: str) -> int:
+    if not epoch:
+        return NAT
     sec, _, frac = epoch.partition(".")
     return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
 

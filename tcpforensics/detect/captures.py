@@ -1,14 +1,101 @@
-"""Capture detections (scans, floods, abnormal closes): placeholder."""
+"""Capture detections: scans, floods and abnormal closes, each with evidence and an explanation."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from tcpforensics import schema
-from tcpforensics.config import Config
+from tcpforensics.config import Config, register_defaults
+from tcpforensics.detect import closes, evidence, floods, flowjoin, probes, scans
 from tcpforensics.ingest.base import Ingested
+
+SCAN_CATEGORIES = ("port_scan", "address_scan", "block_scan", "distributed_scan")
+
+register_defaults({
+    # ours: when at least this share of the verifiable TCP checksums is bad, the capture was
+    # taken on a host with checksum offload (tcpdump on the sender, loopback); the bad sums
+    # are an artefact and flows are rebuilt ignoring them, as Zeek's docs advise (zeek -C)
+    "capture.offload_bad_share": 0.5,
+})
+
+
+def offloaded(events: pd.DataFrame, config: Config) -> bool:
+    """True when most verifiable checksums are bad (checksum offload on the capturing host)."""
+    if "checksum" not in events.columns or events.empty:
+        return False
+    cs = events["checksum"]
+    bad, ok = int((cs == "bad").sum()), int((cs == "ok").sum())
+    return bad + ok > 0 and bad / (bad + ok) >= float(config.get("capture.offload_bad_share"))
+
+
+def reconstruct(events: pd.DataFrame, config: Config | None = None) -> pd.DataFrame | None:
+    """The flows table of these packets (None while flow reconstruction is not installed);
+    checksums are ignored when the capture looks offloaded (see :func:`offloaded`)."""
+    try:
+        from tcpforensics.reconstruct.flows import flows
+    except ImportError:
+        return None
+    return flows(events, {"ignore_checksums": offloaded(events, config or Config())})
+
+
+def tcp_packets(events: pd.DataFrame) -> pd.DataFrame:
+    """The TCP packet rows of an event table."""
+    if events.empty:
+        return events
+    keep = (events["kind"] == "packet").to_numpy(dtype=bool, na_value=False) & (events["proto"] == "tcp").to_numpy(
+        dtype=bool, na_value=False)
+    return events if keep.all() else events[keep]
+
+
+def diagnose_one(
+    events: pd.DataFrame, config: Config, input_name: str, flows: pd.DataFrame | None = None
+) -> tuple[list[dict], dict[str, pd.DataFrame]]:
+    """Findings (as rows) and tables for the packets of one capture (``flows`` optional)."""
+    pkts = tcp_packets(events)
+    conv, packets = probes.conversations(pkts, packets=True)
+    conv = flowjoin.attach(conv, flows)
+    scan_rows, walks = scans.detect(conv, config, input_name)
+    flood_rows = floods.detect(conv, packets, config, input_name)
+    explained = _explained_uids(flows, scan_rows + flood_rows)
+    close_rows = closes.detect(flows, config, explained)
+    tables = closes.tables(flows) if flows is not None else {}
+    flagged = scans.summary(walks)
+    if len(flagged):
+        tables["scan_candidates"] = flagged[flagged["failures"] > 0].head(20).reset_index(drop=True)
+    return scan_rows + flood_rows + close_rows, tables
+
+
+def _explained_uids(flows: pd.DataFrame | None, rows: list[dict]) -> set[str]:
+    """Flows without data that a scan or flood finding already explains (scanner's probes,
+    half-open attempts on a flooded service, answers around reflection/backscatter hosts);
+    they are not repeated as abnormal closes."""
+    if flows is None or flows.empty or not rows:
+        return set()
+    scanners = {r["subject"] for r in rows if r["category"] in SCAN_CATEGORIES}
+    for r in rows:
+        if r["category"] == "distributed_scan":
+            scanners.update(r["details"].get("scanners", []))
+    victims = {r["details"]["victim"] for r in rows if r["category"] == "syn_flood"}
+    hosts = {r["subject"] for r in rows if r["category"] in ("synack_reflection", "backscatter", "connection_flood")}
+    orig, resp = flows["orig_addr"], flows["resp_addr"]
+    flooded = pd.DataFrame([v.rsplit(":", 1) for v in victims], columns=["resp_addr", "port"])
+    flooded["resp_port"] = flooded.pop("port").astype("Int64")
+    on_victim = flows[["resp_addr", "resp_port"]].astype({"resp_addr": object, "resp_port": "Int64"}).merge(
+        flooded, how="left", indicator=True)["_merge"].eq("both").to_numpy()
+    empty = ((flows["orig_bytes"].fillna(0) == 0) & (flows["resp_bytes"].fillna(0) == 0)).to_numpy()
+    hit = empty & (orig.isin(list(scanners)).to_numpy() | on_victim | orig.isin(list(hosts)).to_numpy()
+                   | resp.isin(list(hosts)).to_numpy())
+    return set(flows.loc[hit, "uid"].astype(object))
 
 
 def diagnose(inputs: list[Ingested], config: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Findings and summary tables from packet captures."""
-    return schema.empty_findings(), {}
+    """Findings and summary tables from packet captures (each input analysed on its own)."""
+    rows: list[dict] = []
+    per_input: dict[str, list[pd.DataFrame]] = {}
+    for item in inputs:  # one pass per capture file
+        pkts = tcp_packets(item.events)
+        found, tables = diagnose_one(pkts, config, item.input, reconstruct(pkts, config) if len(pkts) else None)
+        rows.extend(found)
+        for name, table in tables.items():
+            per_input.setdefault(name, []).append(table.assign(input=item.input) if len(inputs) > 1 else table)
+    tables = {name: pd.concat(parts, ignore_index=True) for name, parts in per_input.items()}
+    return evidence.dedup(evidence.to_frame(rows)), tables

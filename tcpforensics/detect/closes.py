@@ -12,6 +12,7 @@ from tcpforensics.detect.rules import Rule, first_match
 DEFAULTS = {
     "close.pile_low": 10,  # ours: this many of one close kind from one host is worth a look
     "close.pile_medium": 100,  # ours: a pile (a leaking service, a resetting middlebox)
+    "close.hosts_per_kind": 5,  # findings per close kind; the other hosts share one finding
 }
 register_defaults(DEFAULTS)
 
@@ -79,7 +80,7 @@ def top_talkers(flows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 
 
 def _responsible(f: pd.DataFrame) -> np.ndarray:
-    role = f["close"].map(lambda k: CLOSE_KINDS.get(str(k), ("resp",))[0]).to_numpy()
+    role = f["close"].astype(object).map({k: v[0] for k, v in CLOSE_KINDS.items()}).fillna("resp").to_numpy()
     return np.where(role == "orig", f["orig_addr"].astype(str).to_numpy(), f["resp_addr"].astype(str).to_numpy())
 
 
@@ -113,6 +114,17 @@ def _top(s: pd.Series, n: int = 5) -> str:
     return ", ".join(f"{k} ({v})" for k, v in vc.items())
 
 
+def _fold_small(f: pd.DataFrame, keep: int) -> np.ndarray:
+    """Keep the ``keep`` busiest hosts of each close kind; name the rest "N other hosts"."""
+    n = f.groupby(["close", "host"])["host"].transform("size")
+    rank = pd.DataFrame({"close": f["close"], "host": f["host"], "n": n}).drop_duplicates(["close", "host"])
+    rank["r"] = rank.sort_values(["n", "host"], ascending=[False, True]).groupby("close").cumcount()
+    others = rank[rank["r"] >= keep].groupby("close").size()
+    r = f[["close", "host"]].merge(rank[["close", "host", "r"]], on=["close", "host"], how="left")["r"].to_numpy()
+    label = f["close"].map(lambda k: f"{others.get(k, 0)} other hosts").to_numpy()
+    return np.where(r >= keep, label, f["host"].to_numpy())
+
+
 def detect(flows: pd.DataFrame | None, config: Config, exclude_uids: set[str] | None = None) -> list[dict]:
     """One abnormal_close finding per (close kind, responsible host); flows already explained
     by a scan or flood finding (``exclude_uids``) are left out."""
@@ -120,37 +132,62 @@ def detect(flows: pd.DataFrame | None, config: Config, exclude_uids: set[str] | 
         return []
     f = flows[flows["close"].isin(list(CLOSE_KINDS))]
     if exclude_uids:
-        f = f[~f["uid"].isin(list(exclude_uids))]
+        uids = pd.Series(f["uid"].to_numpy(dtype=object), dtype=object)
+        f = f[~uids.isin(list(exclude_uids)).to_numpy()]
     if f.empty:
         return []
-    f = f.assign(host=_responsible(f), data=_had_data(f))
-    groups = f.groupby(["close", "host"], observed=True, sort=False)
-    stats = groups.size().rename("count").reset_index()
+    role = f["close"].astype(object).map({k: v[0] for k, v in CLOSE_KINDS.items()}).to_numpy()
+    f = pd.DataFrame({
+        "close": f["close"].astype(object).to_numpy(),
+        "host": _responsible(f),
+        "peer": np.where(role == "orig", f["resp_addr"].astype(object), f["orig_addr"].astype(object)),
+        "port": f["resp_port"].astype("Int64").astype(object).map(str).to_numpy(),
+        "conn_state": f["conn_state"].astype(object).to_numpy(),
+        "data": _had_data(f),
+        "start": f["start"].to_numpy(),
+        "end": (f["end"] if "end" in f.columns else f["start"]).to_numpy(),
+        "uid": f["uid"].astype(object).to_numpy(),
+    })
+    f["host"] = _fold_small(f, int(config.get("close.hosts_per_kind")))
+    key = ["close", "host"]
+    stats = f.groupby(key, sort=False).agg(count=("uid", "size"), after_data=("data", "sum"),
+                                           start=("start", "min"), end=("end", "max"))
     stats = stats.assign(pile_low=int(config.get("close.pile_low")), pile_medium=int(config.get("close.pile_medium")))
     stats["severity"] = first_match(stats, SEVERITY_RULES)
+    peers = _top_by(f, key, "peer")
+    ports = _top_by(f, key, "port")
+    states = f.groupby(key + ["conn_state"]).size().sort_index()
+    firsts = f.sort_values("start", kind="stable").groupby(key, sort=False).head(ev.EVIDENCE_CAP)
+    uids = firsts.groupby(key, sort=False)["uid"].agg(list)
     rows = []
-    for (kind, host), g in groups:  # one pass per (kind, host) group
-        kind = str(kind)
+    for (kind, host), st in stats.iterrows():  # one small dict per finding
         role, meaning, next_step = CLOSE_KINDS[kind]
-        sev = stats.loc[(stats["close"] == kind) & (stats["host"] == host), "severity"].iloc[0]
-        before, after = int((~g["data"]).sum()), int(g["data"].sum())
-        peers = g["resp_addr" if role == "orig" else "orig_addr"].astype(str)
-        start, end = g["start"].min(), g["end"].max() if "end" in g.columns else g["start"].max()
+        n, after = int(st["count"]), int(st["after_data"])
+        before = n - after
         details = {
             "close": kind,
             "host": host,
             "role": "originator" if role == "orig" else "responder",
-            "connections": int(len(g)),
+            "connections": n,
             "before_data": before,
             "after_data": after,
-            "conn_states": {str(k): int(v) for k, v in g["conn_state"].value_counts().items()},
-            "top_peers": _top(peers),
-            "top_ports": _top(g["resp_port"].astype("Int64").astype(str)),
-            "window": {"start": start, "end": end},
+            "conn_states": {str(k): int(v) for k, v in states.loc[(kind, host)].items()},
+            "top_peers": peers.loc[(kind, host)],
+            "top_ports": ports.loc[(kind, host)],
+            "window": {"start": st["start"], "end": st["end"]},
         }
         reset_note = (f" ({before} before any data, {after} after data)" if kind.startswith("reset") else "")
-        explanation = f"{len(g)} connection(s) involving {host}: {meaning}{reset_note}."
-        evidence = [str(u) for u in g.sort_values("start")["uid"].head(ev.EVIDENCE_CAP)]
-        rows.append(ev.finding(sev, "abnormal_close", host, kind, len(g), details, evidence, explanation,
-                               next_step, start, end))
+        explanation = f"{n} connection(s) involving {host}: {meaning}{reset_note}."
+        evidence = [str(u) for u in uids.loc[(kind, host)]]
+        rows.append(ev.finding(st["severity"], "abnormal_close", host, kind, n, details, evidence, explanation,
+                               next_step, st["start"], st["end"]))
     return rows
+
+
+def _top_by(f: pd.DataFrame, key: list[str], col: str, n: int = 5) -> pd.Series:
+    """Per group of ``key``: its ``n`` most frequent values of ``col`` as "value (count), ..."."""
+    counts = f.groupby(key + [col], sort=False).size().rename("n").reset_index()
+    counts = counts.sort_values([*key, "n", col], ascending=[True] * len(key) + [False, True], kind="stable")
+    top = counts.groupby(key, sort=False).head(n)
+    text = top[col].astype(object).map(str) + " (" + top["n"].astype(object).map(str) + ")"
+    return text.groupby([top[k] for k in key], sort=False).agg(", ".join)

@@ -11,13 +11,27 @@ from tcpforensics import schema
 
 #: Evidence lists and detail lists are capped at this many entries (the count says how many).
 EVIDENCE_CAP = 20
-LIST_CAP = 50
+LIST_CAP = 25
 
 
 def frames(input_name: str, frame_numbers: Iterable, cap: int = EVIDENCE_CAP) -> list[str]:
     """Packet references "input#frame", in capture order, at most ``cap``."""
     nums = sorted({int(x) for x in frame_numbers if pd.notna(x)})[:cap]
     return [f"{input_name}#{n}" for n in nums]
+
+
+def refs(rows: pd.DataFrame, input_name: str, frame_col: str = "first_frame") -> list[str]:
+    """Evidence of some conversations, the first EVIDENCE_CAP in capture order: their flow
+    uids (when known), then "input#frame" of their first packets."""
+    first = rows.nsmallest(EVIDENCE_CAP, frame_col)
+    uids = [str(u) for u in first["uid"].dropna()] if "uid" in first.columns else []
+    return uids + frames(input_name, first[frame_col])
+
+
+def service(addr: pd.Series, port: pd.Series) -> pd.Series:
+    """"addr:port" keys as Python objects (hash-based isin/groupby)."""
+    text = addr.astype(object) + ":" + port.astype("Int64").astype(object).map(str)
+    return text.astype(object)
 
 
 def capped(values: Iterable, cap: int = LIST_CAP) -> list:

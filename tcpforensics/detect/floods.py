@@ -30,7 +30,7 @@ register_defaults(DEFAULTS)
 #: flood uses about one SYN per random address; a real client retries from few addresses.
 SPOOF_RULES: tuple[Rule, ...] = (
     ("high", lambda f: (f["sources"] >= 0.9 * f["half_open"]) & (f["sources"] >= 20)),
-    ("medium", lambda f: (f["sources"] >= 10) & (2 * f["sources"] >= f["half_open"])),
+    ("medium", lambda f: (f["sources"] >= 10) & (f["completing_sources"] == 0)),  # none ever finished
     ("low", lambda f: True),
 )
 
@@ -77,7 +77,8 @@ def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     syn = conv[conv["shape"].isin(SYN_SHAPES)]
     if syn.empty:
         return []
-    syn = syn.assign(victim=syn["peer_addr"] + ":" + syn["peer_port"].astype("Int64").astype(str))
+    # the victim service as one integer (address code, port); its text only for findings
+    syn = syn.assign(victim=syn["peer_code"].to_numpy() * 65536 + syn["peer_port"].to_numpy(dtype="int64", na_value=0))
     half = syn[~syn["completed"]]
     counts = half["victim"].value_counts()
     width = float(th["syn_flood.window_s"])
@@ -88,17 +89,19 @@ def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
         return []
     half = half[half["victim"].isin(cand)]
     peaks = _peaks(half, "victim", width, min_sources)
-    peaks["sources"] = half.groupby("victim")["init_addr"].nunique().reindex(peaks.index)
+    peaks["sources"] = half.groupby("victim")["init_code"].nunique().reindex(peaks.index)
     peaks = peaks.assign(need=need, min_sources=min_sources, min_rate=float(th["syn_flood.min_rate"]))
     peaks["rule"] = first_match(peaks, FLOOD_RULES)
     peaks["rate"] = np.where(peaks["rule"] == "rate", peaks["in_window"] / width, peaks["burst_rate"])
     flooded = peaks[peaks["rule"] != ""]
     rows = []
-    for victim, p in flooded.iterrows():  # one pass per flooded service (few)
-        h = half[half["victim"] == victim]
-        a = syn[syn["victim"] == victim]
+    for key, p in flooded.iterrows():  # one pass per flooded service (few)
+        h = half[half["victim"] == key]
+        a = syn[syn["victim"] == key]
+        victim = f"{h['peer_addr'].iloc[0]}:{int(h['peer_port'].iloc[0])}"
         srcs = h["init_addr"].value_counts()
-        stats = pd.DataFrame({"sources": [len(srcs)], "half_open": [len(h)]})
+        completing = a.loc[a["completed"], "init_addr"].nunique()
+        stats = pd.DataFrame({"sources": [len(srcs)], "half_open": [len(h)], "completing_sources": [completing]})
         spoof = first_match(stats, SPOOF_RULES)[0]
         start, end = h["first_ts"].min(), h["last_ts"].max()
         duration = (end - start).total_seconds()
@@ -135,7 +138,7 @@ def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
                      "SYN cookies, rate-limit or filter upstream" + (" (sources look forged: filter by "
                      "destination, not source)." if spoof == "high" else "; block the source(s)."))
         rows.append(ev.finding(severity, "syn_flood", victim, victim, len(h), details,
-                               ev.frames(input_name, h["first_frame"]), explanation, next_step, start, end))
+                               ev.refs(h, input_name), explanation, next_step, start, end))
     return rows
 
 
@@ -146,10 +149,10 @@ def _unsolicited(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     if un.empty:
         return rows
     sa = un[un["shape"] == "syn_ack"]
-    per_rcv = sa.groupby("peer_addr")["init_addr"].nunique()
-    for victim in per_rcv[per_rcv >= int(th["reflection.min_sources"])].index:
-        sub = sa[sa["peer_addr"] == victim]
-        rst = un[(un["peer_addr"] == victim) & (un["shape"] == "rst")]
+    per_rcv = sa.groupby("peer_code").agg(victim=("peer_addr", "first"), n=("init_code", "nunique"))
+    for code, victim in per_rcv.loc[per_rcv["n"] >= int(th["reflection.min_sources"]), "victim"].items():
+        sub = sa[sa["peer_code"] == code]
+        rst = un[(un["peer_code"] == code) & (un["shape"] == "rst")]
         start, end = sub["first_ts"].min(), sub["last_ts"].max()
         duration = (end - start).total_seconds()
         refl = sub["init_addr"].value_counts()
@@ -171,12 +174,12 @@ def _unsolicited(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
             "reflectors are not attacking on their own and are not scanners."
         )
         rows.append(ev.finding("high" if len(sub) >= 1000 else "medium", "synack_reflection", victim, victim,
-                               len(sub), details, ev.frames(input_name, sub["first_frame"]), explanation,
+                               len(sub), details, ev.refs(sub, input_name), explanation,
                                "Filter unsolicited SYN-ACKs upstream of the victim (stateful firewall); "
                                "contact the upstream provider if the link is saturated.", start, end))
-    per_snd = un.groupby("init_addr")["peer_addr"].nunique()
-    for sender in per_snd[per_snd >= int(th["backscatter.min_peers"])].index:
-        sub = un[un["init_addr"] == sender]
+    per_snd = un.groupby("init_code").agg(sender=("init_addr", "first"), n=("peer_code", "nunique"))
+    for code, sender in per_snd.loc[per_snd["n"] >= int(th["backscatter.min_peers"]), "sender"].items():
+        sub = un[un["init_code"] == code]
         start, end = sub["first_ts"].min(), sub["last_ts"].max()
         details = {
             "sender": sender,
@@ -193,7 +196,7 @@ def _unsolicited(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
             "forged addresses; it is not scanning them."
         )
         rows.append(ev.finding("low", "backscatter", sender, "*", len(sub), details,
-                               ev.frames(input_name, sub["first_frame"]), explanation,
+                               ev.refs(sub, input_name), explanation,
                                f"Look for a SYN flood against {sender} (its ports {details['sender_ports']}); "
                                "do not block it as a scanner.", start, end))
     return rows
@@ -243,8 +246,7 @@ def _connection_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dic
         return []
     width = float(th["connection_flood.window_s"])
     need = int(np.ceil(float(th["connection_flood.min_rate"]) * width))
-    empty = empty.assign(key=empty["init_addr"] + ">" + empty["peer_addr"] + ":" +
-                         empty["peer_port"].astype("Int64").astype(str))
+    empty = empty.assign(key=empty.groupby(["init_code", "peer_code", "peer_port"]).ngroup().to_numpy())
     counts = empty["key"].value_counts()
     cand = counts[counts >= need].index
     if not len(cand):
@@ -254,7 +256,7 @@ def _connection_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dic
     rows = []
     for key, p in peaks[peaks["in_window"] >= need].iterrows():
         sub = sub_all[sub_all["key"] == key]
-        source, target = key.split(">", 1)
+        source, target = str(sub["init_addr"].iloc[0]), f"{sub['peer_addr'].iloc[0]}:{int(sub['peer_port'].iloc[0])}"
         start, end = sub["first_ts"].min(), sub["last_ts"].max()
         details = {"source": source, "target": target, "connections": int(len(sub)),
                    "peak_in_window": int(p["in_window"]), "window_s": width,
@@ -263,7 +265,7 @@ def _connection_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dic
                        f"but carried no data, up to {int(p['in_window'])} in {width:g} s: a connection "
                        "flood exhausting the server's accept queue or connection slots.")
         rows.append(ev.finding("medium", "connection_flood", source, target, len(sub), details,
-                               ev.frames(input_name, sub["first_frame"]), explanation,
+                               ev.refs(sub, input_name), explanation,
                                "Rate-limit new connections per source (firewall connlimit) and check the "
                                "server's accept backlog.", start, end))
     return rows

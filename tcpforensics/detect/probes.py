@@ -76,7 +76,8 @@ FAILED_RULES: tuple[Rule, ...] = (
 def conversations(events: pd.DataFrame, packets: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """One row per 4-tuple conversation seen in the packets, oriented by its first packet.
 
-    Columns: conv, init_addr, init_port, peer_addr, peer_port, first_ts, last_ts, first_frame,
+    Columns: conv, init_addr, init_port, peer_addr, peer_port, init_code and peer_code (integer
+    address codes, equal codes = equal addresses), first_ts, last_ts, first_frame,
     reply_frame, shape, probe, family, outcome, failed, data_seen, answered_sa, answered_rst,
     init_acked, init_rst, init_pkts, peer_pkts, init_syns, completed, ttl. ``failed``: see
     FAILED_RULES. With ``packets=True`` also returns the packets (sorted by time) with their
@@ -86,84 +87,77 @@ def conversations(events: pd.DataFrame, packets: bool = False) -> pd.DataFrame |
         if packets:
             return _empty(), events.assign(conv=pd.Series(dtype="int64"), fwd=pd.Series(dtype=bool))
         return _empty()
-    ev = events.sort_values(["ts", "frame"], kind="stable").reset_index(drop=True)
-    src = ev["src_addr"].astype(str).to_numpy()
-    dst = ev["dst_addr"].astype(str).to_numpy()
-    sport = ev["src_port"].fillna(0).astype("int64").to_numpy()
-    dport = ev["dst_port"].fillna(0).astype("int64").to_numpy()
-    addrs, inv = np.unique(np.concatenate([src, dst]), return_inverse=True)
+    ev = events[[c for c in NEEDED if c in events.columns]]
+    ts = ev["ts"].to_numpy()
+    order = np.lexsort((ev["frame"].to_numpy(dtype="int64", na_value=0), ts))
+    ev = ev.iloc[order].reset_index(drop=True)
+    ts = ts[order]
     n = len(ev)
-    a = inv[:n].astype(np.int64) * 65536 + sport
-    b = inv[n:].astype(np.int64) * 65536 + dport
+    sport = ev["src_port"].to_numpy(dtype="int64", na_value=0)
+    dport = ev["dst_port"].to_numpy(dtype="int64", na_value=0)
+    src_code, dst_code = _address_codes(ev["src_addr"], ev["dst_addr"])
+    a = src_code * 65536 + sport
+    b = dst_code * 65536 + dport
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    pair = np.stack([lo, hi], axis=1)
-    _, conv = np.unique(pair, axis=0, return_inverse=True)
-    conv = conv.ravel()
-    first_idx = pd.Series(np.arange(n)).groupby(conv).transform("min").to_numpy()
-    fwd = a == a[first_idx]
-    flags = ev["flags"].fillna(0).astype("int64").to_numpy()
-    payload = ev["payload_len"].fillna(0).astype("int64").to_numpy()
+    conv = pd.DataFrame({"lo": lo, "hi": hi}).groupby(["lo", "hi"], sort=True).ngroup().to_numpy()
+    m = int(conv.max()) + 1
+    # packets are in time order, so a conversation's first/last packet is its first/last row
+    first_at = np.full(m, n, dtype=np.int64)
+    np.minimum.at(first_at, conv, np.arange(n))
+    last_at = np.zeros(m, dtype=np.int64)
+    np.maximum.at(last_at, conv, np.arange(n))
+    fwd = a == a[first_at[conv]]
+    rev = ~fwd
+    flags = ev["flags"].to_numpy(dtype="int64", na_value=0)
+    payload = ev["payload_len"].to_numpy(dtype="int64", na_value=0)
+    frame = ev["frame"].to_numpy(dtype="int64", na_value=0)
     core = flags & CORE
     is_sa = (core & (SYN | ACK | RST)) == (SYN | ACK)
     is_rst = (core & RST) != 0
     is_fin = (core & FIN) != 0
     is_syn = (core & (SYN | ACK)) == SYN
     pure_ack = ((core & (SYN | RST | FIN | ACK)) == ACK) & (payload == 0)
-    probe_like = payload == 0
-    frame = ev["frame"].astype("int64").to_numpy()
-    ts = ev["ts"].to_numpy()
-    per = pd.DataFrame(
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(conv[mask], minlength=m)
+
+    # a pure ACK from the initiator after the peer's first SYN-ACK completes the handshake
+    sa_at = np.full(m, n, dtype=np.int64)
+    np.minimum.at(sa_at, conv[rev & is_sa], np.flatnonzero(rev & is_sa))
+    acked = fwd & pure_ack & (np.arange(n) > sa_at[conv])
+    reply_at = np.full(m, n, dtype=np.int64)
+    np.minimum.at(reply_at, conv[rev], np.flatnonzero(rev))
+    out = pd.DataFrame(
         {
-            "conv": conv,
-            "fwd": fwd,
-            "rev": ~fwd,
-            "rev_sa": ~fwd & is_sa,
-            "rev_rst": ~fwd & is_rst,
-            "rev_fin": ~fwd & is_fin,
-            "fwd_fin": fwd & is_fin,
-            "fwd_syn": fwd & is_syn,
-            "fwd_rst": fwd & is_rst,
-            "fwd_probe": fwd & probe_like,
-            "rev_answer": ~fwd & (is_rst | is_sa),
-            "data": payload > 0,
-            "ts": ts,
-            "frame": frame,
-            "reply_frame": np.where(~fwd, frame, np.iinfo(np.int64).max),
+            "conv": np.arange(m),
+            "init_pkts": count(fwd),
+            "peer_pkts": count(rev),
+            "answered_sa": count(rev & is_sa) > 0,
+            "answered_rst": count(rev & is_rst) > 0,
+            "peer_fin": count(rev & is_fin) > 0,
+            "init_fin": count(fwd & is_fin) > 0,
+            "init_syns": count(fwd & is_syn),
+            "init_rst": count(fwd & is_rst) > 0,
+            "init_probe_pkts": count(fwd & (payload == 0)),
+            "peer_answers": count(rev & (is_rst | is_sa)),
+            "data_seen": count(payload > 0) > 0,
+            "init_acked": count(acked) > 0,
+            "first_ts": ts[first_at],
+            "last_ts": ts[last_at],
+            "reply_frame": pd.array(np.where(reply_at < n, frame[np.minimum(reply_at, n - 1)], 0), dtype="Int64"),
         }
     )
-    # a pure ACK from the initiator after the peer's SYN-ACK completes the handshake
-    sa_ts = per["ts"].where(per["rev_sa"]).groupby(conv).transform("min")
-    per["fwd_ack_after_sa"] = fwd & pure_ack & (per["ts"] >= sa_ts).fillna(False).to_numpy()
-    g = per.groupby("conv", sort=True)
-    agg = g.agg(
-        init_pkts=("fwd", "sum"),
-        peer_pkts=("rev", "sum"),
-        answered_sa=("rev_sa", "any"),
-        answered_rst=("rev_rst", "any"),
-        peer_fin=("rev_fin", "any"),
-        init_fin=("fwd_fin", "any"),
-        init_syns=("fwd_syn", "sum"),
-        init_rst=("fwd_rst", "any"),
-        init_probe_pkts=("fwd_probe", "sum"),
-        peer_answers=("rev_answer", "sum"),
-        data_seen=("data", "any"),
-        init_acked=("fwd_ack_after_sa", "any"),
-        first_ts=("ts", "min"),
-        last_ts=("ts", "max"),
-        first_frame=("frame", "min"),
-        reply_frame=("reply_frame", "min"),
-    )
-    fi = first_idx[np.unique(conv, return_index=True)[1]]
-    first = ev.iloc[fi].reset_index(drop=True)
-    out = agg.reset_index()
+    out.loc[reply_at >= n, "reply_frame"] = pd.NA
+    first = ev.iloc[first_at].reset_index(drop=True)
+    out["init_code"] = src_code[first_at]
+    out["peer_code"] = dst_code[first_at]
     out["first_frame"] = first["frame"].astype("int64").to_numpy()
-    out["reply_frame"] = out["reply_frame"].where(out["reply_frame"] < np.iinfo(np.int64).max)
-    out["init_addr"] = first["src_addr"].astype(str).to_numpy()
+    out["init_addr"] = _text(first["src_addr"], out.index)
     out["init_port"] = first["src_port"].astype("Int64").to_numpy()
-    out["peer_addr"] = first["dst_addr"].astype(str).to_numpy()
+    out["peer_addr"] = _text(first["dst_addr"], out.index)
     out["peer_port"] = first["dst_port"].astype("Int64").to_numpy()
     out["ttl"] = first["ttl"].astype("Int64").to_numpy()
-    out["input"] = first["input"].astype(str).to_numpy()
+    out["input"] = _text(first["input"], out.index)
     shape_in = pd.DataFrame(
         {
             "core": (first["flags"].fillna(0).astype("int64") & CORE).to_numpy(),
@@ -173,24 +167,47 @@ def conversations(events: pd.DataFrame, packets: bool = False) -> pd.DataFrame |
             "payload": first["payload_len"].fillna(0).astype("int64").to_numpy() > 0,
         }
     )
-    out["shape"] = first_match(shape_in, SHAPE_RULES)
+    out["shape"] = _text(first_match(shape_in, SHAPE_RULES), out.index)
     # stateless probes: every initiator packet is an empty probe and the peer only answers
     out["stateless_only"] = (out["init_probe_pkts"] == out["init_pkts"]) & (
         out["peer_answers"] == out["peer_pkts"]
     ) & ~out["data_seen"]
-    out["probe"] = first_match(out, PROBE_RULES)
-    out["family"] = first_match(out, FAMILY_RULES)
-    out["outcome"] = first_match(out, OUTCOME_RULES)
+    out["probe"] = _text(first_match(out, PROBE_RULES), out.index)
+    out["family"] = _text(first_match(out, FAMILY_RULES), out.index)
+    out["outcome"] = _text(first_match(out, OUTCOME_RULES), out.index)
     out["is_probe"] = out["family"] != ""
     out["completed"] = out["answered_sa"] & (out["init_acked"] | out["data_seen"])
     out["failed"] = first_match(out, FAILED_RULES, default=False).astype(bool)
     if packets:
-        return out[COLUMNS], ev.assign(conv=conv, fwd=fwd)
+        return out[COLUMNS], ev[["ts", "frame", "src_addr", "dst_addr", "flags"]].assign(conv=conv, fwd=fwd)
     return out[COLUMNS]
 
 
+#: Packet columns the conversation table reads.
+NEEDED = ("ts", "input", "frame", "src_addr", "src_port", "dst_addr", "dst_port", "flags", "payload_len",
+          "window", "wscale", "opt_mss", "opt_sack_perm", "opt_ts", "ttl")
+
+
+def _address_codes(src: pd.Series, dst: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """One integer code per distinct address over both columns (categorical codes when the
+    columns are categorical: the per-row work is a lookup, not a hash of every string)."""
+    if isinstance(src.dtype, pd.CategoricalDtype) and isinstance(dst.dtype, pd.CategoricalDtype):
+        cats = pd.Index(src.cat.categories.astype(object)).append(pd.Index(dst.cat.categories.astype(object)))
+        codes, uniques = pd.factorize(cats)
+        na = len(uniques)
+        ks, kd = len(src.cat.categories), codes[len(src.cat.categories):]
+        smap = np.append(codes[:ks], na)
+        dmap = np.append(kd, na)
+        return smap[src.cat.codes.to_numpy()].astype(np.int64), dmap[dst.cat.codes.to_numpy()].astype(np.int64)
+    codes, _ = pd.factorize(pd.concat([src.astype(object), dst.astype(object)], ignore_index=True),
+                            use_na_sentinel=False)
+    n = len(src)
+    return codes[:n].astype(np.int64), codes[n:].astype(np.int64)
+
+
 COLUMNS = [
-    "conv", "input", "init_addr", "init_port", "peer_addr", "peer_port", "first_ts", "last_ts",
+    "conv", "input", "init_addr", "init_port", "peer_addr", "peer_port", "init_code", "peer_code",
+    "first_ts", "last_ts",
     "first_frame", "reply_frame", "shape", "probe", "family", "outcome", "is_probe", "failed",
     "data_seen", "answered_sa", "answered_rst", "init_acked", "init_rst", "init_fin", "peer_fin",
     "init_pkts", "peer_pkts", "init_syns", "completed", "ttl",
@@ -203,6 +220,13 @@ _BOOL = ("is_probe", "failed", "data_seen", "answered_sa", "answered_rst", "init
 
 def _empty() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=bool if c in _BOOL else object) for c in COLUMNS})
+
+
+def _text(values: object, index: pd.Index) -> pd.Series:
+    """A text column kept as Python objects: isin/groupby on them hash, where the default
+    Arrow-backed string dtype checks membership value by value."""
+    arr = values.astype(object).to_numpy() if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
+    return pd.Series(arr, index=index, dtype=object)
 
 
 def _any_option(first: pd.DataFrame) -> np.ndarray:

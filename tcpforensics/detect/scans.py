@@ -58,8 +58,8 @@ NEXT_STEP = {
 def first_contacts(conv: pd.DataFrame) -> pd.DataFrame:
     """First contact of each initiator with each (host, port), with its outcome, for TRW."""
     started = conv["is_probe"] | ((conv["probe"] == "session") & conv["shape"].isin(SYN_SHAPES))
-    c = conv.loc[started, ["init_addr", "peer_addr", "peer_port", "first_ts", "failed"]]
-    c = c.sort_values("first_ts", kind="stable").drop_duplicates(["init_addr", "peer_addr", "peer_port"])
+    c = conv.loc[started, ["init_addr", "init_code", "peer_code", "peer_port", "first_ts", "failed"]]
+    c = c.sort_values("first_ts", kind="stable").drop_duplicates(["init_code", "peer_code", "peer_port"])
     return c.rename(columns={"init_addr": "actor", "first_ts": "ts"})[["actor", "ts", "failed"]]
 
 
@@ -76,18 +76,25 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
     trw_by = walks.set_index("actor")
     rows: list[dict] = []
     covered: set[tuple[str, str]] = set()  # (scanner, host) already reported
-    pairs = failed.drop_duplicates(["init_addr", "peer_addr", "peer_port"])
-    per = pairs.groupby("init_addr").agg(
-        pairs=("peer_port", "size"), hosts=("peer_addr", "nunique"), ports=("peer_port", "nunique")
+    # per scanner, per (scanner, host) and per (scanner, port), on integer address codes
+    pairs = failed.drop_duplicates(["init_code", "peer_code", "peer_port"])
+    per = pairs.groupby("init_code").agg(
+        scanner=("init_addr", "first"), pairs=("peer_port", "size"), hosts=("peer_code", "nunique"),
+        ports=("peer_port", "nunique"),
     )
-    per_host = pairs.groupby(["init_addr", "peer_addr"]).size().rename("ports").reset_index()
-    per_port = pairs.groupby(["init_addr", "peer_port"]).size().rename("hosts").reset_index()
-    per["max_ports_on_host"] = per_host.groupby("init_addr")["ports"].max()
-    per["max_hosts_on_port"] = per_port.groupby("init_addr")["hosts"].max()
-    per["trw"] = trw_by["decision"].reindex(per.index).fillna("pending").to_numpy() == "scanner"
+    per_host = pairs.groupby(["init_code", "peer_code"]).agg(
+        ports=("peer_port", "size"), peer_addr=("peer_addr", "first")).reset_index()
+    per_port = pairs.groupby(["init_code", "peer_port"]).size().rename("hosts").reset_index()
+    per["max_ports_on_host"] = per_host.groupby("init_code")["ports"].max()
+    per["max_hosts_on_port"] = per_port.groupby("init_code")["hosts"].max()
+    decision = trw_by["decision"].reindex(per["scanner"].to_numpy()).fillna("pending").to_numpy()
+    per["trw"] = decision == "scanner"
     per["mode"] = first_match(per, _mode_rules(th))
-    for scanner, r in per[per["mode"] != ""].iterrows():  # one pass per flagged scanner (few)
-        mine = failed[failed["init_addr"] == scanner]
+    for code, r in per[per["mode"] != ""].iterrows():  # one pass per flagged scanner (few)
+        scanner = r["scanner"]
+        mine = failed[failed["init_code"] == code]
+        per_host_s = per_host[per_host["init_code"] == code]
+        per_port_s = per_port[per_port["init_code"] == code]
         trw_info = _trw_details(trw_by, scanner)
         mode = r["mode"]
         if mode == "block_scan":
@@ -96,12 +103,12 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
             covered.update((scanner, h) for h in mine["peer_addr"].unique())
             continue
         if mode == "per_target":
-            hosts = per_host[(per_host["init_addr"] == scanner) & (per_host["ports"] >= th["scan.port_min_ports"])]
+            hosts = per_host_s[per_host_s["ports"] >= th["scan.port_min_ports"]]
             for host in hosts["peer_addr"]:
                 sub = mine[mine["peer_addr"] == host]
                 rows.append(_scan(sub, probes, "port_scan", scanner, host, "threshold", th, trw_info, input_name))
                 covered.add((scanner, host))
-            ports = per_port[(per_port["init_addr"] == scanner) & (per_port["hosts"] >= th["scan.address_min_hosts"])]
+            ports = per_port_s[per_port_s["hosts"] >= th["scan.address_min_hosts"]]
             for port in ports["peer_port"]:
                 sub = mine[mine["peer_port"] == port]
                 rows.append(_scan(sub, probes, "address_scan", scanner, f"port {int(port)}", "threshold", th,
@@ -109,8 +116,8 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
                 covered.update((scanner, h) for h in sub["peer_addr"].unique())
             continue
         # TRW decided "scanner" before any count threshold: name the dominant shape
-        top_host = per_host[per_host["init_addr"] == scanner].nlargest(1, "ports").iloc[0]
-        top_port = per_port[per_port["init_addr"] == scanner].nlargest(1, "hosts").iloc[0]
+        top_host = per_host_s.nlargest(1, "ports").iloc[0]
+        top_port = per_port_s.nlargest(1, "hosts").iloc[0]
         if top_host["ports"] >= top_port["hosts"]:
             sub = mine[mine["peer_addr"] == top_host["peer_addr"]]
             rows.append(_scan(sub, probes, "port_scan", scanner, top_host["peer_addr"], "trw", th, trw_info,
@@ -198,7 +205,6 @@ def _scan(mine: pd.DataFrame, probes: pd.DataFrame, category: str, scanner: str,
         "targets": ev.capped(hosts),
         "hosts": int(len(hosts)),
         "ports_probed": int(len(ports)),
-        "ports_list": ev.capped(ports),
         "probe_type": ptype,
         "probe_types": {str(k): int(v) for k, v in mine["probe"].value_counts().items()},
         "port_states": states,
@@ -209,8 +215,7 @@ def _scan(mine: pd.DataFrame, probes: pd.DataFrame, category: str, scanner: str,
         "trw": trw_info,
         "window": {"start": start, "end": end, "duration_s": duration},
     }
-    uids = ev.capped(mine["uid"], ev.EVIDENCE_CAP) if "uid" in mine.columns else []
-    evidence = [str(u) for u in uids] + ev.frames(input_name, mine["first_frame"])
+    evidence = ev.refs(mine, input_name)
     where = {"port_scan": f"{len(ports)} ports on {target}", "address_scan": f"{len(hosts)} hosts on {target}",
              "block_scan": target}[category]
     opened = states.get("open", [])
@@ -228,15 +233,20 @@ def _scan(mine: pd.DataFrame, probes: pd.DataFrame, category: str, scanner: str,
 
 def _distributed(failed: pd.DataFrame, probes: pd.DataFrame, covered: set, th: dict, input_name: str) -> list[dict]:
     """Many sources sharing a scan of one host, none of them over the single-scanner bar."""
-    key = list(zip(failed["init_addr"], failed["peer_addr"], strict=True))
-    rest = failed[[k not in covered for k in key]] if covered else failed
+    if covered:
+        pairs = pd.DataFrame(sorted(covered), columns=["init_addr", "peer_addr"]).astype(object)
+        seen = failed[["init_addr", "peer_addr"]].astype(object).merge(pairs, how="left", indicator=True)
+        rest = failed[(seen["_merge"] == "left_only").to_numpy()]
+    else:
+        rest = failed
     if rest.empty:
         return []
-    per = rest.groupby("peer_addr").agg(scanners=("init_addr", "nunique"), ports=("peer_port", "nunique"))
+    per = rest.groupby("peer_code").agg(host=("peer_addr", "first"), scanners=("init_code", "nunique"),
+                                        ports=("peer_port", "nunique"))
     hit = per[(per["scanners"] >= th["scan.distributed_min_scanners"]) & (per["ports"] >= th["scan.distributed_min_ports"])]
     rows = []
-    for host in hit.index:
-        sub = rest[rest["peer_addr"] == host]
+    for code, host in hit["host"].items():
+        sub = rest[rest["peer_code"] == code]
         scanners = sub["init_addr"].unique()
         start, end = sub["first_ts"].min(), sub["last_ts"].max()
         states, state_counts = _port_states(probes[probes["peer_addr"].eq(host) & probes["init_addr"].isin(scanners)],
@@ -260,7 +270,7 @@ def _distributed(failed: pd.DataFrame, probes: pd.DataFrame, covered: set, th: d
             f"with failed attempts, each source staying below the single-scanner threshold: a "
             f"distributed (or decoy) scan."
         )
-        evidence = ev.frames(input_name, sub["first_frame"])
+        evidence = ev.refs(sub, input_name)
         rows.append(ev.finding("medium", "distributed_scan", subject, host, n, details, evidence, explanation,
                                NEXT_STEP["distributed_scan"], start, end))
     return rows

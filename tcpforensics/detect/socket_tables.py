@@ -53,7 +53,7 @@ def summary_tables(df: pd.DataFrame, tl: pd.DataFrame, counters: pd.DataFrame, c
         owned = latest[latest["pid"].notna() | latest["process"].notna()]
         if len(owned):
             procs = _state_columns(owned.assign(process=owned["process"].astype(object).fillna("?"),
-                                                pid=owned["pid"].astype("Int64").astype(str)),
+                                                pid=owned["pid"].astype("Int64").astype("string").fillna("-").astype(str)),
                                    ["process", "pid"])
             tables["processes"] = procs.sort_values("sockets", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -74,7 +74,7 @@ def summary_tables(df: pd.DataFrame, tl: pd.DataFrame, counters: pd.DataFrame, c
             "in_every_snapshot": (tl["snapshots_seen"] == tl["snapshots_total"]).groupby(tl["input"].astype(str)).sum(),
         }).rename_axis("input").reset_index()
         moving = tl[tl["changed"] | tl["last_state"].isin(["CLOSE_WAIT", "FIN_WAIT_1", "FIN_WAIT_2", "LAST_ACK", "CLOSING", "SYN_RECEIVED", "SYN_SENT"])]
-        moving = moving.sort_values(["last_state_snapshots", "last_state_s"], ascending=False, kind="stable").head(TOP)
+        moving = moving.sort_values(["last_state_sightings", "last_state_s"], ascending=False, kind="stable").head(TOP)
         cols = ["input", "proto", "src_addr", "src_port", "dst_addr", "dst_port", "pid", "states",
                 "state_times", "snapshots_seen", "vanished", "close_kind"]
         tables["socket_timelines"] = moving[cols].reset_index(drop=True)

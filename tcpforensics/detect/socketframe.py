@@ -40,10 +40,11 @@ def frame(events: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
     last = df.groupby("input")["snapshot"].transform("max")
     df["latest"] = df["snapshot"].eq(last)
-    df["ref"] = df["input"] + ":" + df["line"].astype("Int64").astype(str)
+    df["ref"] = df["input"] + ":" + df["line"].astype("Int64").astype("string").fillna("-").astype(str)
     df["local"] = endpoint(df["src_addr"], df["src_port"])
     df["remote"] = endpoint(df["dst_addr"], df["dst_port"])
     df["owner"] = owner(df)
+    df["sock"] = df["input"] + "|" + df["proto"] + "|" + df["local"] + "|" + df["remote"] + "|" + df["pid"].astype("Int64").astype("string").fillna("-").astype(str)
     return df
 
 
@@ -51,7 +52,7 @@ def endpoint(addr: pd.Series, port: pd.Series) -> pd.Series:
     """'addr:port' with IPv6 addresses in brackets; a missing port prints as '*'."""
     a = addr.astype(object).fillna("").astype(str)
     a = a.where(~a.str.contains(":", regex=False) | a.str.startswith("["), "[" + a + "]")
-    p = port.astype("Int64").astype(str).replace("<NA>", "*")
+    p = port.astype("Int64").astype("string").fillna("*").astype(str)
     return a + ":" + p
 
 
@@ -59,16 +60,16 @@ def owner(df: pd.DataFrame) -> pd.Series:
     """Who holds each socket: process "name[pid]" when shown; else the listener whose port it
     uses (server side); else the local host address (client side, orphans)."""
     name = df["process"].astype(object).fillna("").astype(str)
-    pid = df["pid"].astype("Int64").astype(str)
+    pid = df["pid"].astype("Int64").astype("string").fillna("-").astype(str)
     proc = (name.where(name.ne(""), "pid") + "[" + pid + "]").where(df["pid"].notna())
     proc = proc.fillna((name + "[?]").where(name.ne("")))
     listen = listeners(df)
-    key = df["input"] + "|" + df["proto"] + "|" + df["src_port"].astype("Int64").astype(str)
-    lkey = listen["input"] + "|" + listen["proto"] + "|" + listen["src_port"].astype("Int64").astype(str)
+    key = df["input"] + "|" + df["proto"] + "|" + df["src_port"].astype("Int64").astype("string").fillna("-").astype(str)
+    lkey = listen["input"] + "|" + listen["proto"] + "|" + listen["src_port"].astype("Int64").astype("string").fillna("-").astype(str)
     by_port = pd.Series(listen["listener"].to_numpy(), index=lkey.to_numpy())
     by_port = by_port[~by_port.index.duplicated()]
     served = key.map(by_port)
-    return proc.fillna(served).fillna(df["src_addr"])
+    return proc.astype(object).fillna(served.astype(object)).fillna(df["src_addr"].astype(object))
 
 
 def listeners(df: pd.DataFrame) -> pd.DataFrame:
@@ -80,14 +81,14 @@ def listeners(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def peak(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per group: the largest number of rows in any one snapshot, with that snapshot's index.
+    """Per group: the largest number of distinct sockets in any one snapshot, and its index.
 
     Socket tables are pictures; adding pictures counts one socket many times, so piles are
-    measured in the worst snapshot.
+    measured in the worst snapshot (and a socket repeated within one counts once).
     """
     if rows.empty:
         return pd.DataFrame(columns=by + ["snapshot", "count"])
-    per = rows.groupby(by + ["snapshot"], dropna=False, sort=False).size().rename("count").reset_index()
+    per = rows.groupby(by + ["snapshot"], dropna=False, sort=False)["sock"].nunique().rename("count").reset_index()
     per = per.sort_values(["count", "snapshot"], ascending=[False, True], kind="stable")
     return per.drop_duplicates(by, keep="first").reset_index(drop=True)
 

@@ -47,7 +47,7 @@ THRESHOLDS: dict[str, float | int] = {
     # ESTABLISHED connections held by one remote host.
     "remote_established_low": 100, "remote_established_medium": 500, "remote_established_high": 2000,
     # stuck: the same socket in the same state longer than the kernel would keep it there.
-    "stuck_min_snapshots": 3,  # without timestamps: seen in that state in this many snapshots
+    "stuck_min_sightings": 3,  # without timestamps: seen in that state in this many sightings
     "stuck_syn_sent_s": 127, "stuck_syn_received_s": 63, "stuck_fin_wait_1_s": 60,
     "stuck_fin_wait_2_s": 60, "stuck_close_wait_s": 60, "stuck_closing_s": 60, "stuck_last_ack_s": 60,
     "stuck_socket_low": 1, "stuck_socket_medium": 5, "stuck_socket_high": 50,
@@ -217,11 +217,11 @@ def _listener_subject(df: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
     """The listener a SYN_RECEIVED socket waits on: the LISTEN socket on its local port (first
     one when several), else '*:port' (the dump did not show listeners)."""
     lis = sf.listeners(df)
-    key = rows["input"] + "|" + rows["proto"] + "|" + rows["src_port"].astype("Int64").astype(str)
-    lkey = lis["input"] + "|" + lis["proto"] + "|" + lis["src_port"].astype("Int64").astype(str)
+    key = rows["input"] + "|" + rows["proto"] + "|" + rows["src_port"].astype("Int64").astype("string").fillna("-").astype(str)
+    lkey = lis["input"] + "|" + lis["proto"] + "|" + lis["src_port"].astype("Int64").astype("string").fillna("-").astype(str)
     table = pd.Series(lis["listener"].to_numpy(), index=lkey.to_numpy())
     table = table[~table.index.duplicated()]
-    fallback = "*:" + rows["src_port"].astype("Int64").astype(str)
+    fallback = "*:" + rows["src_port"].astype("Int64").astype("string").fillna("-").astype(str)
     return key.map(table).fillna(fallback)
 
 
@@ -267,24 +267,29 @@ def _syn_flood_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -
     out["spoofing_likely"] = (out["distinct_sources"] >= ctx.config.get("syn_flood_spoof_min_sources")) & (
         out["share_sources_few"] >= ctx.config.get("syn_flood_spoof_share"))
     out["scattered_prefixes"] = (out["distinct_prefixes"] / out["distinct_sources"]) >= 0.5
+    few_each = out["max_per_source"] <= ctx.config.get("syn_flood_spoof_max_per_source")
     out["pattern"] = np.select(
-        [out["distinct_sources"].eq(1), out["spoofing_likely"], out["top_source_share"] >= 0.8],
-        ["single source", "many sources, one or two entries each (spoofing likely)", "one dominant source"],
+        [out["distinct_sources"].eq(1), out["spoofing_likely"], out["top_source_share"] >= 0.8, few_each],
+        ["single source", "many sources, one or two entries each (spoofing likely)", "one dominant source",
+         "a few sources, one or two entries each (too few to judge spoofing)"],
         default="many sources with several entries each (distributed)",
     )
     out["pattern_text"] = np.select(
-        [out["distinct_sources"].eq(1), out["spoofing_likely"]],
+        [out["distinct_sources"].eq(1), out["spoofing_likely"], few_each],
         ["All from one source (" + out["top_source"] + "): a single-source flood or one broken client; block or rate-limit it.",
          out["distinct_sources"].astype(str) + " distinct sources in " + out["distinct_prefixes"].astype(str)
          + " prefixes with one or two entries each: the pattern of spoofed source addresses (" +
-         np.where(out["scattered_prefixes"], "scattered", "clustered") + ").  Filtering by source will not help; SYN cookies and upstream filtering will."],
+         np.where(out["scattered_prefixes"], "scattered", "clustered") + ").  Filtering by source will not help; SYN cookies and upstream filtering will.",
+         out["distinct_sources"].astype(str) + " distinct sources with one or two entries each: too few to "
+         "tell spoofed sources from a burst of real clients."],
         default=out["distinct_sources"].astype(str) + " distinct sources (top " + out["top_source"] + " with "
         + out["top_source_count"].astype(str) + "): a distributed flood or a legitimate burst the backlog cannot absorb.",
     )
     # the listener's backlog (ss prints it as Send-Q of a LISTEN socket): queue full is worse
     lis = sf.listeners(ctx.df).drop_duplicates(["input", "listener"])
-    backlog = lis.set_index(["input", "listener"])["send_q"]
-    out["listener_backlog"] = pd.Series(list(zip(out["input"], out["subject"], strict=True))).map(backlog.to_dict()) if len(out) else []
+    lis = lis[lis["send_q"].astype("Float64").fillna(0) > 0]  # netstat prints 0: unknown
+    backlog = pd.Series(lis["send_q"].to_numpy(), index=(lis["input"] + "|" + lis["listener"]).to_numpy())
+    out["listener_backlog"] = (out["input"] + "|" + out["subject"]).map(backlog)
     full = (out["listener_backlog"].astype("Float64") > 0) & (out["count"] >= out["listener_backlog"].astype("Float64"))
     out["severity"] = sf.bump(out["severity"], to_at_least=pd.Series(np.where(full.fillna(False), "high", "info"), index=out.index))
     # kernel counters from the same run strengthen the finding
@@ -406,16 +411,16 @@ def _stuck(ctx: Context) -> pd.DataFrame:
     limit = tl["last_state"].map({s: float(ctx.config.get(k)) for s, k in STUCK_LIMITS.items()})
     timed = tl["last_state_s"].notna() & tl["last_state_since"].notna()
     by_time = timed & (tl["last_state_s"] > limit)
-    by_count = ~timed & (tl["last_state_snapshots"] >= ctx.config.get("stuck_min_snapshots"))
-    stuck = tl[limit.notna() & (tl["last_state_snapshots"] >= 2) & (by_time | by_count)]
+    by_count = ~timed & (tl["last_state_sightings"] >= ctx.config.get("stuck_min_sightings"))
+    stuck = tl[limit.notna() & (tl["last_state_sightings"] >= 2) & (by_time | by_count)]
     if stuck.empty:
         return pd.DataFrame()
     owner_of = pd.Series(ctx.df["owner"].to_numpy(), index=ctx.df["ref"].to_numpy())
     owner_of = owner_of[~owner_of.index.duplicated()]
     local = sf.endpoint(stuck["src_addr"].astype(object), stuck["src_port"])
     remote = sf.endpoint(stuck["dst_addr"].astype(object), stuck["dst_port"])
-    held = stuck["last_state_s"].round(0).astype("Int64").astype(str) + " s"
-    held = held.where(stuck["last_state_s"].notna(), stuck["last_state_snapshots"].astype(str) + " snapshots")
+    held = stuck["last_state_s"].round(0).astype("Int64").astype("string").fillna("-").astype(str) + " s"
+    held = held.where(stuck["last_state_s"].notna(), stuck["last_state_sightings"].astype(str) + " sightings")
     s = pd.DataFrame({
         "input": stuck["input"].astype(str).to_numpy(),
         "subject": stuck["last_line"].map(owner_of).fillna(stuck["src_addr"].astype(str)).to_numpy(),
@@ -425,7 +430,7 @@ def _stuck(ctx: Context) -> pd.DataFrame:
         "ts": stuck["last_seen"].to_numpy(),
         "first_ts": stuck["first_seen"].to_numpy(),
         "held_s": stuck["last_state_s"].to_numpy(),
-        "held_snapshots": stuck["last_state_snapshots"].to_numpy(),
+        "held_sightings": stuck["last_state_sightings"].to_numpy(),
         "example": (local + " -> " + remote + " " + stuck["last_state"] + " for " + held).to_numpy(),
     })
     by = ["input", "subject"]
@@ -435,7 +440,7 @@ def _stuck(ctx: Context) -> pd.DataFrame:
         "first_seen": g["first_ts"].min(),
         "last_seen": g["ts"].max(),
         "longest_s": g["held_s"].max(),
-        "most_snapshots": g["held_snapshots"].max(),
+        "most_sightings": g["held_sightings"].max(),
     }).reset_index()
     states = s.groupby(by + ["state"], sort=False).size().rename("n").reset_index()
     states["txt"] = states["state"] + " " + states["n"].astype(str)
@@ -445,7 +450,7 @@ def _stuck(ctx: Context) -> pd.DataFrame:
     out["severity"] = sf.ladder(out["count"], ctx.levels("stuck_socket"))
     out = out[out["severity"].notna()]
     out["category"] = "stuck_socket"
-    return _finish(out, ["states_text", "longest_s", "most_snapshots", "examples"])
+    return _finish(out, ["states_text", "longest_s", "most_sightings", "examples"])
 
 
 def _expected(entries: list[str]) -> list[tuple[str | None, int | None, str | None]]:
@@ -516,7 +521,7 @@ def _unexpected_listeners(ctx: Context) -> pd.DataFrame:
         "count": g["pid"].nunique(dropna=False),
         "first_seen": g["ts"].min(), "last_seen": g["ts"].max(),
         "process": g["owner"].first(),
-        "port": g["src_port"].first().astype("Int64").astype(str),
+        "port": g["src_port"].first().astype("Int64").astype("string").fillna("-").astype(str),
         "loopback": g["src_addr"].first().pipe(lambda s: sf.is_loopback(s)),
     }).reset_index().merge(sf.refs(bad, by), on=by)
     out["severity"] = np.where(out["loopback"], "low", "medium")
@@ -562,6 +567,8 @@ def _counter_rule(ctx: Context, category: str, names: tuple[str, ...], prefix: s
     out = out[out["count"].fillna(0) > 0]
     if out.empty:
         return pd.DataFrame()
+    out["count"] = out["count"].round().astype("Int64")
+    c = c.assign(figure=c["figure"].round().astype("Int64"))
     wide = c.pivot_table(index="input", columns="counter", values="figure", aggfunc="max", observed=True)
     out = out.merge(wide.reset_index(), on="input", how="left")
     out["severity"] = sf.ladder(out["count"], ctx.levels(prefix))
@@ -593,7 +600,7 @@ def _retransmissions(ctx: Context) -> pd.DataFrame:
     if out.empty:
         return pd.DataFrame()
     out["ratio"] = (out["RetransSegs"] / out["OutSegs"]).astype("float64").round(4)
-    out["count"] = out["RetransSegs"]
+    out["count"] = out["RetransSegs"].round().astype("Int64")
     out["severity"] = sf.ladder(out["ratio"], ctx.levels("retrans_ratio"))
     since_boot = out["readings"] <= 1
     out["severity"] = out["severity"].where(~since_boot | out["severity"].isna(), "low")
@@ -604,7 +611,7 @@ def _retransmissions(ctx: Context) -> pd.DataFrame:
     timeouts = out["TCPTimeouts"] if "TCPTimeouts" in out else pd.Series(np.nan, index=out.index)
     out["timeouts_share"] = (timeouts / out["RetransSegs"]).astype("float64").round(3)
     out["ratio_pct"] = (out["ratio"] * 100).round(2).astype(str) + "%"
-    out["out_segs"] = out["OutSegs"].astype("Int64").astype(str)
+    out["out_segs"] = out["OutSegs"].astype("Int64").astype("string").fillna("-").astype(str)
     out["timeouts_text"] = np.where(
         out["timeouts_share"].fillna(0) >= 0.5,
         "most were retransmission timeouts (TCPTimeouts), not fast retransmits: whole windows lost, "
@@ -674,7 +681,11 @@ def diagnose(inputs: list[Ingested], config: Config) -> tuple[pd.DataFrame, dict
     cnt = [i.counters for i in inputs if i.counters is not None and len(i.counters)]
     counters = deltas(pd.concat(cnt, ignore_index=True)) if cnt else deltas(None)
     if len(counters):
-        counters["ref"] = counters["input"].astype(str) + ":" + counters["line_last"].astype("Int64").astype(str)
+        counters["ref"] = counters["input"].astype(str) + ":" + counters["line_last"].astype("Int64").astype("string").fillna("-").astype(str)
+    if len(counters):
+        counters["input"] = counters["input"].astype(str)
+        counters["group"] = counters["group"].astype(str)
+        counters["counter"] = counters["counter"].astype(str)
     ctx = Context(df=df, timelines=tl, counters=counters, config=config)
     parts = [rule(ctx) for _, rule in RULES]
     findings = _dedup([p for p in parts if len(p)])

@@ -45,19 +45,22 @@ def walk(contacts: pd.DataFrame, config: Config) -> pd.DataFrame:
     if contacts.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     fail, ok, up, down = thresholds(config)
-    c = contacts.sort_values(["actor", "ts"], kind="stable").reset_index(drop=True)
+    c = contacts.assign(code=pd.factorize(contacts["actor"].astype(object))[0])
+    c = c.sort_values(["code", "ts"], kind="stable").reset_index(drop=True)
     step = np.where(c["failed"].to_numpy(dtype=bool), fail, ok)
-    g = c.groupby("actor", sort=False)
-    cum = pd.Series(step).groupby(c["actor"].to_numpy(), sort=False).cumsum().to_numpy()
+    code = c["code"].to_numpy()
+    g = c.groupby("code", sort=False)
+    cum = pd.Series(step).groupby(code, sort=False).cumsum().to_numpy()
     # Lindley recursion S_n = max(down, S_{n-1} + x_n), S_0 = 0, in closed form:
-    low = pd.Series(cum - down).groupby(c["actor"].to_numpy(), sort=False).cummin().to_numpy()
+    low = pd.Series(cum - down).groupby(code, sort=False).cummin().to_numpy()
     s = cum - np.minimum(0.0, low)
     c["llr"] = s
     c["n"] = g.cumcount() + 1
     c["hit"] = s >= up
     c["benign"] = s <= down
-    first_hit = c[c["hit"]].groupby("actor", sort=False).first()
-    out = g.agg(contacts=("failed", "size"), failures=("failed", "sum"), llr=("llr", "last"))
+    first_hit = c[c["hit"]].groupby("code", sort=False).first()
+    out = g.agg(actor=("actor", "first"), contacts=("failed", "size"), failures=("failed", "sum"),
+                llr=("llr", "last"))
     out["decision"] = np.where(out["llr"] <= down + 1e-12, "benign", "pending")
     out["contacts_to_decision"] = pd.NA
     out["decided_at"] = pd.NaT
@@ -66,4 +69,4 @@ def walk(contacts: pd.DataFrame, config: Config) -> pd.DataFrame:
         out.loc[idx, "decision"] = "scanner"
         out.loc[idx, "contacts_to_decision"] = first_hit["n"].to_numpy()
         out.loc[idx, "decided_at"] = first_hit["ts"].to_numpy()
-    return out.reset_index()[cols]
+    return out.reset_index(drop=True)[cols]

@@ -188,6 +188,7 @@ def _classify(text: pd.Series) -> pd.DataFrame:
             "nstat_head": t.str.fullmatch(_NSTAT_HEAD),
             "proc_group": proc["group"],
             "proc_tokens": rest_tokens,
+            "proc_ntokens": proc["rest"].str.count(r"\S+"),
             "proc_values": is_values,
             "section": t.str.extract(_SECTION)["section"],
             "nameval_name": nameval["name"],
@@ -243,8 +244,8 @@ def parse(lines: Lines) -> Parsed:
     values_lines = pairs & c["proc_values"]
     names_lines = pairs & ~c["proc_values"]
     names_tokens = c["proc_tokens"].shift(1)
-    n_names = names_tokens.where(values_lines).str.len()
-    n_values = c["proc_tokens"].where(values_lines).str.len()
+    n_names = c["proc_ntokens"].shift(1).where(values_lines)
+    n_values = c["proc_ntokens"].where(values_lines)
     mismatch = values_lines & (n_names != n_values)
     kind[names_lines] = "counter names"
     kind[values_lines & ~mismatch] = "proc"

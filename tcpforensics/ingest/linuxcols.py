@@ -73,12 +73,24 @@ for _i, _c in enumerate(b"ABCDEF"):
 
 
 def hex_digits(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed-width hex strings -> (n x width matrix of nibble values, valid rows); numpy only."""
-    hexok = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9A-Fa-f]*$"), False)
-    arr = pc.if_else(hexok, pc.fill_null(arr, ""), "")
-    raw = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=f"S{width}")
-    mat = _HEX[raw.view(np.uint8).reshape(len(raw), width)]
-    lengths = np.asarray(pc.utf8_length(arr).to_numpy(zero_copy_only=False))
+    """Fixed-width hex strings -> (n x width matrix of nibble values, valid rows); numpy only.
+
+    Reads the bytes straight from the Arrow buffer (one copy by ``ascii_upper``), maps each
+    byte through a 256-entry table; rows of another length or with a non-hex byte are invalid.
+    """
+    n = len(arr)
+    up = pc.ascii_upper(pc.fill_null(arr, "")).cast(pa.large_string())
+    if isinstance(up, pa.ChunkedArray):
+        up = up.combine_chunks()
+    offsets = np.frombuffer(up.buffers()[1], dtype=np.int64)[up.offset: up.offset + n + 1]
+    lengths = np.diff(offsets)
+    data = np.frombuffer(up.buffers()[2], dtype=np.uint8) if n else np.zeros(0, np.uint8)
+    if n and (lengths == width).all():
+        raw = data[offsets[0]: offsets[0] + n * width].reshape(n, width)
+    else:  # ragged: gather each row's first ``width`` bytes (short rows padded, then invalid)
+        idx = offsets[:-1, None] + np.arange(width)[None, :]
+        raw = np.where(idx < offsets[1:, None], data[np.clip(idx, 0, max(len(data) - 1, 0))] if len(data) else 0, 0)
+    mat = _HEX[raw.astype(np.uint8)]
     valid = (lengths == width) & (mat >= 0).all(axis=1)
     return np.where(mat < 0, 0, mat), valid
 

@@ -1,4 +1,25 @@
-"""Ingestor for macOS / FreeBSD ``netstat`` (-a -n -A -v -b -T -x; dotted ``addr.port`` endpoints)."""
+"""Ingestor for macOS / FreeBSD ``netstat`` (-a -n -A -v -b -T -x; dotted ``addr.port`` endpoints).
+
+Decisions (documented, tested):
+
+* Sections: rows below "Active Internet connections" (or before any title, e.g. grep output)
+  are TCP/UDP rows. Rows of every other section (UNIX domain sockets, kernel control
+  modules, kernel event/control sockets, multipath connections) are *skipped* with the
+  section kind as reason; ICMP and other non-TCP/UDP rows (``icm4``) are skipped as
+  ``non-TCP/UDP protocol: icm4``. Section titles and column headers are structural.
+* Each row is read with the layout of the header above it: PCB/Flowhash columns before
+  ``Proto`` (-A), Recv-Q/Send-Q (kept) or Rexmit/OOORcv/0-win (-T, not kept) before the
+  endpoints, then ``(state)`` and the -v/-b/-x columns; ``pid`` or ``process:pid`` is found
+  by its header position (process names may hold spaces: ``Google Chrome He:7187``).
+* ``addr.port``: the port is after the last dot (``fe80::1%lo0.123``); ``*.*`` is address
+  ``*`` with no port; service names resolve to numbers; truncated names stay as printed.
+* ``netstat -L`` ("Current listen queue sizes (qlen/incqlen/maxqlen)"): each row is a
+  listening socket: ``state`` LISTEN (implied; ``raw_state`` NA), ``recv_q`` = qlen (accept
+  queue now), ``send_q`` = maxqlen (backlog limit), as Linux reports listeners; incqlen (the
+  SYN queue) has no column and is not kept; the foreign endpoint is not printed (NA).
+* ``tcp4``/``udp4`` are IPv4, ``tcp6``/``tcp46``/``udp46`` IPv6 (dual-stack sockets).
+  UDP rows and -T/-x tables print no state: ``state`` and ``raw_state`` are NA.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tcpforensics.ingest import arrowcols as ac
-from tcpforensics.ingest import netstat_cols
+from tcpforensics.ingest import netstat_cols, vocab
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
 
 NAME = "netstat_bsd"
@@ -22,6 +43,7 @@ DESCRIPTION = "macOS / FreeBSD netstat (-a -n -A -v -b -T -x; tcp4/tcp6/tcp46, a
 SECTIONS: tuple[tuple[str, str], ...] = (
     (r"^Active Multipath Internet connections", "multipath connection (MPTCP, not a TCP/UDP row)"),
     (r"^Active Internet6? connections", "inet"),
+    (r"^Current listen queue sizes", "listen queue"),
     (r"^Active (?:LOCAL \()?UNIX\)? domain sockets", "unix domain socket"),
     (r"^Registered kernel control modules", "kernel control module"),
     (r"^Active kernel event sockets", "kernel event socket"),
@@ -35,108 +57,119 @@ _COMMAND = r"^\s*(?:\S*[$%#>]\s*)?(?:sudo\s+)?netstat\b"
 _ELISION = r"^\s*(?:\.\.\.|…)\s*$"
 # Any socket row: optional PCB columns, a lower-case protocol token, then numbers/endpoints.
 _ANY_PROTO = r"^\s*(?:\S+\s+){%d}(?P<proto>[a-z]+\d*)\s"
+_DETECT_ROW = (
+    r"^\s*(?:[0-9a-f]{6,}\s+){0,2}(?:tcp|udp)(?:4|6|46)?\s+(?:\d+\s+)*"
+    r"\S*\.(?:\d+|\*|[A-Za-z][\w-]*)\s+\S*\.(?:\d+|\*|[A-Za-z][\w-]*)(?:\s|$)"
+)
+# netstat -L: "[tcp4]  qlen/incqlen/maxqlen  local" (macOS prints no Proto column).
+_LISTEN_ROW = (
+    r"^\s*(?:(?P<proto>(?:tcp|udp)\d*)\s+)?(?P<qlen>\d+)/(?P<incqlen>\d+)/(?P<maxqlen>\d+)"
+    r"\s+(?P<local>\S+\.[^\s.]+)\s*$"
+)
 _DEFAULT_HEADER = "Proto Recv-Q Send-Q  Local Address          Foreign Address        (state)"
 
 
 def _row_regex(n_pre: int) -> str:
     return (
-        r"^\s*(?:\S+\s+){%d}(?P<proto>(?:tcp|udp)\d*)\s+(?P<nums>(?:\d+\s+)*)"
-        r"(?P<local>\S+)\s+(?P<foreign>\S+)"
+        r"^\s*(?:\S+\s+){" + str(n_pre) + r"}(?P<proto>(?:tcp|udp)\d*)\s+(?P<nums>(?:\d+\s+)*)"
+        r"(?P<local>\S+\.[^\s.]+)\s+(?P<foreign>\S+\.[^\s.]+)"
         r"(?:\s+(?P<state>[A-Z][A-Z0-9_]*))?(?:\s+(?P<rest>.*?))?\s*$"
-    ) % n_pre
+    )
 
 
 def _arrow(text: pd.Series) -> pa.Array:
-    return pa.array(text.astype(object).fillna("").to_numpy(), type=pa.large_string())
+    return pc.fill_null(ac.strings(text), "")
 
 
-def _np(a: pa.Array) -> np.ndarray:
-    return a.to_numpy(zero_copy_only=False)
+def _blank(arr: pa.Array) -> np.ndarray:
+    return ac.mask(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0))
 
 
 def detect(lines: Lines) -> float:
     """High for tcp4/tcp6/udp4 rows with dotted addr.port endpoints (never Linux addr:port)."""
-    text = lines.text.head(2000)
+    text = lines.text.iloc[:2000]
     if text.empty:
         return 0.0
     arr = _arrow(text)
-    row = _np(pc.match_substring_regex(
-        arr,
-        r"^\s*(?:[0-9a-f]{6,}\s+){0,2}(?:tcp|udp)(?:4|6|46)?\s+(?:\d+\s+)*"
-        r"\S*\.(?:\d+|\*|[A-Za-z][\w-]*)\s+\S*\.(?:\d+|\*|[A-Za-z][\w-]*)(?:\s|$)",
-    ))
+    titled = ac.matches(arr, r"^Active Internet6? connections|^Active (?:LOCAL \()?UNIX|^Current listen queue sizes")
+    row = ac.matches(arr, _DETECT_ROW) | (ac.matches(arr, _LISTEN_ROW) & titled.any())
     if not row.any():
         return 0.0
-    versioned = _np(pc.match_substring_regex(arr, r"^\s*(?:\S+\s+){0,2}(?:tcp|udp)(?:4|6|46)\s"))
-    titled = _np(pc.match_substring_regex(arr, r"^Active Internet6? connections|^Active (?:LOCAL \()?UNIX"))
-    blank = _np(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0))
+    versioned = ac.matches(arr, r"^\s*(?:\S+\s+){0,2}(?:tcp|udp)(?:4|6|46)\s")
+    blank = _blank(arr)
     frac = float(row[~blank].mean()) if (~blank).any() else 0.0
-    score = 0.5 + 0.3 * min(1.0, frac * 2) + (0.1 if versioned.any() else 0.0) + (0.1 if titled.any() else 0.0)
-    return min(1.0, score)
+    score = 0.5 + 0.3 * min(1.0, frac * 2) + 0.1 * versioned.any() + 0.1 * titled.any()
+    return float(min(1.0, score))
 
 
 def parse(lines: Lines) -> Parsed:
     """Parse every line; Internet rows become events, other sections are skipped by kind."""
     text = lines.text
     arr = _arrow(text)
-    idx = text.index
-    structural: Counter = Counter()
-    blank = _np(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0))
+    n = len(text)
+    line_no = text.index.to_numpy(dtype=np.int64)
+    blank = _blank(arr)
 
-    section = pd.Series(None, index=idx, dtype=object)
-    is_title = np.zeros(len(text), dtype=bool)
+    section = np.full(n, None, dtype=object)
+    is_title = np.zeros(n, dtype=bool)
     for pat, kind in SECTIONS:
-        m = _np(pc.match_substring_regex(arr, pat)) & ~is_title
+        m = ac.matches(arr, pat) & ~is_title
         section[m] = kind
         is_title |= m
-    section = section.ffill().fillna("inet")
-    inet = (section == "inet").to_numpy()
+    section = pd.Series(section, dtype=object).ffill().fillna("inet").to_numpy()
+    inet = section == "inet"
 
     # the line right after a non-inet title is that section's column header
-    after_title = np.roll(is_title, 1)
-    after_title[0] = False
+    after_title = np.concatenate(([False], is_title[:-1])) if n else is_title
     other_header = after_title & ~inet & ~blank & ~is_title
-    header = _np(pc.match_substring_regex(arr, _HEADER)) & inet & ~is_title
-    command = _np(pc.match_substring_regex(arr, _COMMAND)) & ~header & ~is_title
-    elision = _np(pc.match_substring_regex(arr, _ELISION))
+    header = ac.matches(arr, _HEADER) & inet & ~is_title
+    command = ac.matches(arr, _COMMAND) & ~header & ~is_title
+    elision = ac.matches(arr, _ELISION)
 
-    # each Internet row is read with the layout of the closest header above it
-    header_id = pd.Series(np.where(header, np.arange(len(text)), np.nan), index=idx)
-    header_id = header_id.where(~is_title, -1).ffill().fillna(-1).astype(int).to_numpy()
+    # each Internet row is read with the layout of the closest header above it (in its section)
+    pos = np.arange(n)
+    header_id = np.maximum.accumulate(np.where(header | is_title, pos, -1)) if n else pos
+    header_id = np.where((header_id >= 0) & header[np.clip(header_id, 0, None)], header_id, -1)
     candidate = inet & ~header & ~is_title & ~blank & ~command & ~elision
 
     frames = []
-    unparsed = np.zeros(len(text), dtype=bool)
-    other_proto = pd.Series(None, index=idx, dtype=object)
-    for hid in np.unique(header_id[candidate]):
-        sel = candidate & (header_id == hid)
-        layout = _layout(text.iloc[hid] if hid >= 0 else _DEFAULT_HEADER)
-        sub = arr.filter(pa.array(sel))
+    reason = np.full(n, None, dtype=object)
+    for hid in np.unique(header_id[candidate]):  # one pass per header (a handful)
+        sel = np.flatnonzero(candidate & (header_id == hid))
+        layout = _layout(arr[int(hid)].as_py() if hid >= 0 else _DEFAULT_HEADER)
+        sub = arr.take(pa.array(sel, type=pa.int64()))
         m = pc.extract_regex(sub, _row_regex(layout["n_pre"]))
-        ok = _np(pc.is_valid(m))
-        lines_sel = idx[sel]
+        ok = ac.mask(pc.is_valid(m))
         if ok.any():
-            frames.append(_rows(m.filter(pa.array(ok)), lines_sel[ok], layout))
-        bad = ~ok
-        unparsed[np.flatnonzero(sel)[bad]] = True
-        p = pc.struct_field(pc.extract_regex(sub.filter(pa.array(bad)), _ANY_PROTO % layout["n_pre"]), "proto")
-        other_proto[lines_sel[bad]] = _np(p)
+            frames.append(_rows(m.filter(pa.array(ok)), line_no[sel[ok]], layout))
+        bad = sel[~ok]
+        if len(bad):
+            proto = ac.extract(arr.take(pa.array(bad, type=pa.int64())), _ANY_PROTO % layout["n_pre"])["proto"]
+            proto = np.asarray(proto.to_pylist(), dtype=object)
+            other = pd.notna(proto) & ~pd.Series(proto, dtype=object).str.match(r"(?:tcp|udp)\d*$").fillna(False).to_numpy(bool)
+            reason[bad] = np.where(other, "non-TCP/UDP protocol: " + proto.astype(str), "unparseable line")
 
-    structural["blank"] += int(blank.sum())
-    structural["title"] += int(is_title.sum())
-    structural["header"] += int((header | other_header).sum())
-    structural["command line"] += int(command.sum())
-    structural["elision"] += int((elision & ~blank).sum())
-    structural = Counter({k: v for k, v in structural.items() if v})
+    # netstat -L: listen queue lengths of listening sockets (qlen -> recv_q, maxqlen -> send_q)
+    listen_sec = (section == "listen queue") & ~is_title & ~blank & ~other_header & ~elision
+    listen_rows = listen_sec & ac.matches(arr, _LISTEN_ROW)
+    if listen_rows.any():
+        sel = np.flatnonzero(listen_rows)
+        frames.append(_listen_rows(ac.extract(arr.take(pa.array(sel, type=pa.int64())), _LISTEN_ROW), line_no[sel]))
+    reason[listen_sec & ~listen_rows] = "unparseable line"
 
-    reason = pd.Series(None, index=idx, dtype=object)
-    not_inet = ~inet & ~is_title & ~blank & ~other_header & ~elision
+    not_inet = ~inet & ~is_title & ~blank & ~other_header & ~elision & (section != "listen queue")
     reason[not_inet] = section[not_inet]
-    has_proto = other_proto.notna().to_numpy() & unparsed
-    reason[has_proto] = "non-TCP/UDP protocol: " + other_proto[has_proto].astype(str)
-    reason[unparsed & ~has_proto] = "unparseable line"
-    skipped_mask = reason.notna()
-    skipped = skipped_frame(idx[skipped_mask].tolist(), reason[skipped_mask].tolist(), text[skipped_mask].tolist())
+    structural = Counter({
+        "blank": int(blank.sum()),
+        "title": int(is_title.sum()),
+        "header": int((header | other_header).sum()),
+        "command line": int(command.sum()),
+        "elision": int((elision & ~blank).sum()),
+    })
+    structural = Counter({k: v for k, v in structural.items() if v})
+    bad = np.flatnonzero(pd.notna(reason))
+    skipped = skipped_frame(line_no[bad].tolist(), reason[bad].tolist(),
+                            arr.take(pa.array(bad, type=pa.int64())).to_pylist())
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"line": pd.Series(dtype="int64")})
     return Parsed(rows=rows, skipped=skipped, structural=structural)
 
@@ -180,27 +213,53 @@ def _rows(m: pa.StructArray, line: pd.Index, layout: dict) -> pd.DataFrame:
             "proto": ac.categorical(proto),
             "family": pd.Categorical(fam, categories=["ipv4", "ipv6"]),
             "src_addr": ac.categorical(laddr),
-            "src_port": netstat_cols.ports(lport, proto).to_numpy(),
+            "src_port": netstat_cols.ports(lport, proto).array,
             "dst_addr": ac.categorical(faddr),
-            "dst_port": netstat_cols.ports(fport, proto).to_numpy(),
+            "dst_port": netstat_cols.ports(fport, proto).array,
             "state": ac.states(raw),
             "raw_state": raw,
         }
     )
     if layout["nums"][:2] == ["recv-q", "send-q"]:
         q = ac.extract(pc.fill_null(f["nums"], ""), r"^(?P<r>\d+)\s+(?P<s>\d+)")
-        out["recv_q"] = ac.integers(q["r"]).to_numpy()
-        out["send_q"] = ac.integers(q["s"]).to_numpy()
+        out["recv_q"] = ac.integers(q["r"]).array
+        out["send_q"] = ac.integers(q["s"]).array
     k = layout["pid_col"]
     if k is not None:
         rest = pc.fill_null(f["rest"], "")
         if layout["named_pid"]:
-            got = ac.extract(rest, r"^(?:\S+\s+){%d}(?P<proc>.*):(?P<pid>\d+)(?:\s|$)" % k)
+            got = ac.extract(rest, _skip(k) + r"(?P<proc>.*):(?P<pid>\d+)(?:\s|$)")
             out["process"] = ac.categorical(pc.utf8_trim_whitespace(got["proc"]))
         else:
-            got = ac.extract(rest, r"^(?:\S+\s+){%d}(?P<pid>\d+)(?:\s|$)" % k)
-        out["pid"] = ac.integers(got["pid"]).to_numpy()
+            got = ac.extract(rest, _skip(k) + r"(?P<pid>\d+)(?:\s|$)")
+        out["pid"] = ac.integers(got["pid"]).array
     return out
+
+
+def _listen_rows(f: dict[str, pa.Array], line: np.ndarray) -> pd.DataFrame:
+    """Rows of ``netstat -L``: listening TCP sockets with their accept-queue length and limit."""
+    proto_tok = pc.fill_null(f["proto"], "tcp")
+    proto = pc.struct_field(pc.extract_regex(proto_tok, r"^(?P<p>tcp|udp)"), "p")
+    version = np.asarray(pc.struct_field(pc.extract_regex(proto_tok, r"^[a-z]+(?P<v>\d*)$"), "v")
+                         .to_numpy(zero_copy_only=False), dtype=object)
+    laddr, lport = netstat_cols.split(f["local"], style="dot")
+    fam = netstat_cols.family(laddr, laddr).astype(object)
+    fam = fam.where(version == "", pd.Series(np.where(version == "4", "ipv4", "ipv6"), dtype=object))
+    return pd.DataFrame({
+        "line": np.asarray(line, dtype=np.int64),
+        "proto": ac.categorical(proto),
+        "family": pd.Categorical(fam, categories=["ipv4", "ipv6"]),
+        "src_addr": ac.categorical(laddr),
+        "src_port": netstat_cols.ports(lport, proto).array,
+        "state": pd.Categorical(["LISTEN"] * len(line), dtype=vocab.STATE_DTYPE),
+        "recv_q": ac.integers(f["qlen"]).array,
+        "send_q": ac.integers(f["maxqlen"]).array,
+    })
+
+
+def _skip(k: int) -> str:
+    """RE2 prefix that skips ``k`` whitespace-separated columns."""
+    return r"^(?:\S+\s+){" + str(k) + "}"
 
 
 def _field(m: pa.StructArray, name: str) -> pa.Array:

@@ -32,18 +32,20 @@ def split(endpoint: pa.Array, style: str) -> tuple[pa.Array, pa.Array]:
 
 
 def ports(port_text: pa.Array, proto: pa.Array) -> pd.Series:
-    """Port text -> UInt16 through ``endpoints.ports`` (service names resolved per protocol)."""
-    key = pc.binary_join_element_wise(
-        pc.cast(pc.fill_null(port_text, ""), pa.large_string()),
-        pc.cast(pc.fill_null(proto, ""), pa.large_string()),
-        pa.scalar("\x00", pa.large_string()),
-    )
-
-    def convert(keys: pd.Series) -> pd.Series:
-        parts = keys.str.split("\x00", n=1, expand=True)
-        return endpoints.ports(parts[0], parts[1])
-
-    return _spread(key, convert, "UInt16")
+    """Port text -> UInt16: digits converted in pyarrow; service names (``https``) through
+    ``endpoints.ports`` on the distinct (name, protocol) pairs only; ``*`` and others NA."""
+    out = ac.integers(port_text, "UInt16")
+    named = ac.matches(pc.fill_null(port_text, ""), r"^[A-Za-z][\w.+-]*$")
+    if named.any():
+        sel = pa.array(named)
+        pairs = pd.DataFrame({
+            "name": port_text.filter(sel).to_pylist(),
+            "proto": pc.fill_null(proto, "tcp").filter(sel).to_pylist(),
+        })
+        uniq = pairs.drop_duplicates().reset_index(drop=True)
+        uniq["num"] = endpoints.ports(uniq["name"], uniq["proto"]).to_numpy()
+        out[named] = pairs.merge(uniq, on=["name", "proto"], how="left")["num"].to_numpy()
+    return out
 
 
 def family(local: pa.Array, foreign: pa.Array) -> pd.Series:
@@ -52,7 +54,10 @@ def family(local: pa.Array, foreign: pa.Array) -> pd.Series:
         return _spread(a, lambda s: endpoints.family(s).astype(object), object)
 
     f = fam(local)
-    return f.where(f.notna(), fam(foreign))
+    missing = f.isna().to_numpy()
+    if missing.any():
+        f[missing] = fam(foreign.filter(pa.array(missing))).to_numpy()
+    return f
 
 
 def categorical(a: pa.Array) -> pd.Categorical:

@@ -13,15 +13,17 @@ recognise the table, not to cut columns by position: rows overflow their columns
 long addresses), translated headers are spaced differently from rows (es), and the pt_BR
 catalogue drops ``Inode`` from the ``-e`` header while rows keep it.
 
-Decisions (see ``LINE_RULES``): UNIX domain rows are skipped with reason ``unix socket``, raw
-rows (``raw``/``raw6``, ``-w``) with ``raw socket``, UDP-Lite rows with ``udplite socket``:
-they are not TCP/UDP and the event table holds TCP/UDP sockets only. Section titles, headers,
+Decisions (see ``LINE_RULES``), the same as the ss ingestor's for the same kernel sockets:
+UNIX domain rows (and IPX/AX.25/Bluetooth sections) are skipped with reason ``non-IP socket``;
+raw rows (``raw``/``raw6``, ``-w``) are events with proto ``raw``, ``state`` NA and the kernel
+state number as printed in ``raw_state`` (``7``); UDP-Lite rows (``udpl``) are skipped with
+reason ``udplite socket``. Section titles, headers,
 the non-root notice (two or three lines, any language, anywhere), blank lines, ``...``
 elisions, separators, comments and echoed netstat commands are structural. Anything else is
 skipped as ``unparseable line``.
 
-UDP rows get ``state`` NA (schema: stateless) and keep ``raw_state`` (``ESTABLISHED`` for a
-connected UDP socket). ``tcp6``/``udp6`` give family ipv6 whatever the address looks like
+UDP and raw rows get ``state`` NA (schema: stateless) and keep ``raw_state`` (``ESTABLISHED`` for a
+connected UDP socket). ``tcp6``/``udp6``/``raw6`` give family ipv6 whatever the address looks like
 (``127.0.0.1:9200`` on a tcp6 row is a v4-mapped socket of an AF_INET6 listener).
 """
 
@@ -129,17 +131,16 @@ def _escape(text: str) -> str:
     return "".join("\\" + c if c in r".^$*+?()[]{}|\/-" else c for c in text)
 
 
-_ROW = r"^\s*(?:tcp|udp)6?\s+\d+\s+\d+\s+\S*:[^\s:.]+\s+\S*:[^\s:.]+(?:\s|$)"
+_ROW = r"^\s*(?:tcp|udp|raw)6?\s+\d{1,18}\s+\d{1,18}\s+\S*:[^\s:.]+\s+\S*:[^\s:.]+(?:\s|$)"
 
 #: Ordered rule table: (kind, accounting label, RE2 pattern over the line). First match wins.
 #: kind: "row" (parsed), "skip" (skipped with the label as reason), "structural".
 LINE_RULES: tuple[tuple[str, str, str], ...] = (
     ("structural", "blank", r"^\s*$"),
     ("row", "tcp/udp socket", _ROW),
-    ("skip", "unix socket", r"^\s*unix\s+\d+\s"),
-    ("skip", "raw socket", r"^\s*raw6?\s+\d+\s+\d+\s"),
+    ("skip", "non-IP socket", r"^\s*unix\s+\d+\s"),
     ("skip", "udplite socket", r"^\s*udpl6?\s+\d+\s+\d+\s"),
-    ("skip", "other protocol socket", r"^\s*(?:ipx|ax25|netrom|x25|rose|l2cap|rfcomm|sco)\s"),
+    ("skip", "non-IP socket", r"^\s*(?:ipx|ax25|netrom|x25|rose|l2cap|rfcomm|sco)\s"),
     ("structural", "notice", r"^\s*" + _alt(_NOTICE_PARTS)),
     ("structural", "title", r"^\s*" + _alt(_INTERNET_TITLES + _OTHER_TITLES)),
     ("structural", "header", r"^\s*Proto\s+\D*$"),
@@ -147,7 +148,8 @@ LINE_RULES: tuple[tuple[str, str, str], ...] = (
     ("structural", "title", r"^\s*[^\W\d_][^\d():]*\([^\d()]*\)\s*$"),
     ("structural", "elision", r"^\s*(?:\.{2,}|…)\s*$"),
     ("structural", "separator", r"^\s*[~=*_-]{3,}"),
-    ("structural", "command", r"(?:^|[\s#$>;|(])(?:sudo\s+)?netstat(?:\s|$)"),
+    # An echoed command: "$ netstat -tan", "prompt># netstat ...", "...; do date; netstat -an".
+    ("structural", "command", r"(?:^(?:\S*[$#>%]\s*)?|[;&|]\s*|\bdo\s+)(?:sudo\s+)?netstat(?:\s|$)"),
     ("structural", "comment", r"^\s*#"),
 )
 
@@ -156,7 +158,7 @@ _TIMER = r"[^\s(]+ \(+[\d.,]+(?:/\d+){1,2}\)"  # "off (0.00/0/0)", cs "timewait 
 _TAIL_SIMPLE = r"^(?:(?P<state>[^\s\d/-]\S*)\s*)?(?P<pidprog>\d+/\S*|-)?$"
 _TAIL = (
     r"^(?:(?P<state>.*?)\s+)??"
-    r"(?:(?P<user>\S+)\s+(?P<inode>\d+)(?:\s+|$))?"
+    r"(?:(?P<user>\S+)\s+(?P<inode>\d{1,18})(?:\s+|$))?"
     r"(?P<pidprog>\d+/.*?|-)?"
     r"(?:\s*(?P<timer>" + _TIMER + r"))?$"
 )
@@ -184,11 +186,10 @@ def _match(arr: pa.Array, pattern: str) -> np.ndarray:
 
 def detect(lines: Lines) -> float:
     """High on net-tools output (its header, its tcp/udp rows with two queues and colon ports)."""
-    text = lines.text
-    text = text[text.str.strip().ne("")].iloc[:_DETECT_SAMPLE]
-    if text.empty:
+    arr = _arrow(lines.text.iloc[: 2 * _DETECT_SAMPLE])
+    arr = arr.filter(pc.not_equal(pc.utf8_trim_whitespace(arr), ""))[:_DETECT_SAMPLE]
+    if len(arr) == 0:
         return 0.0
-    arr = _arrow(text)
     rows = int(_match(arr, _DETECT_ROW).sum())
     queue_rows = int(_match(arr, _DETECT_QUEUE_ROW).sum())
     header = bool(_match(arr, _DETECT_HEADER).any())
@@ -237,79 +238,124 @@ def parse(lines: Lines) -> Parsed:
 
 
 def _rows(text: pd.Series) -> pd.DataFrame:
-    """Split socket rows (all known to match ``_ROW``) into event columns."""
+    """Split socket rows (all known to match ``_ROW``) into event columns.
+
+    Columns with few distinct values (the tail after the foreign address, endpoints, ports,
+    PID/Program) are parsed once per distinct value and spread back by dictionary codes.
+    """
     if text.empty:
         return pd.DataFrame(columns=["line", "proto_raw"])
     arr = pc.utf8_trim_whitespace(_arrow(text))
     parts = pc.ascii_split_whitespace(arr, max_splits=5)
     col = [pc.list_element(parts, i) for i in range(5)]
-    has_rest = pc.greater(pc.list_value_length(parts), 5).to_numpy(zero_copy_only=False)
+    has_rest = _np(pc.greater(pc.list_value_length(parts), 5))
     rest_np = np.full(len(text), "", dtype=object)
     if has_rest.any():
-        rest_np[has_rest] = pc.list_element(parts.filter(pa.array(has_rest)), 5).to_numpy(zero_copy_only=False)
-    rest = pa.array(rest_np, type=pa.large_string())
-    tail = _tail(rest)
-    proto_raw = pd.Series(col[0].to_numpy(zero_copy_only=False), index=text.index)
-    proto = proto_raw.str.removesuffix("6")
-    fam = np.where(proto_raw.str.endswith("6"), "ipv6", "ipv4")
+        rest_np[has_rest] = _np(pc.list_element(parts.filter(pa.array(has_rest)), 5))
+    tail = _tail(pa.array(rest_np, type=pa.large_string()))
+    proto_raw = _categorical(col[0])
+    is_v6 = _np(pc.ends_with(col[0], "6"))
+    proto = _categorical(pc.replace_substring_regex(col[0], "6$", ""))
     out = pd.DataFrame(
         {
             "line": text.index.to_numpy(),
-            "proto_raw": proto_raw.to_numpy(),
-            "proto": proto.to_numpy(),
-            "family": fam,
-            "recv_q": pd.to_numeric(col[1].to_numpy(zero_copy_only=False)),
-            "send_q": pd.to_numeric(col[2].to_numpy(zero_copy_only=False)),
+            "proto_raw": proto_raw,
+            "proto": proto,
+            "family": pd.Categorical.from_codes(is_v6.astype(np.int8), ["ipv4", "ipv6"]),
+            "recv_q": _np(pc.cast(col[1], pa.int64())),
+            "send_q": _np(pc.cast(col[2], pa.int64())),
         }
     )
     for side, c in (("src", col[3]), ("dst", col[4])):
-        addr, port = _endpoints(pd.Series(c.to_numpy(zero_copy_only=False)), out["proto"])
+        addr, port = _endpoints(c, out["proto"])
         out[f"{side}_addr"] = addr
         out[f"{side}_port"] = port
-    raw_state = tail["state"].str.strip()
-    raw_state = raw_state.where(raw_state.ne(""), None)
-    out["raw_state"] = raw_state.to_numpy()
-    state = vocab.normalize(raw_state)
-    out["state"] = state.where(out["proto"].eq("tcp").to_numpy(), None).to_numpy()
-    out["user"] = tail["user"].where(tail["user"].ne(""), None).to_numpy()
-    out["inode"] = pd.to_numeric(tail["inode"].where(tail["inode"].ne(""), None)).to_numpy()
-    pid, _, prog = (tail["pidprog"].str.partition("/")[i] for i in (0, 1, 2))
-    out["pid"] = pd.to_numeric(pid.where(pid.str.fullmatch(r"\d+"), None)).to_numpy()
-    prog = prog.str.strip()
-    out["process"] = prog.where(prog.ne(""), None).to_numpy()
-    out["timer"] = tail["timer"].where(tail["timer"].ne(""), None).to_numpy()
+    for name, values in tail.items():
+        out[name] = values
+    out["state"] = out["state"].where(out["proto"].eq("tcp"))
     return out
 
 
-def _tail(rest: pa.Array) -> pd.DataFrame:
-    """Split the text after the foreign address (see module docstring); RE2, two passes."""
+def _np(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return a.to_numpy(zero_copy_only=False)
+
+
+def _categorical(a: pa.Array) -> pd.Categorical:
+    """A pyarrow string array as a pandas Categorical (dictionary-encoded; "" and null -> NA)."""
+    a = pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a)
+    return pc.dictionary_encode(a).to_pandas().array
+
+
+def _tail(rest: pa.Array) -> dict[str, pd.Series]:
+    """Parse the text after the foreign address (see module docstring), once per distinct text.
+
+    Two RE2 passes: ``_TAIL_SIMPLE`` for the common shapes (state, PID/Program without a
+    space), ``_TAIL`` for the rest (``-e`` user and inode, ``-o`` timers, spaces in names).
+    """
+    d = pc.dictionary_encode(rest)
+    uniq = d.dictionary
+    idx = _np(d.indices)
     names = ("state", "user", "inode", "pidprog", "timer")
-    out = {n: np.full(len(rest), "", dtype=object) for n in names}
-    simple = pc.extract_regex(rest, _TAIL_SIMPLE)
-    ok = pc.fill_null(pc.is_valid(simple), False).to_numpy(zero_copy_only=False)
+    part = {n: np.full(len(uniq), "", dtype=object) for n in names}
+    simple = pc.extract_regex(uniq, _TAIL_SIMPLE)
+    ok = _np(pc.is_valid(simple))
     for n in ("state", "pidprog"):
-        out[n][ok] = pc.struct_field(simple, n).filter(pa.array(ok)).to_numpy(zero_copy_only=False)
+        part[n][ok] = _np(pc.struct_field(simple, n).filter(pa.array(ok)))
     hard = np.flatnonzero(~ok)
     if len(hard):
-        m = pc.extract_regex(rest.take(pa.array(hard)), _TAIL)
-        valid = pc.is_valid(m).to_numpy(zero_copy_only=False)
+        m = pc.extract_regex(uniq.take(pa.array(hard)), _TAIL)
+        valid = _np(pc.is_valid(m))
         for n in names:
-            vals = pc.fill_null(pc.struct_field(m, n), "").to_numpy(zero_copy_only=False)
-            out[n][hard[valid]] = vals[valid]
-        # _TAIL always matches (every group is optional, state takes the rest); kept defensive.
-        out["state"][hard[~valid]] = rest.take(pa.array(hard[~valid])).to_numpy(zero_copy_only=False)
-    return pd.DataFrame(out)
+            part[n][hard[valid]] = _np(pc.fill_null(pc.struct_field(m, n), ""))[valid]
+        # _TAIL matches every text (all groups optional; state takes the rest): defensive.
+        part["state"][hard[~valid]] = _np(uniq.take(pa.array(hard[~valid])))
+    raw_state = pd.Series(part["state"], dtype=object).str.strip()
+    raw_state = raw_state.where(raw_state.ne(""))
+    pidprog = pa.array(part["pidprog"], type=pa.large_string())
+    pp = pc.extract_regex(pidprog, r"^(?P<pid>\d{1,10})/(?P<prog>.*?)\s*$")
+    pid = pd.to_numeric(pd.Series(_np(pc.struct_field(pp, "pid"))).replace("", None), errors="coerce")
+    prog = pd.Series(_np(pc.struct_field(pp, "prog")), dtype=object).replace("", None)
+    inode = pd.to_numeric(pd.Series(part["inode"], dtype=object).replace("", None), errors="coerce")
+    spread = {
+        "raw_state": raw_state.astype("category"),
+        "state": vocab.normalize(raw_state),
+        "user": pd.Series(part["user"], dtype=object).replace("", None).astype("category"),
+        "inode": inode.astype("Int64"),
+        "pid": pid.astype("Int64"),
+        "process": prog.astype("category"),
+        "timer": pd.Series(part["timer"], dtype=object).replace("", None).astype("category"),
+    }
+    return {name: v.take(idx).reset_index(drop=True) for name, v in spread.items()}
 
 
-def _endpoints(text: pd.Series, proto: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(address, port) of printed endpoints; split once per distinct (endpoint, proto)."""
-    key = pd.MultiIndex.from_arrays([text, proto.astype(object)])
-    codes, uniq = pd.factorize(key)
-    u_text = pd.Series(uniq.get_level_values(0), dtype=object)
-    u_proto = pd.Series(uniq.get_level_values(1), dtype=object)
-    addr, port_text = endpoints.split(u_text)
-    port = endpoints.ports(port_text, u_proto)
-    return (
-        pd.Series(addr.to_numpy(dtype=object)[codes]),
-        pd.Series(port.to_numpy(dtype=object, na_value=None)[codes]).astype("UInt16"),
-    )
+def _endpoints(tokens: pa.Array, proto: pd.Series) -> tuple[pd.Categorical, pd.api.extensions.ExtensionArray]:
+    """(address, port) of printed endpoints ``addr:port``, split once per distinct endpoint.
+
+    Every token has a colon (``_ROW`` requires ``:port``): the port is the text after the last
+    colon and brackets around the address are dropped, as ``endpoints.split(style="colon")``
+    does (tests check they agree); here it is a plain split, which RE2 regexes are slow at.
+    Ports through ``endpoints.ports`` semantics: numbers, service names per tcp/udp, ``*`` NA.
+    """
+    d = pc.dictionary_encode(tokens)
+    idx = _np(d.indices)
+    halves = pc.split_pattern(d.dictionary, ":", max_splits=1, reverse=True)
+    addr_u = pc.list_element(halves, 0)
+    bracketed = pc.and_(pc.starts_with(addr_u, "["), pc.ends_with(addr_u, "]"))
+    addr_u = pc.if_else(bracketed, pc.utf8_slice_codeunits(addr_u, 1, -1), addr_u)
+    addr = _categorical(addr_u.take(pa.array(idx)))
+    port_u = pc.list_element(halves, 1)
+    numeric_u = _np(pc.match_substring_regex(port_u, r"^\d{1,5}$"))
+    num = np.full(len(port_u), np.nan)
+    if numeric_u.any():
+        num[numeric_u] = _np(pc.cast(port_u.filter(pa.array(numeric_u)), pa.int64()))
+    port = num[idx]
+    # service names ("ssh", "domain"): tcp and udp may differ, so resolve with the row's proto
+    named_u = ~numeric_u & _np(pc.match_substring_regex(port_u, r"^[A-Za-z]"))
+    named = named_u[idx]
+    if named.any():
+        texts = pd.Series(_np(port_u.take(pa.array(idx[named]))), dtype=object)
+        port[named] = endpoints.ports(texts, proto[named].astype(str).reset_index(drop=True)).to_numpy(
+            dtype=float, na_value=np.nan
+        )
+    port = np.where((port >= 0) & (port <= 65535), port, np.nan)
+    return addr, pd.array(port, dtype="Float64").astype("UInt16")

@@ -15,8 +15,8 @@ Decisions (documented, tested):
   skipped ("owner line without a row").
 * Title lines (``Active Connections``, ``Aktive Verbindungen``, ...), the column header
   (``Proto``, ``Имя``, ``协议``, ``プロトコル``), blank lines, ``...`` elisions, shell prompts
-  echoing the command and the cmd.exe banner are structural; anything else is skipped
-  ("unparseable line").
+  echoing the command, the cmd.exe banner and the "requires elevation" notice of -b are
+  structural; anything else is skipped ("unparseable line").
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ LINE_RULES: tuple[tuple[str, str], ...] = (
      r"|N.{1,3}o .{1,3} poss.{1,3}vel obter informa.{1,6}es de propriedade"
      r"|Не удается получить сведения о владельце)\s*$"),
     ("elision", r"^\s*(?:\.\.\.|…)\s*$"),
+    # netstat -b without an elevated prompt (en, de, fr, es; accents matched loosely)
+    ("notice", r"^\s*(?:The requested operation requires elevation"
+     r"|Der angeforderte Vorgang erfordert erh.{1,3}hte Rechte"
+     r"|L.{1,3}op.{1,3}ration demand.{1,3}e n.{1,3}cessite une .{1,3}l.{1,3}vation"
+     r"|La operaci.{1,3}n solicitada requiere elevaci.{1,3}n)\.?\s*$"),
     ("command line", r"^\s*(?:PS [A-Za-z]:\\[^>]*>.*|[A-Za-z]:\\[^>]*>.*|netstat(?:\.exe)?(?:\s.*)?)$"),
     ("banner", r"^\s*(?:Microsoft Windows \[.*\]|\(c\) .*(?:Microsoft|Майкрософт).*)\s*$"),
     ("header", r"^\s*(?:" + "|".join(vocab.WINDOWS_FIRST_COLUMN) + r")\s+\S"),
@@ -170,12 +175,12 @@ def _rows(fields: dict[str, pa.Array], rows_pos: np.ndarray, line_no: np.ndarray
             "proto": ac.categorical(proto),
             "family": pd.Categorical(fam, categories=["ipv4", "ipv6"]),
             "src_addr": ac.categorical(local),
-            "src_port": netstat_cols.ports(f["lp"], proto).to_numpy(),
+            "src_port": netstat_cols.ports(f["lp"], proto).array,
             "dst_addr": ac.categorical(foreign),
-            "dst_port": netstat_cols.ports(f["fp"], proto).to_numpy(),
+            "dst_port": netstat_cols.ports(f["fp"], proto).array,
             "state": ac.states(raw_cat),
             "raw_state": raw_cat,
-            "pid": ac.integers(f["pid"]).to_numpy(),
+            "pid": ac.integers(f["pid"]).array,
             "process": pd.Categorical(process),
         }
     )

@@ -12,14 +12,18 @@ so ``date; netstat`` and ``netstat; date`` loops both give one snapshot per run)
    2000..2099). Its time (naive, as printed; epoch in UTC) becomes ``ts`` of the snapshot; a
    line of those shapes whose month name we do not know still separates, with ``ts`` NaT.
 2. the repeat of an opening line: a "header-like" line (letters, no digits: a title such as
-   ``Active Internet connections (...)``, a column header, a command echo, a notice) that was
-   printed before the first data line of the input and is printed again after data lines. That
-   is a tool run in a loop without timestamps. Its snapshot has ``ts`` NaT. Header-like lines
+   ``Active Internet connections (...)``, a column header, a notice; or an echoed command such
+   as ``C:\\>netstat -an | findstr ":22"``, digits allowed) that was printed before the first
+   data line of the input and is printed again after data lines. That is a tool run in a loop
+   without timestamps. Its snapshot has ``ts`` NaT. Header-like lines
    that first appear after data (net-tools' ``Active UNIX domain sockets`` section after the
    Internet section, Windows ``[svchost.exe]`` lines) never split a single dump.
 
-A "data line" is any non-blank line with a digit that is neither a timestamp line nor a note
-wrapped in parentheses (net-tools' "(No info could be read ... geteuid()=65534 ...)"). Judgement
+A "data line" is any non-blank line with a digit that is neither a timestamp line, nor a note
+wrapped in parentheses (net-tools' "(No info could be read ... geteuid()=65534 ...)"), nor an
+echoed command. A start with no data line after it (the trailing ``date`` of a ``netstat;
+date`` loop) opens no snapshot. In such loops each time stamp is printed after its run, so
+``ts`` lags one run behind; content cannot tell the two loop orders apart. Judgement
 calls: ``ss -ta; ss -ua`` concatenated prints the same header twice, so it gives two snapshots
 (content alone cannot tell it from a loop of one command); commands with different headers
 (``netstat -tn; netstat -un`` share theirs: the same applies) stay apart only when their opening
@@ -30,6 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tcpforensics.ingest.datewords import MONTHS, PM_WORDS
 
@@ -58,7 +64,11 @@ _DECOR = (
     r"^[\s\-=#*~<>\[\]|+]*(?:[^\W\d_]+(?:[ _-][^\W\d_]+)?\s*[:=]\s+)?(?P<body>.*?)[\s\-=#*~<>\[\]|]*$"
 )
 # Cheap pre-filter (re2-compatible): a clock time or a long bare number somewhere.
-_CANDIDATE = r"\d:\d\d:\d\d|\d:\d\d|^[\s\-=#*~<>\[\]|+@]*\d{10}"
+_CANDIDATE = r"\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d|^[\s\-=#*~<>\[\]|+@]*\d{10}"
+
+# An echoed command ("$ netstat -tan", "C:\\>netstat -an | findstr :22", "# ss -tan"): an opening
+# line even with digits in it, so the same command run twice gives two snapshots.
+_COMMAND = r"^(?:\S*[$#>%]\s*)?(?:sudo\s+)?(?:netstat|ss|nstat|cat\s+/proc/net/\S+)(?:\.exe)?(?:\s|$)"
 
 _EPOCH_MIN, _EPOCH_MAX = 946_684_800, 4_102_444_800  # 2000-01-01 .. 2100-01-01 UTC
 
@@ -69,31 +79,40 @@ def split(text: pd.Series) -> pd.DataFrame:
     snapshots, ``snapshot`` counts snapshots from 0, ``ts`` is the time printed on the
     timestamp line that opened the line's snapshot (NaT when none, or when it did not parse).
     """
-    s = text.astype(object).fillna("").astype(str)
-    is_marker, marker_ts = parse_timestamps(s)
-    stripped = s.str.strip()
-    blank = stripped.eq("").to_numpy()
-    has_digit = stripped.str.contains(r"\d", regex=True).to_numpy()
-    has_letter = stripped.str.contains(r"[^\W\d_]", regex=True).to_numpy()
+    arr = _arrow(text)
+    is_marker, marker_ts = parse_timestamps(text, arr)
+    stripped = pc.utf8_trim_whitespace(arr)
+    blank = _np(pc.equal(stripped, ""))
+    has_digit = _np(pc.match_substring_regex(stripped, r"\d"))
+    has_letter = _np(pc.match_substring_regex(stripped, r"[^\W\d_]"))
+    note = _np(pc.match_substring_regex(stripped, r"^\(.*\)$"))  # "(No info ... =65534 ...)"
+    command = _np(pc.match_substring_regex(stripped, _COMMAND))
     marker = is_marker.to_numpy()
-    note = stripped.str.match(r"^\(.*\)$").to_numpy()  # "(No info could be read ... =65534 ...)"
-    data = ~blank & has_digit & ~marker & ~note
-    headerish = ~blank & ~has_digit & has_letter & ~marker
+    data = ~blank & has_digit & ~marker & ~note & ~command
+    headerish = ~blank & (~has_digit | command) & has_letter & ~marker
 
     # Opening lines: header-like lines before the first data line; their repeats are candidates.
-    first_data = int(np.argmax(data)) if data.any() else len(s)
-    keys = stripped.str.replace(r"\s+", " ", regex=True)
-    opening = set(keys.to_numpy()[:first_data][headerish[:first_data]])
-    pos = np.arange(len(s))
-    repeat = headerish & (pos > first_data) & keys.isin(opening).to_numpy() if opening else np.zeros(len(s), bool)
+    n = len(text)
+    first_data = int(np.argmax(data)) if data.any() else n
+    repeat = np.zeros(n, dtype=bool)
+    head_idx = np.flatnonzero(headerish)
+    if len(head_idx):
+        keys = pc.replace_substring_regex(stripped.take(pa.array(head_idx)), r"\s+", " ").to_numpy(zero_copy_only=False)
+        before = head_idx < first_data
+        opening = set(keys[before])
+        if opening:
+            repeat[head_idx] = (head_idx > first_data) & np.isin(keys, list(opening))
 
     # A candidate starts a snapshot when a data line came since the previous candidate.
     cand = marker | repeat
     data_before = np.cumsum(data)
     cd = data_before[cand]
     prev = np.concatenate([[0], cd[:-1]])
-    start = np.zeros(len(s), bool)
+    start = np.zeros(n, dtype=bool)
     start[np.flatnonzero(cand)[cd > prev]] = True
+    # ... and a data line comes after it: the last "date" of a "netstat; date" loop opens nothing.
+    last_data = int(np.flatnonzero(data)[-1]) if data.any() else -1
+    start[last_data + 1 :] = False
     snapshot = np.cumsum(start)
 
     # ts: the last timestamp line, reset to NaT by a header-repeat start.
@@ -114,14 +133,29 @@ def split(text: pd.Series) -> pd.DataFrame:
     )
 
 
-def parse_timestamps(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Vectorized: (is a timestamp line, its time or NaT) for every line (see ``_RULES``)."""
-    s = text.astype(object).fillna("").astype(str)
-    is_marker = pd.Series(False, index=s.index)
-    ts = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-    cand = s[s.str.len().le(120) & s.str.contains(_CANDIDATE, regex=True)]
-    if cand.empty:
+def _arrow(text: pd.Series) -> pa.Array:
+    return pa.array(text.astype(object).fillna("").to_numpy(), type=pa.large_string())
+
+
+def _np(a: pa.Array) -> np.ndarray:
+    """A boolean pyarrow array as numpy (nulls -> False)."""
+    return pc.fill_null(a, False).to_numpy(zero_copy_only=False)
+
+
+def parse_timestamps(text: pd.Series, arr: pa.Array | None = None) -> tuple[pd.Series, pd.Series]:
+    """Vectorized: (is a timestamp line, its time or NaT) for every line (see ``_RULES``).
+
+    An RE2 pre-filter over the whole column keeps the (few) lines with a clock time or a
+    long number; the rule table runs on those only.
+    """
+    arr = _arrow(text) if arr is None else arr
+    is_marker = pd.Series(False, index=text.index)
+    ts = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    short = _np(pc.less_equal(pc.utf8_length(arr), 120))
+    hit = short & _np(pc.match_substring_regex(arr, _CANDIDATE))
+    if not hit.any():
         return is_marker, ts
+    cand = pd.Series(arr.filter(pa.array(hit)).to_numpy(zero_copy_only=False), index=text.index[hit], dtype=object)
     body = cand.str.extract(_DECOR)["body"].fillna("")
     left = body
     for _name, rule in _RULES:

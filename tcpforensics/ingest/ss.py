@@ -1,10 +1,13 @@
 """Ingestor for iproute2 ``ss`` tables: any option mix, state filters, wrapped detail lines, no header.
 
-Every line is classified by whole-column RE2 matches (pyarrow) into one of the kinds of
-``_KIND_RULES`` (read top to bottom; first match wins); rows are then split into columns by one
-row pattern, and the detail text ss prints after the peer (``users:``, ``timer:``, ``uid:``,
-``ino:``...) or on indented continuation lines below the row (``-e -i -m -o``, or a timer alone
-on the next line) is attached to the row above it and searched for the fields of the schema.
+Whole columns at a time (pyarrow compute): every line is split into its first four
+whitespace-separated tokens and the exact remainder; the tokens decide whether the line is a
+socket row and which layout it has (``_layout``: with or without Netid and State); the other
+lines are classified by the ordered rules of ``_KIND_RULES`` (header, blank, elision, command
+prompt, non-IP row). The detail text ss prints after the peer (``users:``, ``timer:``,
+``uid:``, ``ino:``...) or on continuation lines below the row (indented ``-e -i -m -o``
+lines, or a timer alone at column 0) is attached to the row above and searched for the
+fields of the schema.
 
 Decisions (documented, tested):
 
@@ -35,8 +38,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tcpforensics.ingest import linuxcols as ac
 from tcpforensics.ingest import endpoints
+from tcpforensics.ingest import linuxcols as ac
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
 from tcpforensics.schema import STATE_DTYPE
 
@@ -45,18 +48,13 @@ DESCRIPTION = "Linux iproute2 ss socket table (ss -tuanpeimo, state filters, hea
 
 # --- patterns (RE2) -------------------------------------------------------------------------
 
-_SP = r"[ \t]"
 _HEADER = (
     r"^[ \t]*(?:Netid[ \t]+)?(?:State[ \t]+)?Recv-Q[ \t]+Send-Q[ \t]+Local[ \t]+Address:Port"
     r"[ \t]+Peer[ \t]+Address:[ \t]*Port"
 )
-_ROW = (
-    r"^[ \t]*(?:(?P<netid>[a-z][a-z0-9_]*)[ \t]+)?(?:(?P<state>[A-Z][A-Z0-9_-]*)[ \t]+)?"
-    r"(?P<recv_q>[0-9]+)[ \t]+(?P<send_q>[0-9]+)[ \t]+(?P<local>[^ \t]+)[ \t]+(?P<peer>[^ \t]+)"
-    r"(?P<rest>.*)$"
-)
-#: 'addr:port', '[v6]:port', 'addr%dev:port', '[v6]%dev:port', bare v6 with the port last.
-_ENDPOINT = r"^(?:\[(?P<b>[^\]]*)\]|(?P<a>.*?))(?:%(?P<dev>[^:%\]\[]*))?:(?P<port>[^:\]]*)$"
+#: First process of ``users:(("name",pid=1,fd=3),...)`` (old ss: ``("name",1,3)``).
+_USERS_FAST = r'users:\(\("(?P<proc>[^"]*)",(?:pid=)?(?P<pid>[0-9]+)'
+_USERS = r'users:\(\("(?P<proc>.*?)",(?:pid=)?(?P<pid>[0-9]+)'
 _PROMPT = r"^[ \t]*(?:\[[^\]]*\][$#%>]|[\w.@:~/-]*[$#%>])(?:[ \t]|$)|^[ \t]*(?:sudo[ \t]+)?ss(?:[ \t]|$)"
 _ELISION = r"^[ \t]*(?:\.\.\.+|…)(?:[ \t]+(?:\.\.\.+|…))*[ \t]*$"
 #: Shape of a detail line below a row: indented, or 'key:value' / 'key:(...)' / '<->' at column 0.
@@ -84,7 +82,7 @@ SINGLE_STATE_FILTERS: frozenset[str] = frozenset({
 
 _NON_IP = r"^[ \t]*(?:" + "|".join(NON_IP_NETIDS) + r")[ \t]"
 
-# Ordered line-kind rules: (kind, pattern). First match wins; 'row' is decided by _ROW after.
+# Ordered kind rules for lines that are not row-shaped (see _layout): first match wins.
 _KIND_RULES: tuple[tuple[str, str], ...] = (
     ("blank", r"^[ \t]*$"),
     ("header", _HEADER),
@@ -102,7 +100,7 @@ _DETECT_STRONG = (
     r"^[ \t]*(?:[a-z][a-z0-9_]*[ \t]+)?(?:" + _SS_STATES + r")[ \t]+[0-9]+[ \t]+[0-9]+[ \t]+[^ \t]+[ \t]+[^ \t]+"
 )
 _DETECT_WEAK = (
-    r"^[ \t]*(?:tcp|udp|raw|sctp|mptcp)[ \t]+[0-9]+[ \t]+[0-9]+[ \t]+[^ \t]*:[^ \t]+[ \t]+[^ \t]*:[^ \t]+"
+    r"^[ \t]*(?:(?:tcp|udp|raw|sctp|mptcp)[ \t]+)?[0-9]+[ \t]+[0-9]+[ \t]+[^ \t]*:[^ \t]+[ \t]+[^ \t]*:[^ \t]+"
     r"[ \t]*(?:$|users:\(|timer:\(|uid:|ino:|sk:)"
 )
 _NETSTAT = (
@@ -191,13 +189,16 @@ _PAD = " \x01 \x01 \x01 \x01 \x01"  # sentinel tokens: every line splits into 5 
 def _clean(arr: pa.Array) -> pa.Array:
     """Missing lines read as empty; no-break spaces (web copies) as spaces."""
     arr = pc.fill_null(arr, "")
-    if len(arr) and pc.any(pc.match_substring(arr, "\u00a0")).as_py():
+    data = arr.buffers()[2]
+    # U+00A0 is C2 A0 in UTF-8: look for the byte before running a string kernel
+    if data is not None and (np.frombuffer(data, dtype=np.uint8) == 0xA0).any():
         arr = pc.replace_substring(arr, "\u00a0", " ")
     return arr
 
 
 def _tokens(arr: pa.Array) -> dict[str, pa.Array]:
     """First four whitespace-separated tokens of every line and the exact remainder."""
+    arr = pc.ascii_ltrim_whitespace(arr)
     padded = pc.binary_join_element_wise(arr, pa.scalar(_PAD, arr.type), pa.scalar("", arr.type))
     parts = pc.ascii_split_whitespace(padded, max_splits=4)
     return {f"t{i}": pc.list_element(parts, i) for i in range(5)}
@@ -226,23 +227,34 @@ def _layout(tok: dict[str, pa.Array]) -> np.ndarray:
 def _fields(tok: dict[str, pa.Array], k: np.ndarray) -> dict[str, pa.Array]:
     """Columns of row lines by their layout: netid, state, recv_q, send_q, local, peer, rest."""
     t0, t1, t2, t3, rem = (tok[f"t{i}"] for i in range(5))
-    v = pc.ascii_split_whitespace(rem, max_splits=1)
-    v0, v1 = pc.list_element(v, 0), pc.list_element(v, 1)
-    w = pc.ascii_split_whitespace(v1, max_splits=1)
-    w0, w1 = pc.list_element(w, 0), pc.list_element(w, 1)
-    kk = pa.array(k, type=pa.int8())
+    layouts = set(np.unique(k).tolist())
     null = pa.nulls(len(k), t0.type)
+    v0 = v1 = w0 = w1 = null
+    if layouts & {1, 2}:  # the remainder still holds the peer (and the local) endpoint
+        v = pc.ascii_split_whitespace(rem, max_splits=1)
+        v0, v1 = pc.list_element(v, 0), pc.list_element(v, 1)
+    if 2 in layouts:
+        w = pc.ascii_split_whitespace(v1, max_splits=1)
+        w0, w1 = pc.list_element(w, 0), pc.list_element(w, 1)
     is_netid = pa.array(ac.matches(t0, r"^[a-z]"))
-    rest = pc.utf8_trim_whitespace(pc.replace_substring(pc.choose(kk, rem, v1, w1), "\x01", ""))
-    return {
-        "netid": pc.utf8_lower(pc.choose(kk, null, pc.if_else(is_netid, t0, null), t0)),
-        "state": pc.choose(kk, null, pc.if_else(is_netid, null, t0), t1),
-        "recv_q": pc.choose(kk, t0, t1, t2),
-        "send_q": pc.choose(kk, t1, t2, t3),
-        "local": pc.choose(kk, t2, t3, v0),
-        "peer": pc.choose(kk, t3, v0, w0),
-        "rest": rest,
+    columns = {  # per layout 0, 1, 2
+        "netid": (null, pc.if_else(is_netid, t0, null), t0),
+        "state": (null, pc.if_else(is_netid, null, t0), t1),
+        "recv_q": (t0, t1, t2),
+        "send_q": (t1, t2, t3),
+        "local": (t2, t3, v0),
+        "peer": (t3, v0, w0),
+        "rest": (rem, v1, w1),
     }
+    if len(layouts) == 1:  # one layout for the whole input: no per-row choice needed
+        (only,) = layouts
+        out = {name: alts[only] for name, alts in columns.items()}
+    else:
+        kk = pa.array(k, type=pa.int8())
+        out = {name: pc.choose(kk, *alts) for name, alts in columns.items()}
+    out["netid"] = pc.utf8_lower(out["netid"])
+    out["rest"] = pc.utf8_trim_whitespace(pc.replace_substring(out["rest"], "\x01", ""))
+    return out
 
 
 def _classify(arr: pa.Array, row_shaped: np.ndarray) -> np.ndarray:
@@ -261,33 +273,34 @@ def _classify(arr: pa.Array, row_shaped: np.ndarray) -> np.ndarray:
         if cmd.any():  # prompt lines not running ss are comments
             sub_kind[cmd & ~ac.matches(sub, r"(?:^|[^\w-])ss(?:[ \t]|$)")] = "comment"
         kind[others] = sub_kind
-    return kind.astype(str)
+    return kind.astype("U16")  # wide enough for every kind name set later
 
 
 def _details(rest: pa.Array, arr: pa.Array, pos: np.ndarray, anchor: np.ndarray,
-             cont: np.ndarray, rows_pos: np.ndarray) -> pd.Series:
+             cont: np.ndarray, rows_pos: np.ndarray) -> pa.Array:
     """The text after the peer column plus every continuation line below the row, joined."""
-    det = pd.Series(pc.fill_null(rest, "").to_pandas(), dtype="str").str.strip()
+    rest = pc.fill_null(rest, "")
     cont_pos = np.flatnonzero(cont)
     if len(cont_pos) == 0 or len(rows_pos) == 0:
-        return det
+        return rest
     row_of_pos = np.full(len(pos), -1, dtype=np.int64)
     row_of_pos[rows_pos] = np.arange(len(rows_pos))
     owner = row_of_pos[anchor[cont_pos]]
     keep = owner >= 0  # continuation of a non-IP row stays structural only
     owner, cont_pos = owner[keep], cont_pos[keep]
     if len(owner) == 0:
-        return det
+        return rest
+    det = pd.Series(rest.to_pandas(), dtype="str")
     ctext = pd.Series(arr.take(pa.array(cont_pos)).to_pandas(), dtype="str").str.strip()
     rank = pd.Series(owner).groupby(owner).cumcount().to_numpy()
     for k in range(int(rank.max()) + 1):  # one pass per continuation depth (a handful)
         sel = rank == k
         idx = owner[sel]
         det.iloc[idx] = (det.iloc[idx] + " " + ctext.to_numpy()[sel]).str.strip().to_numpy()
-    return det
+    return ac.strings(det)
 
 
-def _rows(fields: dict[str, pa.Array], details: pd.Series, arr: pa.Array, kind: np.ndarray,
+def _rows(fields: dict[str, pa.Array], details: pa.Array, arr: pa.Array, kind: np.ndarray,
           prompt: np.ndarray, rows_pos: np.ndarray) -> pd.DataFrame:
     n_rows = len(rows_pos)
     netid = pd.Series(ac.categorical(pc.utf8_lower(fields["netid"])))
@@ -309,12 +322,13 @@ def _rows(fields: dict[str, pa.Array], details: pd.Series, arr: pa.Array, kind: 
     unknown_netid = netid.notna() & ~netid.isin(list(INET_NETIDS))
 
     # state: printed, else implied by a single-state filter on the ss command line, else UNKNOWN
-    raw = pd.Series(raw_state, dtype=object)
-    implied = raw.isna() & pd.notna(cmd_filter)
-    raw = raw.where(~implied, pd.Series(cmd_filter, dtype=object))
-    raw_cat = pd.Categorical(raw)
+    raw_cat = raw_state
+    implied = pd.isna(raw_state) & pd.notna(cmd_filter)
+    if implied.any():
+        raw = pd.Series(raw_state, dtype=object)
+        raw_cat = pd.Categorical(raw.where(~implied, pd.Series(cmd_filter, dtype=object)))
     state = pd.Series(ac.states(raw_cat))
-    state = state.where(raw.notna(), "UNKNOWN")
+    state = state.where(pd.notna(raw_cat), "UNKNOWN")
     state = state.where(~proto.isin(list(STATELESS)))
 
     local = _endpoint(fields["local"], proto)
@@ -323,7 +337,7 @@ def _rows(fields: dict[str, pa.Array], details: pd.Series, arr: pa.Array, kind: 
 
     out = pd.DataFrame({
         "proto": pd.Categorical(proto),
-        "family": _family(local[0], peer[0]),
+        "family": _family(local[0], peer[0], details),
         "src_addr": local[0], "src_port": local[1],
         "dst_addr": peer[0], "dst_port": peer[1],
         "state": state.astype(STATE_DTYPE),
@@ -366,11 +380,14 @@ def _command_context(arr: pa.Array, kind: np.ndarray, prompt: np.ndarray,
     for s, t in zip(start_of.tolist(), texts, strict=True):  # a handful of command lines
         joined[s] = (joined.get(s, "") + " " + t).strip()
     info = {s: _command_info(t) for s, t in joined.items()}
+    order = np.array(sorted(info), dtype=np.int64)
+    protos = np.array([info[s][0] for s in order.tolist()], dtype=object)
+    filters = np.array([info[s][1] for s in order.tolist()], dtype=object)
     last = np.maximum.accumulate(np.where(np.isin(pos, starts), pos, -1))[rows_pos]
-    for s, (p, f) in info.items():
-        sel = last == s
-        proto[sel] = p
-        filt[sel] = f
+    below = last >= 0  # rows under some command line: take that command's context
+    k = np.searchsorted(order, last[below])
+    proto[below] = protos[k]
+    filt[below] = filters[k]
     return proto, filt
 
 
@@ -393,28 +410,40 @@ def _command_info(cmd: str) -> tuple[str | None, str | None]:
 
 
 def _endpoint(field: pa.Array, proto: pd.Series) -> tuple[pd.Categorical, pd.Series]:
-    """(address without brackets/device, port number) of one endpoint column."""
-    parts = ac.extract(field, _ENDPOINT)
-    matched = pc.is_valid(parts["port"])
-    addr = pc.if_else(pc.equal(pc.fill_null(parts["b"], ""), ""), parts["a"], parts["b"])
-    addr = pc.if_else(matched, addr, field)  # no ':port' at all: keep the text as printed
-    port_text = pc.fill_null(parts["port"], "")
+    """(address without brackets/device, port number) of one endpoint column.
+
+    The port is the text after the last ':' ('[v6]:port', bare v6 '::1:25', '*:*'); an
+    ``addr%dev`` suffix is dropped ('0.0.0.0%lo', '[::]%eth0', '[fe80::1%eth0]'); a field
+    without ':' keeps its text as the address with no port.
+    """
+    colon = pc.match_substring(field, ":")
+    if not pc.all(colon).as_py():
+        field = pc.if_else(colon, field, pc.binary_join_element_wise(
+            field, pa.scalar(":", field.type), pa.scalar("", field.type)))
+    parts = pc.split_pattern(field, ":", max_splits=1, reverse=True)
+    addr, port_text = pc.list_element(parts, 0), pc.list_element(parts, 1)
+    if len(addr) and pc.any(pc.match_substring(addr, "%")).as_py():
+        addr = pc.replace_substring_regex(addr, r"%[^%\]\[]*(\]?)$", r"\1")
+    bracketed = pc.starts_with(addr, "[")
+    if pc.any(bracketed).as_py():
+        bracketed = pc.and_(bracketed, pc.ends_with(addr, "]"))
+        addr = pc.if_else(bracketed, pc.utf8_slice_codeunits(addr, 1, -1), addr)
     ports = ac.integers(port_text, "UInt16")
     named = ac.matches(port_text, r"^[A-Za-z][\w.+-]*$")
-    if named.any():
+    if named.any():  # service names (ss without -n): resolved once per distinct (name, proto)
         sub = pd.DataFrame({
             "name": port_text.filter(pa.array(named)).to_pylist(),
             "proto": proto[named].astype(str).to_numpy(),
         })
         uniq = sub.drop_duplicates().reset_index(drop=True)
         uniq["num"] = endpoints.ports(uniq["name"], uniq["proto"]).to_numpy()
-        resolved = sub.merge(uniq, on=["name", "proto"], how="left")["num"]
-        ports[named] = resolved.to_numpy()
+        ports[named] = sub.merge(uniq, on=["name", "proto"], how="left")["num"].to_numpy()
     return ac.categorical(addr), ports
 
 
-def _family(local: pd.Categorical, peer: pd.Categorical) -> pd.Categorical:
-    """ipv4/ipv6 from the local address, else from the peer ('*' tells nothing)."""
+def _family(local: pd.Categorical, peer: pd.Categorical, details: pa.Array) -> pd.Categorical:
+    """ipv4/ipv6 from the local address, else from the peer ('*' tells nothing), else ipv6
+    when ss -e printed ``v6only:`` (only IPv6 sockets have it: '*:port' dual-stack listeners)."""
     def fam(c: pd.Categorical) -> pd.Series:
         uniq = endpoints.family(pd.Series(list(c.categories), dtype=object)).astype(object)
         codes = np.asarray(c.codes)
@@ -424,22 +453,28 @@ def _family(local: pd.Categorical, peer: pd.Categorical) -> pd.Categorical:
 
     f = fam(local)
     f = f.where(f.notna(), fam(peer))
+    if f.isna().any() and len(details):
+        f[f.isna() & ac.matches(details, r"(?:^|[ \t])v6only:")] = "ipv6"
     return pd.Categorical(f, categories=["ipv4", "ipv6"])
 
 
-def _detail_fields(details: pd.Series) -> dict[str, object]:
+def _detail_fields(arr: pa.Array) -> dict[str, object]:
     """pid, process, user (uid), inode and timer from the text after and below each row."""
-    arr = ac.strings(details)
     n = len(arr)
     out: dict[str, object] = {}
     if n and ac.mask(pc.match_substring(arr, "users:(")).any():
-        u = ac.extract(arr, r'users:\(\("(?P<proc>.*?)",(?:pid=)?(?P<pid>[0-9]+)')
+        u = ac.extract(arr, _USERS_FAST)
+        odd = pc.and_(pc.is_null(u["pid"]), pc.match_substring(arr, "users:(("))
+        if ac.mask(odd).any():  # a '"' inside a program name: the slower, lazy pattern
+            slow = ac.extract(arr, _USERS)
+            u = {k: pc.if_else(odd, slow[k], u[k]) for k in u}
         out["pid"] = ac.integers(u["pid"])
-        proc = pd.Series(pc.fill_null(u["proc"], "").to_pandas(), dtype=object)
-        multi = ac.matches(arr, r'users:\(\(.*\),\("')
-        if multi.any():
-            proc[multi] = _all_names(arr.filter(pa.array(multi)))
-        out["process"] = pd.Categorical(proc.where(proc != ""))
+        proc = u["proc"]
+        multi = ac.mask(pc.match_substring(arr, '),("'))
+        if multi.any():  # several processes share the socket
+            names = _all_names(arr.filter(pa.array(multi)))
+            proc = pc.replace_with_mask(proc, pa.array(multi), pa.array(names, type=proc.type))
+        out["process"] = ac.categorical(proc)
     for name, key, pattern in (
         ("timer", "timer:(", r"timer:\((?P<v>[^)]*)\)"),
         ("user", "uid:", r"(?:^|[ \t])uid:(?P<v>[0-9]+)"),

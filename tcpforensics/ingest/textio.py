@@ -85,10 +85,16 @@ def _utf16_without_bom(head: bytes) -> str | None:
     even0 = float((a[0::2] == 0).mean())
     odd0 = float((a[1::2] == 0).mean())
     if odd0 > 0.3 and even0 < 0.05:
-        return "utf-16-le"
-    if even0 > 0.3 and odd0 < 0.05:
-        return "utf-16-be"
-    return None
+        enc = "utf-16-le"
+    elif even0 > 0.3 and odd0 < 0.05:
+        enc = "utf-16-be"
+    else:
+        return None
+    # binary data can have the same zero pattern: demand text-like characters too
+    text = head[:n].decode(enc, errors="replace")
+    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    bad = (cps == 0xFFFD) | ((cps < 32) & ~np.isin(cps, (9, 10, 13)))
+    return enc if bad.sum() <= len(cps) * 0.02 else None
 
 
 def _sample(data: bytes) -> bytes:

@@ -111,6 +111,13 @@ STATE_TOKENS: tuple[tuple[str, str, str], ...] = (
     ("STÄNG_VÄNTA", "CLOSE_WAIT", "net-tools sv po"),
     ("LYSSNAR", "LISTEN", "net-tools sv po"),
     ("STÄNGER", "CLOSING", "net-tools sv po"),
+    # net-tools "UNKNOWN" state (unknown kernel state number), net-tools 2.10 catalogues
+    ("NEZNÁM", "UNKNOWN", "net-tools cs po"),
+    ("UNBEKANNT", "UNKNOWN", "net-tools de po"),
+    ("TUNDMATU", "UNKNOWN", "net-tools et po"),
+    ("INCONNU", "UNKNOWN", "net-tools fr po"),
+    ("不明", "UNKNOWN", "net-tools ja po"),
+    ("DESCONHECIDA", "UNKNOWN", "net-tools pt_BR po"),
 )
 
 #: /proc/net/tcp ``st`` hex codes (include/net/tcp_states.h).

@@ -79,7 +79,7 @@ def _path(x: dict, y: dict, eoc: int, tw: int) -> tuple[np.ndarray, np.ndarray]:
     fin_x, fin_y = x["fin"], y["fin"]
     # --- opening: ordered rules ---
     active = x["syn"] < INF
-    simul = active & (y["syn"] < INF) & (y["syn"] > x["syn"]) & (y["syn"] < y["synack"])
+    simul = active & (y["syn"] < INF)  # both sent a bare SYN: the SYNs crossed
     passive = ~active & ((x["synack"] < INF) | (y["syn"] < INF))
     answered_y = np.minimum(y["ack_after_syn"], y["nonsyn"])   # peer acted after its SYN
     est = np.select(
@@ -104,7 +104,7 @@ def _path(x: dict, y: dict, eoc: int, tw: int) -> tuple[np.ndarray, np.ndarray]:
     t_syn_sent = np.where(active, x["syn"], INF)
     t_listen = np.where(passive & ~((x["rst"] < INF) & (x["synack"] == INF)), np.minimum(y["syn"], x["synack"]), INF)
     t_listen = np.where(passive & (x["first"] == INF) & (answered_y == INF), INF, t_listen)  # never answered
-    t_syn_rcvd = np.select([simul, passive & (x["synack"] < INF)], [y["syn"], x["synack"]], INF)
+    t_syn_rcvd = np.select([simul, passive & (x["synack"] < INF)], [np.maximum(y["syn"], x["syn"]), x["synack"]], INF)
     t_syn_rcvd = np.where(passive & (x["first"] == INF) & (answered_y < INF), y["syn"], t_syn_rcvd)
     t_est = est
     # --- closing ---
@@ -115,14 +115,13 @@ def _path(x: dict, y: dict, eoc: int, tw: int) -> tuple[np.ndarray, np.ndarray]:
     passive_close = (fin_y < INF) & ~first_closer
     t_fw1 = np.where(first_closer, fin_x, INF)
     t_fw2 = np.where(first_closer & (ax < INF) & (ax < fin_y), ax, INF)
-    t_closing = np.where(first_closer & (fin_y < INF) & (fin_y < ax), fin_y, INF)
+    t_closing = np.where(first_closer & (fin_y < INF) & (fin_y < ax), np.maximum(fin_y, fin_x), INF)
     t_tw = np.where(first_closer & (fin_y < INF), np.maximum(fin_y, np.where(fin_y < ax, ax, fin_y)), INF)
     t_tw = np.where(first_closer & (fin_y < ax) & (ax == INF), INF, t_tw)
     t_cw = np.where(passive_close, fin_y, INF)
     t_la = np.where(passive_close & (fin_x < INF), fin_x, INF)
     t_closed = np.where(passive_close & (fin_x < INF) & (ax < INF), ax, INF)
-    if True:  # a reset ends the path wherever it is
-        t_rst = np.minimum(x["rst"], y["rst"])
+    t_rst = np.minimum(x["rst"], y["rst"])  # a reset ends the path wherever it is
     # rejected SYN: the endpoint answered a SYN with a RST only
     t_rst = np.where(passive & (x["rst"] < INF) & (x["synack"] == INF), np.minimum(t_rst, x["rst"]), t_rst)
     times = np.stack([t_syn_sent, t_listen, t_syn_rcvd, t_est, t_fw1, t_cw, t_fw2, t_closing, t_la, t_tw, t_closed], axis=1)
@@ -191,3 +190,30 @@ def close_category(conn_state: np.ndarray, hist: np.ndarray, states: dict) -> np
         cs == "S1",
     ]
     return np.select(conds, [name for name, _ in CLOSE_RULES], default="midstream").astype(object)
+
+
+#: Suricata's session state (flow event ``tcp.state``) from the two endpoint finals: Suricata
+#: names the session after the *responder's* state once the SYN was answered, and after the
+#: originator's (syn_sent) before that. Ordered rules, first match wins.
+SURICATA_RULES = (
+    ("syn_sent", "orig_final SYN_SENT and the responder never answered"),
+    ("syn_recv", "resp_final SYN_RECEIVED"),
+    ("established", "resp_final ESTABLISHED"),
+    ("fin_wait1", "resp_final FIN_WAIT_1 (the responder closed first)"),
+    ("fin_wait2", "resp_final FIN_WAIT_2"),
+    ("close_wait", "resp_final CLOSE_WAIT (the originator closed first)"),
+    ("closing", "resp_final CLOSING"),
+    ("last_ack", "resp_final LAST_ACK"),
+    ("time_wait", "resp_final TIME_WAIT"),
+    ("closed", "resp_final CLOSED"),
+)
+
+
+def suricata_state(orig_final, resp_final) -> np.ndarray:
+    """Suricata's ``tcp.state`` for each flow (SURICATA_RULES); 'none' when nothing applies."""
+    of = np.asarray(orig_final, dtype=object)
+    rf = np.asarray(resp_final, dtype=object)
+    conds = [(of == "SYN_SENT") & np.isin(rf, ["UNKNOWN", "LISTEN"])]
+    names = ["SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSED"]
+    conds += [rf == nm for nm in names]
+    return np.select(conds, [name for name, _ in SURICATA_RULES], default="none").astype(object)

@@ -14,6 +14,7 @@ Pipeline (all column-wise; see docs/flows.md):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,7 +29,6 @@ from tcpforensics.reconstruct.groups import (
     last_where,
     prev_cummax,
     ranges,
-    run_starts,
     sdelta32,
 )
 from tcpforensics.reconstruct.packets import ACK, FIN, RST, SYN, Packets, prepare
@@ -84,16 +84,51 @@ def flows(events: pd.DataFrame, config: FlowConfig | dict | None = None) -> pd.D
     P = prepare(events, cfg.ignore_checksums, cfg.ignore_checksums_nets)
     if len(P) == 0:
         return conform_flows(pd.DataFrame())
-    s, e = split(P, cfg)
-    out = _analyze(P, s, e, cfg, final=True)
-    return conform_flows(out)
+    table, _, _ = _reconstruct(P, cfg)
+    return conform_flows(table)
+
+
+def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | None = None) -> Iterator[pd.DataFrame]:
+    """Flows of a capture read in chunks (consecutive event tables), yielded as they finish.
+
+    After each chunk, connections that can no longer change (a later connection exists on the
+    same 4-tuple, or the tuple has been quiet for longer than every timeout) are summarized
+    and yielded; the packets of the others are carried into the next chunk. The union of the
+    yielded tables equals ``flows`` of the whole capture.
+    """
+    from tcpforensics.schema import conform_flows
+
+    cfg = config if isinstance(config, FlowConfig) else FlowConfig.from_mapping(config)
+    carry: pd.DataFrame | None = None
+    for chunk in chunks:
+        events = chunk if carry is None else pd.concat([carry, chunk], ignore_index=True)
+        P = prepare(events, cfg.ignore_checksums, cfg.ignore_checksums_nets)
+        if len(P) == 0:
+            carry = None
+            continue
+        table, s, e = _reconstruct(P, cfg)
+        next_same = np.r_[P.key[s[1:]] == P.key[s[:-1]], False]
+        quiet = int(P.ts.max()) - P.ts[e - 1] > max(cfg.long_inactivity_timeout, cfg.inactivity_timeout) * NS
+        done = next_same | quiet
+        if done.any():
+            yield conform_flows(table[done])
+        idx, _ = ranges(s[~done], e[~done])
+        carry = events.iloc[np.sort(P.row[idx])] if len(idx) else None
+    if carry is not None:
+        yield flows(carry, cfg)
 
 
 # --- splitting a 4-tuple into connections -------------------------------------------------
 
 
-def split(P: Packets, cfg: FlowConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Connection boundaries [start, end) in P's order, as Zeek's session manager would cut them."""
+def _reconstruct(P: Packets, cfg: FlowConfig) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Connections of P as Zeek's session manager would cut them, summarized; (table, starts, ends).
+
+    A 4-tuple is first cut at inactivity gaps; then each pass analyzes the pending
+    connections, keeps those with no later cut (reuse SYN, expired timer), and re-queues the
+    two parts of the others, until none is left (as many passes as reuses in a row on one
+    tuple: two or three in practice).
+    """
     n = len(P)
     gap = np.r_[0, np.diff(P.ts)]
     long_port = np.isin(P.sport, list(cfg.long_inactivity_ports)) | np.isin(P.dport, list(cfg.long_inactivity_ports))
@@ -101,17 +136,30 @@ def split(P: Packets, cfg: FlowConfig) -> tuple[np.ndarray, np.ndarray]:
     new = np.r_[True, P.key[1:] != P.key[:-1]] | (gap > timeout)
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], n]
-    done_s, done_e = [], []
+    tables, done_s, done_e = [], [], []
     while len(starts):
-        cut = _analyze(P, starts, ends, cfg, final=False)
+        table, cut = _analyze(P, starts, ends, cfg, final=True)
         whole = cut < 0
-        done_s += [starts[whole], starts[~whole]]
-        done_e += [ends[whole], cut[~whole]]
-        starts, ends = cut[~whole], ends[~whole]
+        tables.append(table[whole])
+        done_s.append(starts[whole])
+        done_e.append(ends[whole])
+        starts, ends = np.r_[starts[~whole], cut[~whole]], np.r_[cut[~whole], ends[~whole]]
     s = np.concatenate(done_s)
     e = np.concatenate(done_e)
     o = np.argsort(s, kind="stable")
-    return s[o], e[o]
+    table = pd.concat(tables, ignore_index=True).iloc[o].reset_index(drop=True)
+    s, e = s[o], e[o]
+    # a later connection on the same 4-tuple recycled a TIME_WAIT socket: it is gone
+    reused = np.r_[P.key[s[1:]] == P.key[s[:-1]], False]
+    for k in ("orig_final", "resp_final"):
+        table[k] = np.where(reused & (table[k].to_numpy(object) == "TIME_WAIT"), "CLOSED", table[k].to_numpy(object))
+    return table, s, e
+
+
+def split(P: Packets, cfg: FlowConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Connection boundaries [start, end) in P's order."""
+    _, s, e = _reconstruct(P, cfg)
+    return s, e
 
 
 # --- per-pass analysis ------------------------------------------------------------------------
@@ -136,17 +184,26 @@ def _gather(s: np.ndarray, e: np.ndarray) -> _Conns:
 
 
 def _first_at_or_after(C: _Conns, ts: np.ndarray, conn: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Position of the first packet of connection ``conn`` with ts >= ``t`` (its end if none)."""
-    if len(conn) == 0:
-        return np.zeros(0, dtype=np.int64)
-    uts, tr = np.unique(ts, return_inverse=True)
-    big = len(uts) + 1
-    comb = C.cid.astype(np.int64) * big + tr
-    q = conn.astype(np.int64) * big + np.searchsorted(uts, t, side="left")
-    return np.searchsorted(comb, q, side="left")
+    """Position of the first packet of connection ``conn`` with ts >= ``t`` (its end if none).
+
+    A binary search run for all queries at once (times are sorted within a connection):
+    about log2(longest connection) vectorized steps.
+    """
+    lo = C.first[conn].astype(np.int64)
+    hi = C.end[conn].astype(np.int64)
+    t = np.asarray(t, dtype=np.int64)
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi) // 2
+        below = active & (ts[np.minimum(mid, len(ts) - 1)] < t)
+        lo = np.where(below, mid + 1, lo)
+        hi = np.where(active & ~below, mid, hi)
 
 
-def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: bool):
+def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: bool,
+             end_of_capture: int | None = None):
     C = _gather(s, e)
     n, cid, ix = C.n, C.cid, C.idx
     m = len(ix)
@@ -172,15 +229,15 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
 
     # -- state-free letters, and the SYN-ACK-first flip (history exactly "H", then A or D) --
     ml = history.main_letters(cid, d, valid, syn, fin, rst, ackf, plen, seq)
-    lettered = ~valid | (ml != "") | ((win == 0) & ~rst)
+    lettered = ~valid | (ml != 0) | ((win == 0) & ~rst)
     p1 = first_where(lettered, cid, n)
     later = lettered & (pos > np.where(p1 >= 0, p1, m)[cid])
     p2 = first_where(later, cid, n)
     ok1 = p1 >= 0
     p1c = np.where(ok1, p1, 0)
     p2c = np.where(p2 >= 0, p2, 0)
-    hflip = (ok1 & valid[p1c] & (ml[p1c] == "H") & (d[p1c] == cod) & ~flip0 & (win[p1c] != 0)
-             & (p2 >= 0) & valid[p2c] & np.isin(ml[p2c], ["A", "D"]))
+    hflip = (ok1 & valid[p1c] & (ml[p1c] == ord("H")) & (d[p1c] == cod) & ~flip0 & (win[p1c] != 0)
+             & (p2 >= 0) & valid[p2c] & np.isin(ml[p2c], [ord("A"), ord("D")]))
     od = cod ^ hflip  # final originator direction
     after_flip = hflip[cid] & (pos > p2c[cid])
     io_machine = (d == cod[cid]) ^ after_flip
@@ -194,8 +251,9 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     ctrl = valid & ((syn | fin | rst) | (rank_dir < cfg.control_packets_per_direction))
     cpos = np.flatnonzero(ctrl)
     cls_ = (fl[cpos] & (SYN | FIN | RST | ACK)) * 4 + (plen[cpos] > 0) * 2 + io_machine[cpos]
-    same = np.r_[False, (cid[cpos][1:] == cid[cpos][:-1]) & (d[cpos][1:] == d[cpos][:-1]) & (cls_[1:] == cls_[:-1])]
-    cpos = cpos[~same]
+    if len(cpos):
+        same = np.r_[False, (cid[cpos][1:] == cid[cpos][:-1]) & (d[cpos][1:] == d[cpos][:-1]) & (cls_[1:] == cls_[:-1])]
+        cpos = cpos[~same]
     ctrl = np.zeros(m, dtype=bool)
     ctrl[cpos] = True
     tr = machine.run(cid[cpos], d[cpos], io_machine[cpos], syn[cpos], fin[cpos], rst[cpos], ackf[cpos], plen[cpos], n)
@@ -206,33 +264,45 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     last_excl = cnt - ctrl - 1
     ev_cid = cid[cpos]
 
-    def _at(ev_index, arr, fill):
-        okk = (ev_index >= 0) & (ev_cid[np.maximum(ev_index, 0)] == cid) if len(cpos) else np.zeros(m, bool)
-        out = np.full((m,) + arr.shape[1:], fill, dtype=arr.dtype)
-        if len(cpos):
-            out[okk] = arr[ev_index[okk]]
-        return out
+    def _where(ev_index):
+        if not len(cpos):
+            return ev_index, np.zeros(m, bool)
+        ok = ev_index >= 0
+        ok[ok] = ev_cid[ev_index[ok]] == cid[ok]
+        return ev_index, ok
 
-    post = _at(last_incl, tr.post, 0)
-    pre = _at(last_excl, tr.post, 0)
-    post_prev = _at(last_incl, tr.prev, 0)
-    pre_dc = _at(last_excl, tr.did_close, False)
-    post_dc = _at(last_incl, tr.did_close, False)
+    incl, excl = _where(last_incl), _where(last_excl)
+
+    def _at(where, arr, fill):
+        ev_index, okk = where
+        ext = np.concatenate([arr, np.full((1,) + arr.shape[1:], fill, dtype=arr.dtype)])
+        return ext[np.where(okk, ev_index, len(arr))]
+
+    post = _at(incl, tr.post, 0)
+    pre = _at(excl, tr.post, 0)
+    post_prev = _at(incl, tr.prev, 0)
+    pre_dc = _at(excl, tr.did_close, False)
+    post_dc = _at(incl, tr.did_close, False)
     rows = np.arange(m)
 
+    cut = _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows)
     if not final:
-        return _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows)
+        return cut
 
     # -- history --
     sender_pre = pre[rows, d]
     peer_pre = pre[rows, 1 - d]
     # sequence space per direction (relative to the ISN, unwrapped with 32-bit deltas)
-    isn_first = first_where(valid, cd, 2 * n)
+    # the ISN: a direction's first SYN (it re-initializes the sequence space, init_endpoint),
+    # else its first packet's seq - 1 (partial); packets before it do not count
+    first_syn = first_where(valid & syn & ~rst, cd, 2 * n)
+    isn_first = np.where(first_syn >= 0, first_syn, first_where(valid, cd, 2 * n))
     has = isn_first >= 0
     fpos = np.where(has, isn_first, 0)
     isn = np.where(syn[fpos], seq[fpos], seq[fpos] - 1) & 0xFFFFFFFF
     order = np.lexsort((pos, cd))
-    so = order[valid[order]]
+    counted = valid & (pos >= np.where(isn_first >= 0, isn_first, m)[cd])
+    so = order[counted[order]]
     g = cd[so]
     stp = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, bool)
     dl = sdelta32(seq[so], np.r_[0, seq[so][:-1]] if len(so) else np.zeros(0, np.int64))
@@ -247,7 +317,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     end_seq = rel + seg
     prior_max = np.full(m, np.iinfo(np.int64).min, dtype=np.int64)
     prior_max[so] = prev_cummax(end_seq[so], g, np.iinfo(np.int64).min)
-    retx = valid & (plen > 0) & (end_seq <= prior_max) & (prior_max > np.iinfo(np.int64).min) & (sender_pre != zr.RESET)
+    retx = counted & (plen > 0) & (end_seq <= prior_max) & (prior_max > np.iinfo(np.int64).min) & (sender_pre != zr.RESET)
     zero_win = valid & (win == 0) & ~rst & (peer_pre != zr.CLOSED) & (sender_pre != zr.RESET)
 
     # acks relative to the peer's ISN; content gaps (TCP_Reassembler: acked bytes never seen)
@@ -255,26 +325,32 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     rel_ack = sdelta32(ack, isn[peer_cd])
     peer_first = isn_first[peer_cd]
     ack_ok = valid & ackf & ~rst & (peer_first >= 0) & (pos > peer_first)
-    gap_sz, gap_letter_mask = _gaps(m, cid, d, pos, valid, end_seq, rel_ack, ack_ok, post, post_prev, rows)
+    # the reassembler sees data only: a FIN fills no hole, and an ACK of the FIN reaches it only
+    fin_first = first_where(valid & fin & ~rst, cd, 2 * n)
+    ff = np.maximum(fin_first, 0)
+    fin_rel = np.where(fin_first >= 0, rel[ff] + syn[ff] + plen[ff], np.iinfo(np.int64).max)
+    capped = np.where(pos > np.where(fin_first >= 0, fin_first, m)[peer_cd], np.minimum(rel_ack, fin_rel[peer_cd]), rel_ack)
+    data_end = rel + syn + np.where(rst, 0, plen)
+    gap_sz, gap_letter_mask = _gaps(m, cid, d, pos, counted & ((plen > 0) | syn) & ~rst, data_end, capped, ack_ok, post, post_prev, rows)
     missed = np.bincount(cid, weights=gap_sz, minlength=n).astype(np.int64)
 
-    letters = [ml, np.where(history.scaled(zero_win, cid, d), "W", ""),
-               np.where(history.scaled(retx, cid, d), "T", ""),
-               np.where(history.scaled(~valid, cid, d), "C", "")]
+    letters = [ml, np.where(history.scaled(zero_win, cid, d), ord("W"), 0),
+               np.where(history.scaled(retx, cid, d), ord("T"), 0),
+               np.where(history.scaled(~valid, cid, d), ord("C"), 0)]
     gd = 1 - d  # a gap belongs to the data sender, the peer of the acking packet
-    gl = np.where(history.scaled(gap_letter_mask, cid, gd), "G", "")
+    gl = np.where(history.scaled(gap_letter_mask, cid, gd), ord("G"), 0)
     hist = history.assemble(
         n,
         np.concatenate([cid] * 5), np.concatenate([pos] * 5),
         np.repeat(np.array([0, 1, 2, 0, 3]), m),
-        np.concatenate(letters + [gl]),
+        np.concatenate(letters + [gl]).astype(np.uint8),
         np.concatenate([is_orig] * 4 + [gd == od[cid]]),
         flip0 | hflip,
     )
 
     # -- sizes (TCP_Endpoint::Size) --
     last_seq = np.full(2 * n, 0, dtype=np.int64)
-    trust = valid & (sender_pre != zr.RESET)
+    trust = counted & (sender_pre != zr.RESET)
     np.maximum.at(last_seq, cd[trust], end_seq[trust])
     ack_max = np.zeros(2 * n, dtype=np.int64)
     np.maximum.at(ack_max, peer_cd[ack_ok], rel_ack[ack_ok])
@@ -304,7 +380,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     start = P.ts[j0]
     end = np.where(lt >= 0, np.maximum(lt, start), start)
     states = endpoint_states.infer(
-        n, cid, pos, ts, d, od, valid, syn, fin, rst, ackf, seq, ack, plen, end_of_capture=P.ts.max(),
+        n, cid, pos, ts, d, od, valid, syn, fin, rst, ackf, seq, ack, plen, end_of_capture=int(P.ts.max()) if end_of_capture is None else end_of_capture,
         time_wait_ns=int(cfg.time_wait * NS),
     )
     close = endpoint_states.close_category(cstate, hist, states)
@@ -337,12 +413,12 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
             "input": P.inputs[j0],
         }
     )
-    return out
+    return out, cut
 
 
-def _gaps(m, cid, d, pos, valid, end_seq, rel_ack, ack_ok, post, post_prev, rows):
+def _gaps(m, cid, d, pos, has_data, end_seq, rel_ack, ack_ok, post, post_prev, rows):
     """Bytes acked but never seen, per acking packet, and where Zeek records G/g."""
-    data = np.flatnonzero(valid)
+    data = np.flatnonzero(has_data)
     acks = np.flatnonzero(ack_ok)
     g = np.concatenate([cid[data].astype(np.int64) * 2 + d[data], cid[acks].astype(np.int64) * 2 + (1 - d[acks])])
     p = np.concatenate([pos[data], pos[acks]])
@@ -445,7 +521,7 @@ def _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, 
 
 
 def _uids(key: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Deterministic Zeek-like connection ids: 'C' + 17 base-62 characters of a hash."""
+    """Deterministic Zeek-like connection ids: 'C' + 11 base-62 characters of a hash."""
     h = pd.util.hash_array(key.astype(np.int64) * 1_000_003 + start.astype(np.int64)).astype(np.uint64)
     alphabet = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
     digits = []
@@ -457,4 +533,23 @@ def _uids(key: np.ndarray, start: np.ndarray) -> np.ndarray:
     return np.char.add("C", chars.view(f"<U{chars.shape[1]}").ravel()).astype(object)
 
 
-__all__ = ["DEFAULT_SERVER_PORTS", "FlowConfig", "flows", "split", "replace", "run_starts"]
+__all__ = ["DEFAULT_SERVER_PORTS", "FlowConfig", "flows", "flows_of_inputs", "flows_stream", "split"]
+
+
+def flows_of_inputs(inputs: list[str], input_format: str | None = None, ignore_checksums: bool = False,
+                    likely_server_ports: str | None = None) -> pd.DataFrame:
+    """Ingest captures and reconstruct their flows (what ``tcpforensics flows`` runs)."""
+    from tcpforensics.analysis import ingest_all
+    from tcpforensics.errors import UsageError
+
+    cfg = FlowConfig(ignore_checksums=ignore_checksums)
+    if likely_server_ports is not None:
+        try:
+            ports = frozenset(int(p) for p in likely_server_ports.split(",") if p.strip())
+        except ValueError:
+            raise UsageError(f"--likely-server-ports {likely_server_ports!r}: expected comma-separated port numbers") from None
+        cfg = replace(cfg, likely_server_ports=ports)
+    ingested = ingest_all(inputs, input_format)
+    frames = [i.events for i in ingested if len(i.events)]
+    events = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else pd.DataFrame())
+    return flows(events, cfg)

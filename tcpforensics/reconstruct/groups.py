@@ -49,8 +49,13 @@ def first_where(mask: np.ndarray, owner: np.ndarray, n: int, values: np.ndarray 
     out = np.full(n, fill, dtype=np.asarray(vals).dtype if values is not None else np.int64)
     sel = np.flatnonzero(mask)
     if len(sel):
-        u, i = np.unique(owner[sel], return_index=True)
-        out[u] = vals[sel[i]]
+        o = owner[sel]
+        if len(o) < 2 or bool((o[1:] >= o[:-1]).all()):  # owners already grouped: O(k)
+            keep = np.r_[True, o[1:] != o[:-1]]
+            out[o[keep]] = vals[sel[keep]]
+        else:
+            u, i = np.unique(o, return_index=True)
+            out[u] = vals[sel[i]]
     return out
 
 
@@ -60,9 +65,14 @@ def last_where(mask: np.ndarray, owner: np.ndarray, n: int, values: np.ndarray |
     out = np.full(n, fill, dtype=np.asarray(vals).dtype if values is not None else np.int64)
     sel = np.flatnonzero(mask)
     if len(sel):
-        rev = sel[::-1]
-        u, i = np.unique(owner[rev], return_index=True)
-        out[u] = vals[rev[i]]
+        o = owner[sel]
+        if len(o) < 2 or bool((o[1:] >= o[:-1]).all()):
+            keep = np.r_[o[1:] != o[:-1], True]
+            out[o[keep]] = vals[sel[keep]]
+        else:
+            rev = sel[::-1]
+            u, i = np.unique(owner[rev], return_index=True)
+            out[u] = vals[rev[i]]
     return out
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from tcpforensics.reconstruct.groups import cumcount
 
@@ -12,7 +11,7 @@ _ONCE = {"A": 0, "D": 1, "Q": 2, "I": 3, "S": 4, "H": 4}  # S and H share the SY
 
 
 def main_letters(cid, d, valid, syn, fin, rst, ack, plen, seq) -> np.ndarray:
-    """The letter update_history() records for each packet (upper case), '' when none.
+    """The letter update_history() records for each packet, as an ASCII code (0 when none).
 
     Rules (TCPSessionAdapter.cc update_history, one per line):
       more than one of SYN/FIN/RST: I if FIN and RST, else Q         (once per direction)
@@ -34,16 +33,16 @@ def main_letters(cid, d, valid, syn, fin, rst, ack, plen, seq) -> np.ndarray:
             (bits == 0) & (plen > 0),
             (bits == 0) & ack,
         ],
-        ["I", "Q", "H", "S", "F", "R", "D", "A"],
-        default="",
-    ).astype(object)
-    letter[~valid] = ""
-    out = np.full(len(cid), "", dtype=object)
+        [ord(c) for c in "IQHSFRDA"],
+        default=0,
+    ).astype(np.uint8)
+    letter[~valid] = 0
+    out = np.zeros(len(cid), dtype=np.uint8)
     cd = cid.astype(np.int64) * 2 + d
     # once-per-direction classes
     slot = np.full(len(cid), -1, dtype=np.int64)
     for ch, s in _ONCE.items():
-        slot[letter == ch] = s
+        slot[letter == ord(ch)] = s
     sel = np.flatnonzero(slot >= 0)
     if len(sel):
         _, first = np.unique(cd[sel] * 8 + slot[sel], return_index=True)
@@ -51,14 +50,14 @@ def main_letters(cid, d, valid, syn, fin, rst, ack, plen, seq) -> np.ndarray:
         out[keep] = letter[keep]
     # F and R: first one per direction, then whenever the sequence value changes
     for ch, value in (("F", (seq + plen) & 0xFFFFFFFF), ("R", seq)):
-        sel = np.flatnonzero(letter == ch)
+        sel = np.flatnonzero(letter == ord(ch))
         if len(sel):
             o = np.argsort(cd[sel], kind="stable")
             s2 = sel[o]
             g = cd[s2]
             v = value[s2]
             new = np.r_[True, (g[1:] != g[:-1]) | (v[1:] != v[:-1])]
-            out[s2[new]] = ch
+            out[s2[new]] = ord(ch)
     return out
 
 
@@ -76,13 +75,17 @@ def scaled(mask: np.ndarray, cid: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 def assemble(n: int, cid: np.ndarray, pos: np.ndarray, sub: np.ndarray, letters: np.ndarray,
              is_orig: np.ndarray, flipped: np.ndarray) -> np.ndarray:
-    """Join letter events (conn, packet position, order within packet) into history strings."""
-    keep = letters != ""
-    cid, pos, sub, letters, is_orig = cid[keep], pos[keep], sub[keep], letters[keep], is_orig[keep]
-    letters = np.where(is_orig, letters, pd.Series(letters, dtype=object).str.lower().to_numpy(object))
+    """Join letter events (conn, packet position, order within packet; ASCII codes, 0 = none)
+    into history strings, lower case for the responder and ``^`` first when flipped."""
+    keep = letters != 0
+    cid, pos, sub, codes, is_orig = cid[keep], pos[keep], sub[keep], letters[keep], is_orig[keep]
+    codes = np.where(is_orig, codes, codes + 32).astype(np.uint8)  # tolower for A-Z
     order = np.lexsort((sub, pos, cid))
-    hist = pd.Series(letters[order], dtype=object).groupby(cid[order], sort=True).agg("".join)
-    out = np.full(n, "", dtype=object)
-    out[hist.index.to_numpy()] = hist.to_numpy()
-    out = np.where(flipped, "^" + out.astype(str), out.astype(str))
-    return out.astype(object)
+    cid, codes = cid[order], codes[order]
+    rank = np.arange(len(cid)) - np.searchsorted(cid, cid, side="left")
+    width = int(rank.max()) + 2 if len(cid) else 1
+    grid = np.zeros((n, width), dtype=np.uint8)
+    grid[:, 0] = np.where(flipped, ord("^"), 0)
+    col = rank + flipped[cid].astype(np.int64)
+    grid[cid, col] = codes
+    return grid.view(f"S{width}").ravel().astype(str).astype(object)

@@ -30,7 +30,8 @@ class Packets:
     saddr: np.ndarray    # int64 code into ``addrs``
     daddr: np.ndarray
     addrs: np.ndarray    # object array of address strings
-    inputs: np.ndarray   # input name per packet (object) or None
+    inputs: pd.Categorical  # input name per packet
+    row: np.ndarray      # position of the packet in the events table given to prepare()
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -55,7 +56,20 @@ class Packets:
 def _int(s: pd.Series | None, n: int, fill: int) -> np.ndarray:
     if s is None:
         return np.full(n, fill, dtype=np.int64)
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return s.to_numpy(dtype=np.int64, na_value=fill)
     return pd.to_numeric(s, errors="coerce").fillna(fill).to_numpy(dtype=np.int64)
+
+
+def _equals(s: pd.Series, value: str, lower: bool = False) -> np.ndarray:
+    """``s == value`` (NA -> False), comparing a categorical's categories only once."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories.astype(str)
+        hit = np.asarray((cats.str.lower() if lower else cats) == value)
+        codes = s.cat.codes.to_numpy()
+        return np.r_[hit, False][codes]  # code -1 (NA) -> the appended False
+    t = s.astype("string")
+    return (t.str.lower() if lower else t).eq(value).fillna(False).to_numpy(bool)
 
 
 def _in_nets(addrs: pd.Index, nets: tuple[str, ...]) -> np.ndarray:
@@ -76,11 +90,15 @@ def _in_nets(addrs: pd.Index, nets: tuple[str, ...]) -> np.ndarray:
 def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksums_nets: tuple[str, ...] = ()) -> Packets:
     """Select TCP packet events and sort them by canonical 4-tuple, time and frame."""
     df = events
+    rows = np.arange(len(df))
+    keep = np.ones(len(df), dtype=bool)
     if "kind" in df.columns:
-        df = df[(df["kind"] == "packet").fillna(False).to_numpy(bool)]
+        keep &= _equals(df["kind"], "packet")
     if "proto" in df.columns:
-        proto = df["proto"]
-        df = df[(proto.isna() | (proto.astype("string").str.lower() == "tcp")).fillna(True).to_numpy(bool)]
+        keep &= df["proto"].isna().to_numpy(bool) | _equals(df["proto"], "tcp", lower=True)
+    if not keep.all():
+        df = df[keep]
+        rows = rows[keep]
     need = ["src_addr", "dst_addr", "src_port", "dst_port"]
     ok = np.ones(len(df), dtype=bool)
     for c in need:
@@ -88,9 +106,10 @@ def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksu
     if "ts" in df.columns:
         ok &= df["ts"].notna().to_numpy(bool)
     df = df[ok]
+    rows = rows[ok]
     n = len(df)
-    src = pd.Categorical(df["src_addr"].astype("string") if not isinstance(df["src_addr"].dtype, pd.CategoricalDtype) else df["src_addr"])
-    dst = pd.Categorical(df["dst_addr"].astype("string") if not isinstance(df["dst_addr"].dtype, pd.CategoricalDtype) else df["dst_addr"])
+    src = pd.Categorical(df["src_addr"])
+    dst = pd.Categorical(df["dst_addr"])
     cats = src.categories.astype(str).union(dst.categories.astype(str))
     scode = cats.get_indexer(src.categories.astype(str))[src.codes].astype(np.int64)
     dcode = cats.get_indexer(dst.categories.astype(str))[dst.codes].astype(np.int64)
@@ -111,18 +130,18 @@ def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksu
     flags = _int(df.get("flags"), n, 0)
     valid = np.ones(n, dtype=bool)
     if not ignore_checksums and "checksum" in df.columns:
-        bad = (df["checksum"].astype("string") == "bad").fillna(False).to_numpy(bool)
+        bad = _equals(df["checksum"], "bad")
         if "caplen" in df.columns and "wirelen" in df.columns:
             trunc = (pd.to_numeric(df["caplen"], errors="coerce") < pd.to_numeric(df["wirelen"], errors="coerce")).fillna(False).to_numpy(bool)
             bad &= ~trunc
         if ignore_checksums_nets:
             bad &= ~_in_nets(cats, tuple(ignore_checksums_nets))[scode]
         valid = ~bad
-    inputs = df["input"].astype(object).to_numpy() if "input" in df.columns else np.full(n, None, dtype=object)
+    inputs = pd.Categorical(df["input"]) if "input" in df.columns else pd.Categorical([None] * n)
     return Packets(
         key=key[order], ts=ts[order], frame=frame[order], dirb=dirb[order], flags=flags[order],
         seq=_int(df.get("seq"), n, 0)[order], ack=_int(df.get("ack"), n, 0)[order],
         plen=_int(df.get("payload_len"), n, 0)[order], window=_int(df.get("window"), n, 1)[order],
         valid=valid[order], sport=sport[order], dport=dport[order], saddr=scode[order], daddr=dcode[order],
-        addrs=np.asarray(cats, dtype=object), inputs=inputs[order],
+        addrs=np.asarray(cats, dtype=object), inputs=inputs.take(order) if n else inputs, row=rows[order],
     )

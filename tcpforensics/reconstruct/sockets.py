@@ -41,9 +41,9 @@ CLOSE_KIND_RULES: tuple[tuple[str, str, str, str | None], ...] = (
 #: Output columns of :func:`timelines`, in order.
 TIMELINE_COLUMNS: list[str] = KEY + [
     "process", "states", "first_state", "last_state", "transitions",
-    "first_snapshot", "last_snapshot", "snapshots_total", "snapshots_seen",
+    "first_snapshot", "last_snapshot", "snapshots_total", "snapshots_seen", "sightings",
     "first_seen", "last_seen", "duration_s",
-    "last_state_snapshots", "last_state_since", "last_state_s", "state_times",
+    "last_state_sightings", "last_state_since", "last_state_s", "state_times",
     "appeared", "vanished", "changed", "local_role", "close_kind", "first_line", "last_line",
 ]
 
@@ -53,8 +53,9 @@ def timelines(events: pd.DataFrame, snapshots: dict[str, int] | None = None) -> 
 
     ``snapshots`` gives the number of snapshots per input (default: the highest snapshot seen
     in that input's events, plus one). Times come from snapshot timestamps when every
-    snapshot of the socket has one; otherwise durations are NA and counts of snapshots stand
-    in (``last_state_snapshots``, ``state_times`` in snapshots).
+    snapshot of the socket has one; otherwise durations are NA and counts of sightings stand
+    in (``last_state_sightings``, ``state_times`` in sightings). A sighting is one row: one
+    per snapshot normally, several when a headerless loop repeats the socket in one snapshot.
     """
     ev = events[events["kind"].astype(object).eq("socket")] if "kind" in events else events
     if ev.empty:
@@ -64,9 +65,9 @@ def timelines(events: pd.DataFrame, snapshots: dict[str, int] | None = None) -> 
     df["state"] = df["state"].astype(object).fillna("-")
     df["snapshot"] = df["snapshot"].fillna(0).astype("int64")
     df["sid"] = df.groupby(KEY, observed=True, dropna=False, sort=False).ngroup()
-    # one row per (socket, snapshot): a socket printed twice in one dump counts once
-    df = df.sort_values(["sid", "snapshot", "line"], kind="stable")
-    df = df.drop_duplicates(["sid", "snapshot"], keep="last").reset_index(drop=True)
+    # every row is a sighting, in snapshot then line order: a socket printed again within one
+    # snapshot comes from a loop without separators (``while :; do ss -tan | grep X; done``)
+    df = df.sort_values(["sid", "snapshot", "line"], kind="stable").reset_index(drop=True)
 
     total = df.groupby("input", observed=True)["snapshot"].transform("max") + 1
     if snapshots:
@@ -93,7 +94,7 @@ def timelines(events: pd.DataFrame, snapshots: dict[str, int] | None = None) -> 
     timed = df["ts"].notna().groupby(df["sid"]).all()
     runs["timed"] = runs["sid"].map(timed)
     secs_txt = runs["secs"].round(1).astype(str).str.removesuffix(".0") + "s"
-    snaps_txt = runs["n"].astype(str) + (np.where(runs["n"] == 1, " snapshot", " snapshots"))
+    snaps_txt = runs["n"].astype(str) + (np.where(runs["n"] == 1, " sighting", " sightings"))
     runs["txt"] = runs["state"] + "=" + secs_txt.where(runs["timed"], snaps_txt)
 
     seq = _join_by_position(runs, "state", ">")
@@ -106,7 +107,8 @@ def timelines(events: pd.DataFrame, snapshots: dict[str, int] | None = None) -> 
         process=("process", "last"),
         first_state=("state", "first"), last_state=("state", "last"),
         first_snapshot=("snapshot", "first"), last_snapshot=("snapshot", "last"),
-        snapshots_total=("total", "first"), snapshots_seen=("snapshot", "size"),
+        snapshots_total=("total", "first"), snapshots_seen=("snapshot", "nunique"),
+        sightings=("snapshot", "size"),
         first_seen=("ts", "first"), last_seen=("ts", "last"),
         first_line=("line", "first"), last_line=("line", "last"),
     )
@@ -114,7 +116,7 @@ def timelines(events: pd.DataFrame, snapshots: dict[str, int] | None = None) -> 
     out["state_times"] = times
     out["transitions"] = runs.groupby("sid").size() - 1
     out["duration_s"] = (out["last_seen"] - out["first_seen"]).dt.total_seconds().where(timed)
-    out["last_state_snapshots"] = last_run["n"]
+    out["last_state_sightings"] = last_run["n"]
     out["last_state_since"] = last_run["t0"]
     out["last_state_s"] = last_run["secs"].where(last_run["timed"])
     out["appeared"] = out["first_snapshot"] > 0

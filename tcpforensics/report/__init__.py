@@ -20,10 +20,10 @@ def render(report: Report, fmt: str) -> str:
 
 def fails(report: Report, threshold: str) -> bool:
     """True when a finding is at or above severity ``threshold`` ('never': always False)."""
-    worst = report.max_severity()
-    if threshold == "never" or worst is None:
+    if threshold == "never" or report.findings.empty:
         return False
-    return schema.SEVERITIES.index(worst) >= schema.SEVERITIES.index(threshold)
+    ranks = report.findings["severity"].astype(str).map({s: i for i, s in enumerate(schema.SEVERITIES)})
+    return bool((ranks >= schema.SEVERITIES.index(threshold)).any())
 
 
 def is_directory_output(fmt: str, output: str | None) -> bool:

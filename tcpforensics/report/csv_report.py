@@ -10,7 +10,7 @@ import pandas as pd
 
 from tcpforensics import schema
 from tcpforensics.analysis import Report
-from tcpforensics.report import model
+from tcpforensics.report import views
 from tcpforensics.report.safe import csv_cell, csv_column, flat, is_missing, terminal
 
 #: Column order of findings.csv (details and evidence flattened to ``k=v;...`` and ``a;b``).
@@ -65,13 +65,13 @@ def frames(report: Report) -> dict[str, pd.DataFrame]:
     """Every table of the report by file stem: findings, states, named tables, accounting, skipped."""
     out: dict[str, pd.DataFrame] = {"findings": findings_frame(report)}
     if "states" not in report.tables:
-        out["states"] = model.histogram_view(report)
+        out["states"] = views.histogram_view(report)
     for name, df in report.tables.items():
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "table"
         if stem in out or stem in ("accounting", "skipped"):
             stem = f"table_{stem}"
         out[stem] = df
-    out["accounting"] = model.accounting_frame(report)
+    out["accounting"] = views.accounting_frame(report)
     out["skipped"] = report.skipped
     return out
 

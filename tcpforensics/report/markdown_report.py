@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tcpforensics import schema
+from tcpforensics import __version__, schema
 from tcpforensics.analysis import Report
-from tcpforensics.report import model
-from tcpforensics.report.safe import flat, markdown_cell
+from tcpforensics.report import views
+from tcpforensics.report.safe import markdown_cell
 
 #: Rows shown per summary table (CSV and JSON carry every row).
 MAX_ROWS = 50
@@ -18,7 +18,7 @@ def table(df: pd.DataFrame, max_rows: int = MAX_ROWS) -> str:
     head = "| " + " | ".join(markdown_cell(c) for c in df.columns) + " |"
     sep = "|" + "|".join("---" for _ in df.columns) + "|"
     body = [
-        "| " + " | ".join(markdown_cell(flat(v)) for v in row) + " |"
+        "| " + " | ".join(markdown_cell(views.display(v)) for v in row) + " |"
         for row in df.head(max_rows).astype(object).itertuples(index=False)
     ]
     lines = [head, sep, *body]
@@ -28,29 +28,30 @@ def table(df: pd.DataFrame, max_rows: int = MAX_ROWS) -> str:
 
 
 def _findings(report: Report) -> list[str]:
-    view = model.findings_view(report, short=False)
+    view = views.findings_view(report, short=False)
     if view.empty:
-        return ["## Findings", "", "No findings.", ""]
-    out = [f"## Findings ({len(view)})", ""]
+        return ["### Findings", "", "No findings.", ""]
+    out = [f"### Findings ({len(view)})", ""]
     for sev in reversed(schema.SEVERITIES):
         group = view[view["severity"] == sev]
         if group.empty:
             continue
-        out += [f"### {sev.capitalize()} ({len(group)})", "", table(group.drop(columns="severity"), max_rows=len(group)), ""]
+        out += [f"#### {sev.capitalize()} ({len(group)})", "", table(group.drop(columns="severity"), max_rows=len(group)), ""]
     return out
 
 
 def render(report: Report) -> str:
     """The report as Markdown (fit for ``>> $GITHUB_STEP_SUMMARY``)."""
-    out = ["# tcpforensics report", "", f"**{markdown_cell(report.summary['verdict'])}**", ""]
+    inputs = ", ".join(f"{markdown_cell(i['input'])} ({markdown_cell(i['format'])})" for i in report.inputs)
+    out = [f"## {markdown_cell(report.summary['verdict'])}", "", f"tcpforensics {__version__} on {inputs}", ""]
     out += _findings(report)
-    hist = model.histogram_view(report)
+    hist = views.histogram_view(report)
     if len(hist):
-        out += ["## State histogram", "", table(hist), ""]
-    for _, title, df in model.named_tables(report):
-        out += [f"## {markdown_cell(title)}", "", table(df), ""]
-    out += ["## Input accounting", "", table(model.accounting_view(report)), ""]
-    skipped = model.skipped_view(report)
+        out += ["### State histogram", "", table(hist), ""]
+    for _, title, df in views.named_tables(report):
+        out += [f"### {markdown_cell(title)}", "", table(df), ""]
+    out += ["### Input accounting", "", table(views.accounting_view(report)), ""]
+    skipped = views.skipped_view(report)
     if len(skipped):
-        out += ["### Skipped records", "", table(skipped, max_rows=len(skipped)), ""]
+        out += ["#### Skipped records", "", table(skipped, max_rows=len(skipped)), ""]
     return "\n".join(out)

@@ -6,8 +6,8 @@ import pandas as pd
 from tabulate import tabulate
 
 from tcpforensics.analysis import Report
-from tcpforensics.report import model
-from tcpforensics.report.safe import flat, terminal
+from tcpforensics.report import views
+from tcpforensics.report.safe import terminal
 
 #: Rows shown per table on a terminal (CSV and JSON carry every row).
 MAX_ROWS = 20
@@ -18,7 +18,7 @@ WRAP = {"explanation": 48, "next step": 40, "lines": 60, "structural": 36, "skip
 def tab(df: pd.DataFrame, max_rows: int = MAX_ROWS) -> str:
     """A DataFrame as a plain-text table, every cell stripped of controls and escapes."""
     shown = df.head(max_rows)
-    cells = [[terminal(flat(v)) for v in row] for row in shown.astype(object).itertuples(index=False)]
+    cells = [[terminal(views.display(v)) for v in row] for row in shown.astype(object).itertuples(index=False)]
     headers = [terminal(c) for c in df.columns]
     widths = [WRAP.get(str(c)) for c in df.columns]
     text = tabulate(cells, headers=headers, tablefmt="simple", maxcolwidths=widths, disable_numparse=True)
@@ -36,18 +36,18 @@ def section(title: str, body: str) -> list[str]:
 def render(report: Report) -> str:
     """The report as plain text for a terminal."""
     out = [terminal(report.summary["verdict"]), ""]
-    findings = model.findings_view(report)
+    findings = views.findings_view(report)
     if len(findings):
         out += section(f"Findings ({len(findings)})", tab(findings, max_rows=50))
     else:
         out += section("Findings", "none")
-    hist = model.histogram_view(report)
+    hist = views.histogram_view(report)
     if len(hist):
         out += section("State histogram", tab(hist))
-    for _, title, df in model.named_tables(report):
+    for _, title, df in views.named_tables(report):
         out += section(title, tab(df))
-    out += section("Input accounting", tab(model.accounting_view(report)))
-    skipped = model.skipped_view(report)
+    out += section("Input accounting", tab(views.accounting_view(report)))
+    skipped = views.skipped_view(report)
     if len(skipped):
         out += section("Skipped records", tab(skipped, max_rows=50))
     return "\n".join(out)

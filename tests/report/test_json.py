@@ -91,3 +91,17 @@ def test_plain_handles_numpy_and_pandas_scalars() -> None:
     assert plain(np.datetime64("NaT")) is None
     assert plain(pd.Timedelta(seconds=1.5)) == 1.5
     assert not any(isinstance(v, float) and math.isnan(v) for v in plain([1.0, float("nan")]) if v is not None)
+
+
+def test_real_sample_report_keys_are_documented() -> None:
+    from tcpforensics import analyze
+
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    report = analyze([str(samples / "loop" / "ss-loop.txt"), str(samples / "synflood" / "ss-tanp.txt")])
+    text = render(report, "json")
+    doc = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    documented = documented_paths()
+    assert emitted_paths(doc, "", documented) - documented == set()
+    assert [i["input"] for i in doc["inputs"]] == [str(samples / "loop" / "ss-loop.txt"), str(samples / "synflood" / "ss-tanp.txt")]
+    assert doc["summary"]["state_histogram"]["SYN_RECEIVED"] == 129  # latest snapshot of each input
+    assert doc["summary"]["events"] == sum(a["events"] for a in doc["accounting"])

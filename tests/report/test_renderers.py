@@ -42,13 +42,13 @@ def test_table_without_findings_says_ok() -> None:
 def test_markdown_sections_and_order(hostile_report) -> None:
     md = render(hostile_report, "markdown")
     lines = md.splitlines()
-    assert lines[0] == "# tcpforensics report"
-    assert lines[2].startswith("**HIGH: syn\\_flood on 127.0.0.1:8080")
+    assert lines[0].startswith("## HIGH: syn\\_flood on 127.0.0.1:8080")  # the verdict comes first
+    assert lines[2].startswith("tcpforensics ") and "dump.txt (ss)" in lines[2]
     heads = [ln for ln in lines if ln.startswith("#")]
     assert heads == [
-        "# tcpforensics report", "## Findings (3)", "### High (1)", "### Medium (1)", "### Low (1)",
-        "## State histogram", "## Per listener", "## Per process", "## Odd things",
-        "## Input accounting", "### Skipped records",
+        lines[0], "### Findings (3)", "#### High (1)", "#### Medium (1)", "#### Low (1)",
+        "### State histogram", "### Per listener", "### Per process", "### Odd things",
+        "### Input accounting", "#### Skipped records",
     ]
     # full explanation and next step, escaped cells, no raw HTML or escape bytes
     assert "The handshake is never completed." in md and "Consider rate limits." in md
@@ -137,4 +137,39 @@ def test_unknown_table_with_odd_name_and_evil_process_in_markdown() -> None:
 
     report = make_report(tables={"weird|name`": pd.DataFrame({"p": [EVIL_PROCESS]})})
     md = render(report, "markdown")
-    assert "## Weird\\|name\\`" in md and "\x1b" not in md
+    assert "### Weird\\|name\\`" in md and "\x1b" not in md
+
+
+def test_cli_end_to_end_strips_escapes_from_a_dump(tmp_path) -> None:
+    dump = tmp_path / "ss.txt"
+    dump.write_text(
+        "State  Recv-Q Send-Q Local Address:Port  Peer Address:Port Process\n"
+        'LISTEN 0      128        127.0.0.1:8080       0.0.0.0:*     users:(("\x1b]0;owned\x07ev\x1b[2Jil",pid=7,fd=3))\n'
+        'ESTAB  0      0          127.0.0.1:8080     127.0.0.1:5555  users:(("\x1b]0;owned\x07ev\x1b[2Jil",pid=7,fd=4))\n',
+        encoding="utf-8",
+    )
+    for fmt in ("table", "markdown", "csv"):
+        r = runner.invoke(app, ["analyze", str(dump), "--format", fmt])
+        assert r.exit_code == 0, r.output
+        assert "\x1b" not in r.output and "\x07" not in r.output
+
+
+def test_fail_on_with_plain_string_severities() -> None:
+    # severities as plain strings sort alphabetically ("medium" > "critical"): ranks must be used
+    report = make_report(findings_frame([syn_flood_finding("critical"), syn_flood_finding("medium")]))
+    report.findings["severity"] = report.findings["severity"].astype(str)
+    assert fails(report, "critical") and fails(report, "high") and not fails(report, "never")
+
+
+def test_long_tables_are_cut_for_people_but_whole_in_csv(monkeypatch, tmp_path) -> None:
+    import pandas as pd
+
+    big = pd.DataFrame({"remote_host": [f"127.0.{i // 256}.{i % 256}" for i in range(120)], "sockets": range(120)})
+    report = make_report(tables={"remotes": big})
+    text = render(report, "table")
+    assert "127.0.0.19" in text and "127.0.0.20 " not in text and "... 100 more rows" in text
+    md = render(report, "markdown")
+    assert "127.0.0.49" in md and "127.0.0.50 " not in md and "70 more rows" in md
+    r = _cli_with(monkeypatch, report, ["-f", "csv", "-o", f"{tmp_path}/"])
+    assert r.exit_code == 0
+    assert len((tmp_path / "remotes.csv").read_text().splitlines()) == 121

@@ -52,3 +52,8 @@ def test_terminal_strips_ansi_osc_and_controls() -> None:
 
 def test_terminal_keeps_non_ascii_names() -> None:
     assert terminal("сервер-日本") == "сервер-日本"
+
+
+def test_terminal_strips_osc8_hyperlinks_and_dcs() -> None:
+    assert terminal("\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\") == "click"
+    assert "\x1b" not in terminal("\x1bPq#0;2;0;0;0\x1b\\x")
