@@ -5,9 +5,11 @@ then the same steps one by one (read, flows, detection alone) in the same proces
 --repeat runs each. The figure is detection / (analyze - detection): the share that
 detection adds on top of everything else `analyze` does. Goal: at most 25 %.
 
-Captures: benchmarks/data/flows-*.pcap (built by bench_flows.py from the Zeek corpus, normal
-traffic: the common case) and, as the worst case for detection, the spoofed SYN flood of the
-labeled corpus (one connection per packet, every packet a half-open attempt). Results go to
+Captures: benchmarks/data/capture-2M.pcap (built by bench_capture.py: the corpus pcaps, scans
+and floods included, time-shifted copies up to 2 M TCP packets) when present, the
+200,000-packet benchmarks/data/flows-200000.pcap of bench_flows.py (normal Zeek test traffic;
+built if missing), and, as the worst case for detection, the spoofed SYN flood of the labeled
+corpus (one connection per packet, every packet a half-open attempt). Results go to
 benchmarks/results/detect.md.
 
     python benchmarks/bench_detect.py                 # default captures
@@ -28,13 +30,14 @@ FLOOD = ROOT.parent / "shared" / "corpus" / "pcap" / "labeled" / "stopddos_synfl
 
 
 def default_captures() -> list[Path]:
-    found = sorted(DATA.glob("flows-*.pcap"), key=lambda p: p.stat().st_size)
-    if not found:
+    big = DATA / "capture-2M.pcap"
+    medium = DATA / "flows-200000.pcap"
+    if not medium.exists():
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from bench_flows import build  # the capture bench_flows.py times
 
-        found = [build(200_000)]
-    return found + ([FLOOD] if FLOOD.is_file() else [])
+        medium = build(200_000)
+    return [p for p in (big, medium, FLOOD) if p.is_file()]
 
 
 def best(fn, repeat: int) -> tuple[float, object]:

@@ -1,8 +1,9 @@
 """Time `tcpforensics flows` end to end on a large capture beside `tshark -z conv,tcp` and `tcptrace -n`.
 
 The capture is built once into benchmarks/data/ by time-shifted concatenation of the Ethernet
-pcaps of ../shared/corpus/pcap/zeek (each copy 2 h after the previous one, so every copy of a
-4-tuple is a new connection, as after a restart), up to --packets packets. Each tool then runs
+pcaps of ../shared/corpus/pcap/zeek (their first hour, merged by time; each copy 2 h after
+the previous one, so every copy of a 4-tuple is a new connection, as after a restart), up to
+--packets packets, in time order. Each tool then runs
 once in its own process under /usr/bin/time (wall seconds, peak RSS). Results go to
 benchmarks/results/flows.md.
 """
@@ -42,7 +43,7 @@ def _records(path: Path) -> list[tuple[int, int, bytes]] | None:
 
 def build(packets: int) -> Path:
     """The benchmark capture (cached by size)."""
-    target = DATA / f"flows-{packets}.pcap"
+    target = DATA / f"flows-v2-{packets}.pcap"
     if target.exists():
         return target
     DATA.mkdir(parents=True, exist_ok=True)
@@ -51,7 +52,9 @@ def build(packets: int) -> Path:
         r = _records(p)
         if r:
             base = r[0][0]
-            recs += [(s - base, u, b) for s, u, b in r]  # each capture starts at 0
+            # each capture starts at 0; packets more than an hour in are left out (a few traces
+            # join sessions years apart) so that copies never overlap and time only goes forward
+            recs += [(s - base, u, b) for s, u, b in r if s - base < SHIFT // 2]
     recs.sort(key=lambda x: (x[0], x[1]))
     tmp = target.with_suffix(".tmp")
     with open(tmp, "wb") as f:
@@ -111,6 +114,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only; do not write results/flows.md")
     args = ap.parse_args()
     cap = build(args.packets)
+    load = __import__("os").getloadavg()
     out = DATA / "flows-out.csv"
     runs = [("tcpforensics flows (csv)", [sys.executable, "-m", "tcpforensics", "flows", str(cap), "-f", "csv", "-o", str(out)])]
     if shutil.which("tshark"):
@@ -133,7 +137,8 @@ def main() -> None:
         f"Capture: {cap.name}, {args.packets:,} packets ({cap.stat().st_size / 2**20:.0f} MiB), time-shifted copies of the "
         "Ethernet pcaps in ../shared/corpus/pcap/zeek; "
         f"{flows_n:,} connections written by tcpforensics. Command: `python benchmarks/bench_flows.py --packets {args.packets}`.",
-        "Machine: 2 cores, 24 GiB. Each tool runs once, in its own process, under /usr/bin/time.",
+        "Machine: 2 cores, 24 GiB. Each tool runs once, in its own process, under /usr/bin/time; "
+        f"load average at the start {load[0]:.1f} (other work shares the machine, so times vary).",
         "",
         "| tool | wall s | peak RSS MiB | exit |",
         "|---|---:|---:|---:|",

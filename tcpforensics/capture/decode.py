@@ -453,7 +453,7 @@ def tcp_fields(p: Packets) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         "is_v6": v6,
         "tunnel_depth": p.depth[t],
     }
-    cols.update(_options(a, o, np.minimum(o + hlen, p.end[t])))
+    cols.update(_options(a, o, o + hlen, p.end[t]))
     cols.update(_addresses(a, ip, v6))
     ttl_at = np.where(v6, ip + h.IPV6.offsets["hlim"], ip + h.IPV4.offsets["ttl"])
     cols["ttl"] = a[ttl_at]
@@ -466,14 +466,19 @@ def tcp_fields(p: Packets) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return t, cols
 
 
-def _options(a: np.ndarray, start: np.ndarray, stop: np.ndarray) -> dict[str, np.ndarray]:
-    """Presence of MSS, SACK-permitted, timestamps and the window-scale shift, vectorized."""
+def _options(a: np.ndarray, start: np.ndarray, hdr_end: np.ndarray, cap_end: np.ndarray) -> dict[str, np.ndarray]:
+    """Presence of MSS, SACK-permitted, timestamps and the window-scale shift, vectorized.
+
+    An option counts as present when its kind and length bytes were captured and fit in the
+    TCP header, even if snaplen cut its value (as tshark reports it); the shift needs its byte.
+    """
     n = len(start)
     mss = np.zeros(n, dtype=bool)
     sack = np.zeros(n, dtype=bool)
     ts = np.zeros(n, dtype=bool)
     wscale = np.zeros(n, dtype=np.int8)
     has_ws = np.zeros(n, dtype=bool)
+    stop = np.minimum(hdr_end, cap_end)
     pos = start + h.TCP.size
     live = np.flatnonzero(pos < stop)
     for _ in range(40):  # at most 40 option bytes: one step per option, all packets at once
@@ -485,13 +490,13 @@ def _options(a: np.ndarray, start: np.ndarray, stop: np.ndarray) -> dict[str, np
         long_ = (kind != h.TCPOPT_EOL) & ~nop & (ps + 1 < stop[live])
         length = np.zeros(len(live), dtype=np.int64)
         length[long_] = a[ps[long_] + 1]
-        valid = long_ & (length >= 2) & (ps + length <= stop[live])
+        valid = long_ & (length >= 2) & (ps + length <= hdr_end[live])
         rows = live[valid]
         k, ln, at = kind[valid], length[valid], ps[valid]
         mss[rows[(k == h.TCPOPT_MSS) & (ln == 4)]] = True
         sack[rows[k == h.TCPOPT_SACK_PERM]] = True
         ts[rows[(k == h.TCPOPT_TIMESTAMP) & (ln == 10)]] = True
-        w = (k == h.TCPOPT_WSCALE) & (ln == 3)
+        w = (k == h.TCPOPT_WSCALE) & (ln == 3) & (at + 2 < cap_end[rows])
         wscale[rows[w]] = np.minimum(a[at[w] + 2], h.TCP_MAX_WSCALE)
         has_ws[rows[w]] = True
         pos[live[nop]] += 1

@@ -143,15 +143,21 @@ class Header:
 
 
 def gather(a: np.ndarray, offsets: np.ndarray, fmt: str, order: str = ">") -> np.ndarray:
-    """Values of struct format ``fmt`` (B/H/I/Q, or ``Ns`` bytes) at ``offsets`` of ``a``."""
+    """Values of struct format ``fmt`` (B/H/I/Q, or ``Ns`` bytes) at ``offsets`` of ``a``.
+
+    Multi-byte fields are read through a view of ``a`` with a one-byte stride (an unaligned
+    value starting at every byte), so a field is one fancy-index gather, no index matrix.
+    """
     if fmt == "B":
         return a[offsets]
     if fmt.endswith("s"):
         width = int(fmt[:-1])
         return a[offsets[:, None] + np.arange(width)]
     dt = np.dtype(order + _NP[fmt])
-    raw = a[offsets[:, None] + np.arange(dt.itemsize)]
-    return raw.view(dt)[:, 0].astype(dt.newbyteorder("="), copy=False)
+    if len(a) < dt.itemsize:
+        return np.zeros(0, dtype=dt.newbyteorder("="))
+    view = np.ndarray(shape=(len(a) - dt.itemsize + 1,), dtype=dt, buffer=a, offset=0, strides=(1,))
+    return view[offsets].astype(dt.newbyteorder("="), copy=False)
 
 
 # pcap / pcapng framing

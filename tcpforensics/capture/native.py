@@ -11,6 +11,7 @@ import pandas as pd
 
 from tcpforensics.capture import decode as d
 from tcpforensics.capture.pcapfile import Batch, Walker
+from tcpforensics.capture.table import AddressBook
 
 _SKIP_TEXT = {
     d.OUT_TRUNCATED: "captured bytes end inside a link, IP or TCP header",
@@ -48,12 +49,15 @@ class Tally:
         return out
 
 
-def decode_batch(batch: Batch, tally: Tally) -> dict[str, np.ndarray]:
+def decode_batch(batch: Batch, tally: Tally, book: AddressBook) -> dict[str, np.ndarray]:
     """TCP columns of one batch (numpy), counting every packet's outcome into ``tally``."""
     p = d.Packets(batch.buf, batch.data_off, batch.caplen, batch.wirelen, batch.linktype, batch.bad)
     d.decode(p)
     t, cols = d.tcp_fields(p)
     tally.add(batch, p.layer)
+    v6 = cols["is_v6"]
+    cols["src"] = book.codes(v6, cols.pop("src_hi"), cols.pop("src_lo"))
+    cols["dst"] = book.codes(v6, cols.pop("dst_hi"), cols.pop("dst_lo"))
     cols["ts_ns"] = batch.ts_ns[t]
     cols["frame"] = batch.frame[t]
     cols["iface"] = batch.iface[t]
@@ -62,10 +66,10 @@ def decode_batch(batch: Batch, tally: Tally) -> dict[str, np.ndarray]:
     return cols
 
 
-def iter_decoded(walker: Walker, tally: Tally) -> Iterator[dict[str, np.ndarray]]:
+def iter_decoded(walker: Walker, tally: Tally, book: AddressBook) -> Iterator[dict[str, np.ndarray]]:
     """Decoded TCP columns, one dict per block of the capture."""
     for batch in walker.batches():
-        yield decode_batch(batch, tally)
+        yield decode_batch(batch, tally, book)
 
 
 def accounting(walker: Walker, tally: Tally, engine: str = "native") -> dict:

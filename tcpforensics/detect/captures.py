@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from tcpforensics.config import Config, register_defaults
@@ -55,7 +56,7 @@ def diagnose_one(
     conv = flowjoin.attach(conv, flows)
     scan_rows, walks = scans.detect(conv, config, input_name)
     flood_rows = floods.detect(conv, packets, config, input_name)
-    explained = _explained_uids(flows, scan_rows + flood_rows)
+    explained = _explained(flows, scan_rows + flood_rows)
     close_rows = closes.detect(flows, config, explained)
     tables = closes.tables(flows) if flows is not None else {}
     flagged = scans.summary(walks)
@@ -64,27 +65,27 @@ def diagnose_one(
     return scan_rows + flood_rows + close_rows, tables
 
 
-def _explained_uids(flows: pd.DataFrame | None, rows: list[dict]) -> set[str]:
-    """Flows without data that a scan or flood finding already explains (scanner's probes,
-    half-open attempts on a flooded service, answers around reflection/backscatter hosts);
-    they are not repeated as abnormal closes."""
+def _explained(flows: pd.DataFrame | None, rows: list[dict]) -> np.ndarray | None:
+    """Mask of the flows without data that a scan or flood finding already explains (the
+    scanner's probes, half-open attempts on a flooded service, answers around reflection and
+    backscatter hosts); they are not repeated as abnormal closes."""
     if flows is None or flows.empty or not rows:
-        return set()
+        return None
     scanners = {r["subject"] for r in rows if r["category"] in SCAN_CATEGORIES}
     for r in rows:
         if r["category"] == "distributed_scan":
             scanners.update(r["details"].get("scanners", []))
-    victims = {r["details"]["victim"] for r in rows if r["category"] == "syn_flood"}
-    hosts = {r["subject"] for r in rows if r["category"] in ("synack_reflection", "backscatter", "connection_flood")}
+    hosts = list({r["subject"] for r in rows if r["category"] in ("synack_reflection", "backscatter", "connection_flood")})
     orig, resp = flows["orig_addr"], flows["resp_addr"]
-    flooded = pd.DataFrame([v.rsplit(":", 1) for v in victims], columns=["resp_addr", "port"])
-    flooded["resp_port"] = flooded.pop("port").astype("Int64")
-    on_victim = flows[["resp_addr", "resp_port"]].astype({"resp_addr": object, "resp_port": "Int64"}).merge(
-        flooded, how="left", indicator=True)["_merge"].eq("both").to_numpy()
-    empty = ((flows["orig_bytes"].fillna(0) == 0) & (flows["resp_bytes"].fillna(0) == 0)).to_numpy()
-    hit = empty & (orig.isin(list(scanners)).to_numpy() | on_victim | orig.isin(list(hosts)).to_numpy()
-                   | resp.isin(list(hosts)).to_numpy())
-    return set(flows.loc[hit, "uid"].astype(object))
+    hit = orig.isin(list(scanners)).to_numpy() | orig.isin(hosts).to_numpy() | resp.isin(hosts).to_numpy()
+    port = flows["resp_port"].to_numpy(dtype="int64", na_value=-1)
+    for r in rows:  # one pass per flooded service (few)
+        if r["category"] == "syn_flood":
+            addr, _, svc_port = r["details"]["victim"].rpartition(":")
+            hit |= (resp == addr).to_numpy() & (port == int(svc_port))
+    empty = (flows["orig_bytes"].to_numpy(dtype="float64", na_value=0) == 0) & (
+        flows["resp_bytes"].to_numpy(dtype="float64", na_value=0) == 0)
+    return hit & empty
 
 
 def diagnose(inputs: list[Ingested], config: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:

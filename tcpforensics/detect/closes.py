@@ -63,104 +63,150 @@ def tables(flows: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"flows_by_state": by_state, "top_talkers": top_talkers(flows), "abnormal_closes": abnormal_table(flows)}
 
 
+def _hosts(flows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """Integer codes of orig_addr and resp_addr over one shared address index."""
+    o = pd.Categorical(flows["orig_addr"].astype("category"))
+    r = pd.Categorical(flows["resp_addr"].astype("category"))
+    names = pd.Index(o.categories.astype(object)).append(pd.Index(r.categories.astype(object)))
+    codes, uniques = pd.factorize(names)
+    om = np.append(codes[: len(o.categories)], len(uniques))
+    rm = np.append(codes[len(o.categories):], len(uniques))
+    index = pd.Index(list(uniques.astype(object)) + ["-"], dtype=object)
+    return om[o.codes], rm[r.codes], index
+
+
 def top_talkers(flows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """Hosts by bytes sent and received over all their connections (either role)."""
-    o = pd.DataFrame({"host": flows["orig_addr"].astype(str), "connections": 1,
-                      "as_originator": 1, "as_responder": 0,
-                      "pkts": flows["orig_pkts"].fillna(0).astype("int64") + flows["resp_pkts"].fillna(0).astype("int64"),
-                      "bytes_sent": flows["orig_bytes"].fillna(0).astype("int64"),
-                      "bytes_received": flows["resp_bytes"].fillna(0).astype("int64")})
-    r = pd.DataFrame({"host": flows["resp_addr"].astype(str), "connections": 1,
-                      "as_originator": 0, "as_responder": 1, "pkts": o["pkts"].to_numpy(),
-                      "bytes_sent": o["bytes_received"].to_numpy(), "bytes_received": o["bytes_sent"].to_numpy()})
-    t = pd.concat([o, r], ignore_index=True).groupby("host").sum()
+    oc, rc, names = _hosts(flows)
+    m = len(names)
+    ob = flows["orig_bytes"].to_numpy(dtype="float64", na_value=0)
+    rb = flows["resp_bytes"].to_numpy(dtype="float64", na_value=0)
+    pk = flows["orig_pkts"].to_numpy(dtype="float64", na_value=0) + flows["resp_pkts"].to_numpy(dtype="float64", na_value=0)
+
+    def tot(codes: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(codes, weights=w, minlength=m)
+
+    t = pd.DataFrame({
+        "host": names,
+        "connections": (tot(oc) + tot(rc)).astype("int64"),
+        "as_originator": tot(oc).astype("int64"),
+        "as_responder": tot(rc).astype("int64"),
+        "pkts": (tot(oc, pk) + tot(rc, pk)).astype("int64"),
+        "bytes_sent": (tot(oc, ob) + tot(rc, rb)).astype("int64"),
+        "bytes_received": (tot(oc, rb) + tot(rc, ob)).astype("int64"),
+    })
     t["bytes"] = t["bytes_sent"] + t["bytes_received"]
-    t = t.sort_values(["bytes", "connections"], ascending=False).head(n).reset_index()
-    return t[["host", "connections", "as_originator", "as_responder", "pkts", "bytes_sent", "bytes_received", "bytes"]]
+    t = t[t["connections"] > 0]
+    return t.sort_values(["bytes", "connections"], ascending=False, kind="stable").head(n).reset_index(drop=True)
 
 
-def _responsible(f: pd.DataFrame) -> np.ndarray:
-    role = f["close"].astype(object).map({k: v[0] for k, v in CLOSE_KINDS.items()}).fillna("resp").to_numpy()
-    return np.where(role == "orig", f["orig_addr"].astype(str).to_numpy(), f["resp_addr"].astype(str).to_numpy())
+def _abnormal(flows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
+    """The abnormal-close flows as integer-coded columns: kind, host (whose doing), peer, port."""
+    f = flows[flows["close"].isin(list(CLOSE_KINDS)).to_numpy()]
+    oc, rc, names = _hosts(f)
+    kinds = _categorical(f["close"], list(CLOSE_KINDS))
+    by_orig = np.array([CLOSE_KINDS[k][0] == "orig" for k in CLOSE_KINDS])[kinds.codes]
+    out = pd.DataFrame({
+        "kind": kinds.codes.astype(np.int64),
+        "host": np.where(by_orig, oc, rc).astype(np.int64),
+        "peer": np.where(by_orig, rc, oc).astype(np.int64),
+        "port": f["resp_port"].to_numpy(dtype="int64", na_value=-1),
+        "data": _had_data(f),
+        "start": f["start"].to_numpy(),
+        "end": (f["end"] if "end" in f.columns else f["start"]).to_numpy(),
+        "state": _categorical(f["conn_state"], None),
+        "uid": f["uid"].to_numpy(dtype=object),
+    })
+    return out, names
+
+
+def _categorical(s: pd.Series, categories: list | None) -> pd.Categorical:
+    """The column as a Categorical (with these categories), without a round trip through str."""
+    cat = s.astype("category").cat
+    if categories is None:
+        return pd.Categorical(cat.remove_unused_categories().values)
+    return pd.Categorical(cat.set_categories(categories).values)
+
+
+def _top(codes: pd.Series, by: pd.Series | list, label: object, n: int = 5) -> dict:
+    """Per group of ``by``: its ``n`` most frequent ``codes`` as "label (count), ..."."""
+    keys = [by] if isinstance(by, pd.Series) else by
+    counts = codes.groupby(keys, sort=False).value_counts()
+    counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
+    top = counts.groupby(level=list(range(len(keys))), sort=False).head(n)
+    out: dict = {}
+    for idx, c in top.items():  # at most n entries per group
+        *group, value = idx
+        key = group[0] if len(group) == 1 else tuple(group)
+        out.setdefault(key, []).append(f"{label(value)} ({c})")
+    return {k: ", ".join(v) for k, v in out.items()}
 
 
 def abnormal_table(flows: pd.DataFrame) -> pd.DataFrame:
     """Per abnormal close kind: connections, resets before/after data, top hosts and ports."""
-    f = flows[flows["close"].isin(list(CLOSE_KINDS))]
     cols = ["close", "connections", "before_data", "after_data", "top_hosts", "top_ports", "meaning"]
+    f, names = _abnormal(flows)
     if f.empty:
         return pd.DataFrame(columns=cols)
-    f = f.assign(host=_responsible(f), data=_had_data(f))
-    rows = []
-    for kind, g in f.groupby("close", observed=True, sort=False):  # one row per close kind (<= 8)
-        rows.append({
-            "close": str(kind),
-            "connections": int(len(g)),
-            "before_data": int((~g["data"]).sum()),
-            "after_data": int(g["data"].sum()),
-            "top_hosts": _top(g["host"]),
-            "top_ports": _top(g["resp_port"].astype("Int64").astype(str)),
-            "meaning": CLOSE_KINDS[str(kind)][1],
-        })
-    return pd.DataFrame(rows, columns=cols).sort_values("connections", ascending=False).reset_index(drop=True)
+    kinds = list(CLOSE_KINDS)
+    g = f.groupby("kind").agg(connections=("uid", "size"), after_data=("data", "sum"))
+    hosts = _top(f["host"], f["kind"], lambda c: names[c])
+    ports = _top(f["port"], f["kind"], str)
+    t = pd.DataFrame({
+        "close": [kinds[k] for k in g.index],
+        "connections": g["connections"].to_numpy(),
+        "before_data": (g["connections"] - g["after_data"]).to_numpy(),
+        "after_data": g["after_data"].to_numpy(),
+        "top_hosts": [hosts[k] for k in g.index],
+        "top_ports": [ports[k] for k in g.index],
+        "meaning": [CLOSE_KINDS[kinds[k]][1] for k in g.index],
+    }, columns=cols)
+    return t.sort_values("connections", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def _had_data(f: pd.DataFrame) -> np.ndarray:
-    return ((f["orig_bytes"].fillna(0) > 0) | (f["resp_bytes"].fillna(0) > 0)).to_numpy(dtype=bool)
+    return (f["orig_bytes"].to_numpy(dtype="float64", na_value=0) > 0) | (
+        f["resp_bytes"].to_numpy(dtype="float64", na_value=0) > 0)
 
 
-def _top(s: pd.Series, n: int = 5) -> str:
-    vc = s.value_counts().head(n)
-    return ", ".join(f"{k} ({v})" for k, v in vc.items())
-
-
-def _fold_small(f: pd.DataFrame, keep: int) -> np.ndarray:
-    """Keep the ``keep`` busiest hosts of each close kind; name the rest "N other hosts"."""
-    n = f.groupby(["close", "host"])["host"].transform("size")
-    rank = pd.DataFrame({"close": f["close"], "host": f["host"], "n": n}).drop_duplicates(["close", "host"])
-    rank["r"] = rank.sort_values(["n", "host"], ascending=[False, True]).groupby("close").cumcount()
-    others = rank[rank["r"] >= keep].groupby("close").size()
-    r = f[["close", "host"]].merge(rank[["close", "host", "r"]], on=["close", "host"], how="left")["r"].to_numpy()
-    label = f["close"].map(lambda k: f"{others.get(k, 0)} other hosts").to_numpy()
-    return np.where(r >= keep, label, f["host"].to_numpy())
-
-
-def detect(flows: pd.DataFrame | None, config: Config, exclude_uids: set[str] | None = None) -> list[dict]:
-    """One abnormal_close finding per (close kind, responsible host); flows already explained
-    by a scan or flood finding (``exclude_uids``) are left out."""
+def detect(flows: pd.DataFrame | None, config: Config, explained: np.ndarray | None = None) -> list[dict]:
+    """One abnormal_close finding per (close kind, responsible host); the 5 busiest hosts of a
+    kind get their own, the rest share "N other hosts". Flows already explained by a scan or
+    flood finding (boolean mask ``explained`` over ``flows``) are left out."""
     if flows is None or flows.empty:
         return []
-    f = flows[flows["close"].isin(list(CLOSE_KINDS))]
-    if exclude_uids:
-        uids = pd.Series(f["uid"].to_numpy(dtype=object), dtype=object)
-        f = f[~uids.isin(list(exclude_uids)).to_numpy()]
+    if explained is not None and explained.any():
+        flows = flows[~explained]
+    f, names = _abnormal(flows)
     if f.empty:
         return []
-    role = f["close"].astype(object).map({k: v[0] for k, v in CLOSE_KINDS.items()}).to_numpy()
-    f = pd.DataFrame({
-        "close": f["close"].astype(object).to_numpy(),
-        "host": _responsible(f),
-        "peer": np.where(role == "orig", f["resp_addr"].astype(object), f["orig_addr"].astype(object)),
-        "port": f["resp_port"].astype("Int64").astype(object).map(str).to_numpy(),
-        "conn_state": f["conn_state"].astype(object).to_numpy(),
-        "data": _had_data(f),
-        "start": f["start"].to_numpy(),
-        "end": (f["end"] if "end" in f.columns else f["start"]).to_numpy(),
-        "uid": f["uid"].astype(object).to_numpy(),
-    })
-    f["host"] = _fold_small(f, int(config.get("close.hosts_per_kind")))
-    key = ["close", "host"]
-    stats = f.groupby(key, sort=False).agg(count=("uid", "size"), after_data=("data", "sum"),
-                                           start=("start", "min"), end=("end", "max"))
+    kinds = list(CLOSE_KINDS)
+    keep = int(config.get("close.hosts_per_kind"))
+    # fold: the busiest hosts of each kind keep their group, the others share host code -1
+    per = f.groupby(["kind", "host"]).size().rename("n").reset_index()
+    per["rank"] = per.sort_values(["n", "host"], ascending=[False, True]).groupby("kind").cumcount()
+    small = per[per["rank"] >= keep]
+    others = small.groupby("kind").size().to_dict()
+    if len(small):
+        width = len(names) + 1
+        folded = np.isin(f["kind"].to_numpy() * width + f["host"].to_numpy(),
+                         small["kind"].to_numpy() * width + small["host"].to_numpy())
+        f.loc[folded, "host"] = -1
+    key = ["kind", "host"]
+    stats = f.groupby(key).agg(count=("uid", "size"), after_data=("data", "sum"), start=("start", "min"),
+                               end=("end", "max"))
     stats = stats.assign(pile_low=int(config.get("close.pile_low")), pile_medium=int(config.get("close.pile_medium")))
     stats["severity"] = first_match(stats, SEVERITY_RULES)
-    peers = _top_by(f, key, "peer")
-    ports = _top_by(f, key, "port")
-    states = f.groupby(key + ["conn_state"]).size().sort_index()
+    by = [f["kind"], f["host"]]
+    peers = _top(f["peer"], by, lambda c: names[c])
+    ports = _top(f["port"], by, str)
+    states = _top(f["state"], by, str, n=20)
     firsts = f.sort_values("start", kind="stable").groupby(key, sort=False).head(ev.EVIDENCE_CAP)
-    uids = firsts.groupby(key, sort=False)["uid"].agg(list)
+    uids = firsts.groupby(key, sort=False)["uid"].agg(list).to_dict()
     rows = []
-    for (kind, host), st in stats.iterrows():  # one small dict per finding
+    for (k, h), st in stats.iterrows():  # one small dict per finding
+        kind = kinds[k]
+        host = f"{others[k]} other hosts" if h == -1 else str(names[h])
         role, meaning, next_step = CLOSE_KINDS[kind]
         n, after = int(st["count"]), int(st["after_data"])
         before = n - after
@@ -171,23 +217,14 @@ def detect(flows: pd.DataFrame | None, config: Config, exclude_uids: set[str] | 
             "connections": n,
             "before_data": before,
             "after_data": after,
-            "conn_states": {str(k): int(v) for k, v in states.loc[(kind, host)].items()},
-            "top_peers": peers.loc[(kind, host)],
-            "top_ports": ports.loc[(kind, host)],
+            "conn_states": states.get((k, h), ""),
+            "top_peers": peers[(k, h)],
+            "top_ports": ports[(k, h)],
             "window": {"start": st["start"], "end": st["end"]},
         }
         reset_note = (f" ({before} before any data, {after} after data)" if kind.startswith("reset") else "")
         explanation = f"{n} connection(s) involving {host}: {meaning}{reset_note}."
-        evidence = [str(u) for u in uids.loc[(kind, host)]]
+        evidence = [str(u) for u in uids[(k, h)]]
         rows.append(ev.finding(st["severity"], "abnormal_close", host, kind, n, details, evidence, explanation,
                                next_step, st["start"], st["end"]))
     return rows
-
-
-def _top_by(f: pd.DataFrame, key: list[str], col: str, n: int = 5) -> pd.Series:
-    """Per group of ``key``: its ``n`` most frequent values of ``col`` as "value (count), ..."."""
-    counts = f.groupby(key + [col], sort=False).size().rename("n").reset_index()
-    counts = counts.sort_values([*key, "n", col], ascending=[True] * len(key) + [False, True], kind="stable")
-    top = counts.groupby(key, sort=False).head(n)
-    text = top[col].astype(object).map(str) + " (" + top["n"].astype(object).map(str) + ")"
-    return text.groupby([top[k] for k in key], sort=False).agg(", ".join)

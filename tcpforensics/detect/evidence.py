@@ -28,12 +28,6 @@ def refs(rows: pd.DataFrame, input_name: str, frame_col: str = "first_frame") ->
     return uids + frames(input_name, first[frame_col])
 
 
-def service(addr: pd.Series, port: pd.Series) -> pd.Series:
-    """"addr:port" keys as Python objects (hash-based isin/groupby)."""
-    text = addr.astype(object) + ":" + port.astype("Int64").astype(object).map(str)
-    return text.astype(object)
-
-
 def capped(values: Iterable, cap: int = LIST_CAP) -> list:
     """A sorted, de-duplicated, JSON-friendly list of at most ``cap`` values."""
     vals = {_plain(v) for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))}

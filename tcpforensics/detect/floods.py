@@ -208,15 +208,15 @@ def _storms(conv: pd.DataFrame, packets: pd.DataFrame, th: dict, input_name: str
     rows: list[dict] = []
     if packets.empty:
         return rows
-    real = conv.loc[conv["probe"].isin(("session", "midstream")), "conv"].to_numpy()
-    flags = packets["flags"].fillna(0).astype("int64").to_numpy()
-    in_real = np.isin(packets["conv"].to_numpy(), real)
+    is_real = conv["probe"].isin(("session", "midstream")).to_numpy()
+    flags = packets["flags"].to_numpy(dtype="int64")
+    in_real = is_real[packets["conv"].to_numpy()]  # conv ids are 0..n-1, the table's row order
     for category, bit, name in (("rst_storm", RST, "RST"), ("fin_storm", FIN, "FIN")):
         sel = packets[in_real & ((flags & bit) != 0) & ((flags & RST) == 0 if bit == FIN else True)]
         if len(sel) < int(th["storm.min_packets"]):
             continue
-        sel = sel.sort_values(["src_addr", "ts"], kind="stable")
-        src = sel["src_addr"].astype(str).to_numpy()
+        sel = sel.sort_values(["src_code", "ts"], kind="stable")
+        src = sel["src_code"].to_numpy()
         t = sel["ts"].astype("int64").to_numpy() / 1e9
         new = np.r_[True, (src[1:] != src[:-1]) | (np.diff(t) >= float(th["storm.max_gap_s"]))]
         run = np.cumsum(new) - 1
@@ -224,10 +224,10 @@ def _storms(conv: pd.DataFrame, packets: pd.DataFrame, th: dict, input_name: str
         big = np.flatnonzero(size >= int(th["storm.min_packets"]))
         for r in big:  # one pass per storm (rare)
             pk = sel[run == r]
-            sender = str(pk["src_addr"].iloc[0])
+            sender = _name(conv, int(pk["src_code"].iloc[0]))
             start, end = pk["ts"].min(), pk["ts"].max()
             details = {"sender": sender, "packets": int(len(pk)), "connections": int(pk["conv"].nunique()),
-                       "peers": int(pk["dst_addr"].nunique()), "max_gap_s": float(th["storm.max_gap_s"]),
+                       "peers": int(pk["dst_code"].nunique()), "max_gap_s": float(th["storm.max_gap_s"]),
                        "window": {"start": start, "end": end, "duration_s": (end - start).total_seconds()}}
             explanation = (f"{sender} sent {len(pk)} {name} segments in {details['connections']} connections "
                            f"with less than {th['storm.max_gap_s']} s between them (Zeek {name}_storm): "
@@ -237,6 +237,14 @@ def _storms(conv: pd.DataFrame, packets: pd.DataFrame, th: dict, input_name: str
                                    f"Find which process or device emits the {name}s (TTL, MAC) and why.",
                                    start, end))
     return rows
+
+
+def _name(conv: pd.DataFrame, code: int) -> str:
+    """The address behind an address code of the conversation table."""
+    hit = conv.loc[conv["init_code"] == code, "init_addr"]
+    if len(hit):
+        return str(hit.iloc[0])
+    return str(conv.loc[conv["peer_code"] == code, "peer_addr"].iloc[0])
 
 
 def _connection_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:

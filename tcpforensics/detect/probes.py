@@ -80,26 +80,35 @@ def conversations(events: pd.DataFrame, packets: bool = False) -> pd.DataFrame |
     address codes, equal codes = equal addresses), first_ts, last_ts, first_frame,
     reply_frame, shape, probe, family, outcome, failed, data_seen, answered_sa, answered_rst,
     init_acked, init_rst, init_pkts, peer_pkts, init_syns, completed, ttl. ``failed``: see
-    FAILED_RULES. With ``packets=True`` also returns the packets (sorted by time) with their
-    ``conv`` id and ``fwd`` (sent by the conversation's initiator).
+    FAILED_RULES. With ``packets=True`` also returns the packets in time order as ts, frame,
+    flags, conv (conversation id), fwd (sent by its initiator), src_code and dst_code (the
+    address codes of init_code/peer_code).
     """
     if events.empty:
         if packets:
-            return _empty(), events.assign(conv=pd.Series(dtype="int64"), fwd=pd.Series(dtype=bool))
+            empty = pd.DataFrame({c: pd.Series(dtype="int64") for c in ("frame", "flags", "conv", "src_code", "dst_code")})
+            return _empty(), empty.assign(ts=pd.Series(dtype="datetime64[ns]"), fwd=pd.Series(dtype=bool))
         return _empty()
-    ev = events[[c for c in NEEDED if c in events.columns]]
+    ev = events.reset_index(drop=True)
+    # work on numpy columns in time order; only the first packet of each conversation is
+    # taken from the frame itself
     ts = ev["ts"].to_numpy()
     order = np.lexsort((ev["frame"].to_numpy(dtype="int64", na_value=0), ts))
-    ev = ev.iloc[order].reset_index(drop=True)
     ts = ts[order]
     n = len(ev)
-    sport = ev["src_port"].to_numpy(dtype="int64", na_value=0)
-    dport = ev["dst_port"].to_numpy(dtype="int64", na_value=0)
+
+    def col(name: str) -> np.ndarray:
+        return ev[name].to_numpy(dtype="int64", na_value=0)[order]
+
     src_code, dst_code = _address_codes(ev["src_addr"], ev["dst_addr"])
-    a = src_code * 65536 + sport
-    b = dst_code * 65536 + dport
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    conv = pd.DataFrame({"lo": lo, "hi": hi}).groupby(["lo", "hi"], sort=True).ngroup().to_numpy()
+    src_code, dst_code = src_code[order], dst_code[order]
+    a = src_code * 65536 + col("src_port")
+    b = dst_code * 65536 + col("dst_port")
+    # endpoint ids, then one id per unordered endpoint pair (hash factorize on int64 keys)
+    ends = pd.factorize(np.concatenate([a, b]))[0]
+    n_ends = int(ends.max()) + 1
+    ea, eb = ends[:n].astype(np.int64), ends[n:].astype(np.int64)
+    conv = pd.factorize(np.minimum(ea, eb) * n_ends + np.maximum(ea, eb))[0].astype(np.int64)
     m = int(conv.max()) + 1
     # packets are in time order, so a conversation's first/last packet is its first/last row
     first_at = np.full(m, n, dtype=np.int64)
@@ -108,9 +117,9 @@ def conversations(events: pd.DataFrame, packets: bool = False) -> pd.DataFrame |
     np.maximum.at(last_at, conv, np.arange(n))
     fwd = a == a[first_at[conv]]
     rev = ~fwd
-    flags = ev["flags"].to_numpy(dtype="int64", na_value=0)
-    payload = ev["payload_len"].to_numpy(dtype="int64", na_value=0)
-    frame = ev["frame"].to_numpy(dtype="int64", na_value=0)
+    flags = col("flags")
+    payload = col("payload_len")
+    frame = col("frame")
     core = flags & CORE
     is_sa = (core & (SYN | ACK | RST)) == (SYN | ACK)
     is_rst = (core & RST) != 0
@@ -148,7 +157,7 @@ def conversations(events: pd.DataFrame, packets: bool = False) -> pd.DataFrame |
         }
     )
     out.loc[reply_at >= n, "reply_frame"] = pd.NA
-    first = ev.iloc[first_at].reset_index(drop=True)
+    first = ev.iloc[order[first_at]][[c for c in NEEDED if c in ev.columns]].reset_index(drop=True)
     out["init_code"] = src_code[first_at]
     out["peer_code"] = dst_code[first_at]
     out["first_frame"] = first["frame"].astype("int64").to_numpy()
@@ -179,7 +188,9 @@ def conversations(events: pd.DataFrame, packets: bool = False) -> pd.DataFrame |
     out["completed"] = out["answered_sa"] & (out["init_acked"] | out["data_seen"])
     out["failed"] = first_match(out, FAILED_RULES, default=False).astype(bool)
     if packets:
-        return out[COLUMNS], ev[["ts", "frame", "src_addr", "dst_addr", "flags"]].assign(conv=conv, fwd=fwd)
+        pk = pd.DataFrame({"ts": ts, "frame": frame, "flags": flags, "conv": conv, "fwd": fwd,
+                           "src_code": src_code, "dst_code": dst_code})
+        return out[COLUMNS], pk
     return out[COLUMNS]
 
 

@@ -225,6 +225,9 @@ def _scan(mine: pd.DataFrame, probes: pd.DataFrame, category: str, scanner: str,
         + (f"; answered as open: {', '.join(map(str, opened[:10]))}" if opened else "")
         + (f". Flagged by the threshold random walk after {trw_info.get('contacts_to_decision')} first contacts"
            if trigger == "trw" else "")
+        + (f". The threshold random walk had flagged {scanner} after {trw_info['contacts_to_decision']} first "
+           f"contacts, at {trw_info['decided_at']}" if trigger != "trw" and trw_info.get("decision") == "scanner"
+           else "")
         + "."
     )
     return ev.finding(severity, category, scanner, target, n_pairs, details, evidence, explanation,

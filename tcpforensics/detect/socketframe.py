@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from tcpforensics.config import DEFAULTS, Config
 from tcpforensics.schema import SEVERITIES
 
 #: Addresses that mean "any" (listeners) or "no peer".
@@ -15,6 +18,21 @@ LEVELS: tuple[str, ...] = ("low", "medium", "high", "critical")
 
 #: At most this many "input:line" references per finding (``details['evidence_total']`` counts all).
 EVIDENCE_CAP = 20
+
+
+@dataclass
+class Context:
+    """What every rule reads: socket rows, timelines, counter deltas, settings."""
+
+    df: pd.DataFrame
+    timelines: pd.DataFrame
+    counters: pd.DataFrame
+    config: Config
+
+    def levels(self, prefix: str) -> dict[str, float | None]:
+        """The severity ladder ``<prefix>_low`` ... ``<prefix>_critical`` (levels not defined: None)."""
+        return {lv: self.config.get(f"{prefix}_{lv}") if f"{prefix}_{lv}" in DEFAULTS else None
+                for lv in LEVELS}
 
 
 def frame(events: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,10 @@ import pandas as pd
 from tcpforensics import schema
 from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import socketframe as sf
+from tcpforensics.detect.socket_counters import counter_rule, counter_signals, retransmissions
 from tcpforensics.detect.socket_tables import summary_tables
+from tcpforensics.detect.socket_text import finish
+from tcpforensics.detect.socketframe import Context
 from tcpforensics.ingest.base import Ingested
 from tcpforensics.ingest.counters import deltas
 from tcpforensics.reconstruct.sockets import timelines
@@ -63,111 +66,6 @@ STUCK_LIMITS: dict[str, str] = {
     "SYN_SENT": "stuck_syn_sent_s", "SYN_RECEIVED": "stuck_syn_received_s",
     "FIN_WAIT_1": "stuck_fin_wait_1_s", "FIN_WAIT_2": "stuck_fin_wait_2_s",
     "CLOSE_WAIT": "stuck_close_wait_s", "CLOSING": "stuck_closing_s", "LAST_ACK": "stuck_last_ack_s",
-}
-
-
-@dataclass
-class Context:
-    """What every rule reads: socket rows, timelines, counter deltas, settings."""
-
-    df: pd.DataFrame
-    timelines: pd.DataFrame
-    counters: pd.DataFrame
-    config: Config
-
-    def levels(self, prefix: str) -> dict[str, float | None]:
-        """The severity ladder ``<prefix>_low`` ... ``<prefix>_critical`` (levels not defined: None)."""
-        return {lv: self.config.get(f"{prefix}_{lv}") if f"{prefix}_{lv}" in THRESHOLDS else None
-                for lv in sf.LEVELS}
-
-
-# --- texts: what each state means, its likely causes, what to do ---------------------------
-TEXT: dict[str, tuple[str, str]] = {
-    "syn_flood": (
-        "{count} half-open connections (SYN_RECEIVED) on listener {subject}: the host answered SYNs "
-        "with SYN-ACK and never got the final ACK. Each entry lives about 63 s on Linux "
-        "(tcp_synack_retries=5). {pattern_text}",
-        "Check /proc/net/netstat TcpExt SyncookiesSent, ListenOverflows, ListenDrops "
-        "(nstat -az) and net.ipv4.tcp_syncookies; capture SYNs on the port "
-        "(tcpdump 'tcp[tcpflags] == tcp-syn and dst port {port}') to see sources and rates; "
-        "rate-limit or filter upstream.",
-    ),
-    "syn_sent_pile": (
-        "{count} outgoing connection attempts in SYN_SENT held by {subject}: SYNs sent and not "
-        "answered (each is retried for about 127 s, tcp_syn_retries=6). {pattern_text}",
-        "{next_text}",
-    ),
-    "close_wait_leak": (
-        "{count} sockets in CLOSE_WAIT held by {subject}: the peer closed its side (FIN received) "
-        "and the application has not called close(). The kernel never times CLOSE_WAIT out, so "
-        "this is almost always an application bug (a connection or file-descriptor leak, a "
-        "blocked worker, a pool that never releases dead connections).",
-        "Find the code path that reads EOF without closing: lsof -p PID, thread dumps of the "
-        "process; restart relieves it but the leak comes back.",
-    ),
-    "fin_wait_2_pile": (
-        "{count} sockets in FIN_WAIT_2 on {subject}: this side closed, the peer acknowledged but "
-        "never sent its own FIN. Orphaned FIN_WAIT_2 sockets expire after tcp_fin_timeout "
-        "(60 s); a pile means peers that keep connections half-open (often a CLOSE_WAIT leak on "
-        "the peer) or middleboxes that dropped the connection.",
-        "Look at the peers in the details ({top_remote}): check them for CLOSE_WAIT; consider "
-        "net.ipv4.tcp_fin_timeout.",
-    ),
-    "last_ack_pile": (
-        "{count} sockets in LAST_ACK on {subject}: both sides sent FIN and this side is waiting "
-        "for the final ACK. A pile means peers that vanished after their FIN (NAT or firewall "
-        "state expired, clients that reset or lost connectivity) or heavy packet loss.",
-        "Check reachability of the peers in the details ({top_remote}) and packet loss on the path.",
-    ),
-    "stuck_socket": (
-        "{count} sockets held by {subject} stayed in the same closing state across snapshots "
-        "longer than the kernel would keep them ({states_text}).",
-        "Compare with the state's timer (docs/states.md); CLOSE_WAIT that persists is the "
-        "application's, FIN_WAIT_2/LAST_ACK that persist point at the peer or the path.",
-    ),
-    "time_wait_exhaustion": (
-        "{count} TIME_WAIT sockets from {local_addr} to {subject} use {fraction_pct} of the "
-        "{range_size} ephemeral ports ({port_range}). Each (local address, remote address:port) "
-        "tuple can hold at most that many connections; TIME_WAIT keeps a port for 60 s on Linux, "
-        "so many short outgoing connections to one service run out of ports (connect() fails "
-        "with EADDRNOTAVAIL).",
-        "Reuse connections (keep-alive, pooling), widen net.ipv4.ip_local_port_range, enable "
-        "net.ipv4.tcp_tw_reuse for outgoing connections, or spread over more source addresses.",
-    ),
-    "remote_connection_pile": (
-        "Remote host {subject} holds {count} ESTABLISHED connections ({distinct_local_ports} local "
-        "ports). One client with that many connections is a connection-pool misconfiguration, a "
-        "client leak, a proxy/NAT gateway, or a slow-connection attack (Slowloris-style).",
-        "Identify the remote (proxy, NAT, scanner?) and what it sends; apply a per-client "
-        "connection limit if it is not legitimate.",
-    ),
-    "unexpected_listener": (
-        "Listener {subject} ({process}) is not in the expected-listener allow-list. A listening "
-        "port nobody expects may be a forgotten service, a debug port, or a backdoor.",
-        "Identify the owning process (ss -ltnp, lsof -i :{port}), its binary and how it started; "
-        "add it to expected_listeners if legitimate.",
-    ),
-    "listen_overflow": (
-        "The kernel counted {count} listen-queue overflows or dropped SYNs ({window}): "
-        "ListenOverflows (accept queue full) and ListenDrops (SYNs to LISTEN sockets dropped). "
-        "Connections were refused because an application did not accept() fast enough or a "
-        "SYN flood filled the queue.",
-        "Find the listener (ss -ltn: Recv-Q near Send-Q); raise its backlog and "
-        "net.core.somaxconn, or fix the slow accept loop; compare with the SYN_RECEIVED counts.",
-    ),
-    "syn_cookies": (
-        "The kernel sent {count} SYN cookies ({window}): the SYN queue of a listener overflowed "
-        "and the host answered SYNs without keeping state. Caused by a SYN flood or a listen "
-        "backlog too small for the connection rate.",
-        "Look for the listener with SYN_RECEIVED piles; capture SYNs to see sources; size "
-        "backlogs (net.ipv4.tcp_max_syn_backlog, somaxconn).",
-    ),
-    "retransmissions": (
-        "{ratio_pct} of TCP segments sent were retransmissions ({count} of {out_segs}, {window}); "
-        "{timeouts_text}",
-        "Check the path for loss (mtr, interface errors, ethtool -S), congestion, or a peer that "
-        "disappeared; ss -ti shows retrans per connection.",
-    ),
 }
 
 
@@ -293,13 +191,13 @@ def _syn_flood_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -
     full = (out["listener_backlog"].astype("Float64") > 0) & (out["count"] >= out["listener_backlog"].astype("Float64"))
     out["severity"] = sf.bump(out["severity"], to_at_least=pd.Series(np.where(full.fillna(False), "high", "info"), index=out.index))
     # kernel counters from the same run strengthen the finding
-    sig = _counter_signals(ctx.counters, ("SyncookiesSent", "ListenOverflows", "ListenDrops"))
+    sig = counter_signals(ctx.counters, ("SyncookiesSent", "ListenOverflows", "ListenDrops"))
     if sig:
         out["kernel_counters"] = [sig] * len(out)
         if any(v.get("delta", 0) for v in sig.values()):
             out["severity"] = sf.bump(out["severity"], by=1)
     out["port"] = out["subject"].str.rsplit(":", n=1).str[-1]
-    return _finish(out, ["distinct_sources", "distinct_prefixes", "max_per_source", "top_source",
+    return finish(out, ["distinct_sources", "distinct_prefixes", "max_per_source", "top_source",
                          "top_source_count", "spoofing_likely", "pattern", "listener_backlog", "kernel_counters"])
 
 
@@ -334,7 +232,7 @@ def _syn_sent_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) ->
         "Check the destination: is the service up, does a firewall drop SYNs (no RST comes back), is the route there? Retry storms in the client make it worse.",
     )
     out["severity"] = sf.bump(out["severity"], to_at_least=pd.Series(np.where(scan, "high", "info"), index=out.index))
-    return _finish(out, ["distinct_targets", "distinct_hosts", "distinct_ports", "top_target", "top_target_count", "pattern"])
+    return finish(out, ["distinct_targets", "distinct_hosts", "distinct_ports", "top_target", "top_target_count", "pattern"])
 
 
 def _remote_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
@@ -346,7 +244,7 @@ def _remote_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> p
     d["unsent_bytes"] = g["send_q"].sum(min_count=1)
     d["orphaned"] = at_peak["pid"].isna().groupby([at_peak[c] for c in by], sort=False).sum()
     out = out.merge(d.reset_index(), on=by, how="left")
-    return _finish(out, ["distinct_remote_hosts", "top_remote", "top_remote_count", "top_local_endpoint",
+    return finish(out, ["distinct_remote_hosts", "top_remote", "top_remote_count", "top_local_endpoint",
                          "distinct_local_endpoints", "unread_bytes", "unsent_bytes", "orphaned"])
 
 
@@ -357,7 +255,7 @@ def _local_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> pd
     d["loopback"] = sf.is_loopback(pd.Series(d.index.get_level_values("subject"), index=d.index))
     d = d.join(_top(at_peak.assign(owner=at_peak["owner"].astype(str)), by, "owner", "owner")[["top_owner"]])
     out = out.merge(d.reset_index(), on=by, how="left")
-    return _finish(out, ["distinct_local_ports", "top_local_endpoint", "top_local_endpoint_count", "top_owner", "loopback"])
+    return finish(out, ["distinct_local_ports", "top_local_endpoint", "top_local_endpoint_count", "top_owner", "loopback"])
 
 
 DETAILS: dict[str, Callable[[Context, pd.DataFrame, pd.DataFrame], pd.DataFrame]] = {
@@ -400,7 +298,7 @@ def _time_wait(ctx: Context) -> pd.DataFrame:
     out["port_range"] = f"{lo}-{hi}"
     out["fraction"] = out["fraction"].round(4)
     out["fraction_pct"] = (out["fraction"] * 100).round(1).astype(str) + "%"
-    return _finish(out, ["local_addr", "fraction", "ports_in_use", "range_size", "port_range"])
+    return finish(out, ["local_addr", "fraction", "ports_in_use", "range_size", "port_range"])
 
 
 def _stuck(ctx: Context) -> pd.DataFrame:
@@ -450,7 +348,7 @@ def _stuck(ctx: Context) -> pd.DataFrame:
     out["severity"] = sf.ladder(out["count"], ctx.levels("stuck_socket"))
     out = out[out["severity"].notna()]
     out["category"] = "stuck_socket"
-    return _finish(out, ["states_text", "longest_s", "most_sightings", "examples"])
+    return finish(out, ["states_text", "longest_s", "most_sightings", "examples"])
 
 
 def _expected(entries: list[str]) -> list[tuple[str | None, int | None, str | None]]:
@@ -527,131 +425,7 @@ def _unexpected_listeners(ctx: Context) -> pd.DataFrame:
     out["severity"] = np.where(out["loopback"], "low", "medium")
     out["category"] = "unexpected_listener"
     out["allow_list"] = [list(ctx.config.expected_listeners)] * len(out)
-    return _finish(out, ["process", "loopback", "allow_list"])
-
-
-def _counter_signals(counters: pd.DataFrame, names: tuple[str, ...]) -> dict[str, dict]:
-    """Summed increase (several readings) or value since boot (one reading) of some counters."""
-    if counters.empty:
-        return {}
-    c = counters[counters["counter"].isin(names) & counters["group"].isin(["TcpExt", ""])]
-    out: dict[str, dict] = {}
-    for name, g in c.groupby("counter", sort=False):  # a handful of counter names
-        delta = g["delta"].dropna()
-        if len(delta):
-            out[str(name)] = {"delta": int(delta.sum())}
-        elif int(g["value_last"].sum()):
-            out[str(name)] = {"since_boot": int(g["value_last"].sum())}
-    return out
-
-
-def _counter_rule(ctx: Context, category: str, names: tuple[str, ...], prefix: str) -> pd.DataFrame:
-    """Findings from kernel counters that should stay at zero (ListenOverflows, SyncookiesSent)."""
-    c = ctx.counters
-    if c.empty:
-        return pd.DataFrame()
-    c = c[c["counter"].isin(names) & c["group"].isin(["TcpExt", ""])]
-    if c.empty:
-        return pd.DataFrame()
-    several = c["readings"] > 1
-    c = c.assign(figure=c["delta"].where(several, c["value_last"]).astype("Float64"))
-    by = ["input"]
-    g = c.groupby(by, sort=False)
-    out = pd.DataFrame({
-        "count": g["figure"].max(),
-        "readings": g["readings"].max(),
-        "first_seen": g["ts_first"].min(),
-        "last_seen": g["ts_last"].max(),
-        "evidence": g["ref"].agg(list),
-    }).reset_index()
-    out = out[out["count"].fillna(0) > 0]
-    if out.empty:
-        return pd.DataFrame()
-    out["count"] = out["count"].round().astype("Int64")
-    c = c.assign(figure=c["figure"].round().astype("Int64"))
-    wide = c.pivot_table(index="input", columns="counter", values="figure", aggfunc="max", observed=True)
-    out = out.merge(wide.reset_index(), on="input", how="left")
-    out["severity"] = sf.ladder(out["count"], ctx.levels(prefix))
-    since_boot = out["readings"] <= 1
-    out["severity"] = out["severity"].where(~since_boot, "low")
-    out["window"] = np.where(since_boot, "since boot, a single reading", "between the first and last of " + out["readings"].astype(str) + " readings")
-    out = out[out["severity"].notna()]
-    out["subject"] = "local host (" + out["input"] + ")"
-    out["category"] = category
-    return _finish(out, [n for n in names if n in out.columns] + ["window", "readings"])
-
-
-def _retransmissions(ctx: Context) -> pd.DataFrame:
-    """RetransSegs / OutSegs (Tcp group) above a ratio; TCPTimeouts' share in the details."""
-    c = ctx.counters
-    if c.empty:
-        return pd.DataFrame()
-    c = c[c["counter"].isin(["RetransSegs", "OutSegs", "TCPTimeouts"]) & c["group"].isin(["Tcp", "TcpExt", ""])]
-    if c.empty:
-        return pd.DataFrame()
-    c = c.assign(figure=c["delta"].where(c["readings"] > 1, c["value_last"]).astype("Float64"))
-    wide = c.pivot_table(index="input", columns="counter", values="figure", aggfunc="max", observed=True)
-    if not {"RetransSegs", "OutSegs"} <= set(wide.columns):
-        return pd.DataFrame()
-    meta = c.groupby("input", sort=False).agg(readings=("readings", "max"), first_seen=("ts_first", "min"),
-                                              last_seen=("ts_last", "max"), evidence=("ref", list))
-    out = wide.join(meta).reset_index()
-    out = out[out["OutSegs"].fillna(0) >= ctx.config.get("retrans_min_segments")]
-    if out.empty:
-        return pd.DataFrame()
-    out["ratio"] = (out["RetransSegs"] / out["OutSegs"]).astype("float64").round(4)
-    out["count"] = out["RetransSegs"].round().astype("Int64")
-    out["severity"] = sf.ladder(out["ratio"], ctx.levels("retrans_ratio"))
-    since_boot = out["readings"] <= 1
-    out["severity"] = out["severity"].where(~since_boot | out["severity"].isna(), "low")
-    out = out[out["severity"].notna()]
-    if out.empty:
-        return pd.DataFrame()
-    out["window"] = np.where(since_boot, "since boot, a single reading", "between the first and last readings")
-    timeouts = out["TCPTimeouts"] if "TCPTimeouts" in out else pd.Series(np.nan, index=out.index)
-    out["timeouts_share"] = (timeouts / out["RetransSegs"]).astype("float64").round(3)
-    out["ratio_pct"] = (out["ratio"] * 100).round(2).astype(str) + "%"
-    out["out_segs"] = out["OutSegs"].astype("Int64").astype("string").fillna("-").astype(str)
-    out["timeouts_text"] = np.where(
-        out["timeouts_share"].fillna(0) >= 0.5,
-        "most were retransmission timeouts (TCPTimeouts), not fast retransmits: whole windows lost, "
-        "peers that vanished, or a black-holing path rather than ordinary congestion.",
-        "sustained loss or congestion on some path, or peers that stopped answering.",
-    )
-    out["subject"] = "local host (" + out["input"] + ")"
-    out["category"] = "retransmissions"
-    return _finish(out, ["ratio", "RetransSegs", "OutSegs", "TCPTimeouts", "timeouts_share", "window"])
-
-
-def _finish(out: pd.DataFrame, detail_cols: list[str]) -> pd.DataFrame:
-    """Finding rows: details dict from the named columns, texts filled from the row."""
-    out = out.reset_index(drop=True)
-    if "evidence_total" in out:
-        detail_cols = detail_cols + ["evidence_total"]
-    cols = [c for c in detail_cols if c in out.columns]
-    recs = out[cols].astype(object).where(out[cols].notna(), None).to_dict("records") if cols else [{}] * len(out)
-    out["details"] = [{k: _plain(v) for k, v in r.items() if v is not None} | {"input": i}
-                      for r, i in zip(recs, out["input"], strict=True)]
-    expl, nxt = TEXT[out["category"].iloc[0]] if len(out) else ("", "")
-    fields = out.astype(object).where(out.notna(), "").to_dict("records")
-    out["explanation"] = [expl.format_map(_Missing(f)) for f in fields]
-    out["next_step"] = [nxt.format_map(_Missing(f)) for f in fields]
-    return out
-
-
-class _Missing(dict):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
-def _plain(v: object) -> object:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_plain(x) for x in v]
-    return v
+    return finish(out, ["process", "loopback", "allow_list"])
 
 
 #   category                   rule (each returns the finding rows of its category)
@@ -665,9 +439,9 @@ RULES: tuple[tuple[str, Callable[[Context], pd.DataFrame]], ...] = (
     ("time_wait_exhaustion",   _time_wait),
     ("remote_connection_pile", lambda ctx: _pile(ctx, PILES[5])),
     ("unexpected_listener",    _unexpected_listeners),
-    ("listen_overflow",        lambda ctx: _counter_rule(ctx, "listen_overflow", ("ListenOverflows", "ListenDrops"), "listen_overflow")),
-    ("syn_cookies",            lambda ctx: _counter_rule(ctx, "syn_cookies", ("SyncookiesSent",), "syn_cookies")),
-    ("retransmissions",        _retransmissions),
+    ("listen_overflow",        lambda ctx: counter_rule(ctx, "listen_overflow", ("ListenOverflows", "ListenDrops"), "listen_overflow")),
+    ("syn_cookies",            lambda ctx: counter_rule(ctx, "syn_cookies", ("SyncookiesSent",), "syn_cookies")),
+    ("retransmissions",        retransmissions),
 )
 
 

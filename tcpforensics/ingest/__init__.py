@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pandas as pd
 
 from tcpforensics import schema
@@ -87,12 +88,30 @@ def to_lines(data: bytes, input_name: str) -> Lines:
     return Lines(input=input_name, encoding=encoding, frame=frame)
 
 
+#: Detectors see at most this many lines: the head of the input plus an even spread of the rest.
+SNIFF_LINES = 4000
+
+
+def sniff_sample(lines: Lines, limit: int = SNIFF_LINES) -> Lines:
+    """The lines format detection looks at: all of a small input; for a large one the first
+    half of ``limit`` lines plus lines spread evenly over the rest (order kept)."""
+    n = len(lines.frame)
+    if n <= limit:
+        return lines
+    head = limit // 2
+    rest = np.linspace(head, n - 1, limit - head).astype(np.int64)
+    pos = np.unique(np.concatenate([np.arange(head), rest]))
+    return Lines(input=lines.input, encoding=lines.encoding, frame=lines.frame.iloc[pos])
+
+
 def sniff_text(lines: Lines) -> tuple[str, float, dict[str, float]]:
-    """Score every text format on these lines; return (best name, its score, all scores)."""
+    """Score every text format on a sample of the lines; return (best name, its score, all
+    scores). Detection never reads the whole of a large input."""
+    sample = sniff_sample(lines)
     scores: dict[str, float] = {}
     for name in TEXT_FORMATS:
         try:
-            scores[name] = float(_module(name).detect(lines))
+            scores[name] = float(_module(name).detect(sample))
         except Exception:  # a detector must never take the run down
             scores[name] = 0.0
     best = max(TEXT_FORMATS, key=lambda n: (scores[n], -TEXT_FORMATS.index(n)))

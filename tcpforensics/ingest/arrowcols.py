@@ -20,6 +20,12 @@ def strings(text: pd.Series | pa.Array) -> pa.Array:
     return pa.array(values, type=pa.large_string())
 
 
+def clean_lines(text: pd.Series) -> pa.Array:
+    """Lines as strings for RE2 (whose ``\\s`` is ASCII): missing -> empty, no-break spaces
+    (copies from web pages) -> spaces."""
+    return pc.replace_substring(pc.fill_null(strings(text), ""), "\u00a0", " ")
+
+
 def mask(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A boolean pyarrow array as a numpy bool array (null -> False)."""
     return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)

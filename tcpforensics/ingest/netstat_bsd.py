@@ -78,7 +78,7 @@ def _row_regex(n_pre: int) -> str:
 
 
 def _arrow(text: pd.Series) -> pa.Array:
-    return pc.fill_null(ac.strings(text), "")
+    return ac.clean_lines(text)
 
 
 def _blank(arr: pa.Array) -> np.ndarray:

@@ -1,30 +1,32 @@
-"""Ingestor for Linux net-tools ``netstat`` (-a -n -t -u -p -e -o -l -W), any display language.
+"""Ingestor for Linux net-tools ``netstat`` (-a -n -t -u -w -p -e -o -l -W), any display language.
 
 Every line is classified by the ordered rule table ``LINE_RULES`` (first match wins), over the
-whole column at once. Data rows (``tcp``, ``tcp6``, ``udp``, ``udp6``) are split by row shape:
+whole column at once. Socket rows (``tcp``, ``tcp6``, ``udp``, ``udp6``, ``raw``, ``raw6``) are
+split by row shape:
 
     Proto Recv-Q Send-Q Local-Address Foreign-Address [State] [User Inode] [PID/Program] [Timer]
 
-The first five columns are single tokens; the tail is read right to left by ``_TAIL``: a timer
+The first five columns are single tokens. The tail is matched by ``_TAIL``: a timer
 ``word (x.xx/n/n)`` at the end, ``PID/Program`` (program names may hold spaces and are cut at
-20 characters by netstat) or ``-``, a ``User Inode`` pair (``-e``), and what is left is the
-state (one or two words: cs ``POSLEDNÍ ACK``; empty for most UDP rows). The header is used to
-recognise the table, not to cut columns by position: rows overflow their columns (wide queues,
-long addresses), translated headers are spaced differently from rows (es), and the pt_BR
-catalogue drops ``Inode`` from the ``-e`` header while rows keep it.
+20 characters by netstat) or ``-``, a ``User Inode`` pair (``-e``), and what is left in front
+is the state (one or two words: cs ``POSLEDNÍ ACK``; empty for most UDP rows). The header is
+used to recognise the table, not to cut columns by position: rows overflow their columns (wide
+queues, long addresses), translated headers are spaced differently from rows (es), and the
+pt_BR catalogue drops ``Inode`` from the ``-e`` header while its rows keep it.
 
 Decisions (see ``LINE_RULES``), the same as the ss ingestor's for the same kernel sockets:
 UNIX domain rows (and IPX/AX.25/Bluetooth sections) are skipped with reason ``non-IP socket``;
-raw rows (``raw``/``raw6``, ``-w``) are events with proto ``raw``, ``state`` NA and the kernel
-state number as printed in ``raw_state`` (``7``); UDP-Lite rows (``udpl``) are skipped with
-reason ``udplite socket``. Section titles, headers,
-the non-root notice (two or three lines, any language, anywhere), blank lines, ``...``
-elisions, separators, comments and echoed netstat commands are structural. Anything else is
-skipped as ``unparseable line``.
+raw rows (``-w``) are events with proto ``raw``, ``state`` NA and the kernel state number as
+printed in ``raw_state`` (``7``); UDP-Lite rows (``udpl``) are skipped with reason ``udplite
+socket``. Section titles, headers, the non-root notices (one to three lines, any catalogue,
+anywhere in a ``2>&1`` capture), blank lines, ``...`` elisions, separators, comments and
+echoed netstat commands are structural. Anything else is skipped as ``unparseable line``.
 
-UDP and raw rows get ``state`` NA (schema: stateless) and keep ``raw_state`` (``ESTABLISHED`` for a
-connected UDP socket). ``tcp6``/``udp6``/``raw6`` give family ipv6 whatever the address looks like
-(``127.0.0.1:9200`` on a tcp6 row is a v4-mapped socket of an AF_INET6 listener).
+UDP and raw rows get ``state`` NA (stateless) and keep ``raw_state`` (``ESTABLISHED`` for a
+connected UDP socket). ``tcp6``/``udp6``/``raw6`` give family ipv6 whatever the address looks
+like (``127.0.0.1:9200`` on a tcp6 row is a v4-mapped socket of an AF_INET6 listener).
+Addresses are kept as printed (hostnames, ``10.x.x.x`` masks); ports go through the services
+table (``localhost:ipp`` -> 631).
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ _ROW = r"^\s*(?:tcp|udp|raw)6?\s+\d{1,18}\s+\d{1,18}\s+\S*:[^\s:.]+\s+\S*:[^\s:.
 #: kind: "row" (parsed), "skip" (skipped with the label as reason), "structural".
 LINE_RULES: tuple[tuple[str, str, str], ...] = (
     ("structural", "blank", r"^\s*$"),
-    ("row", "tcp/udp socket", _ROW),
+    ("row", "socket row", _ROW),
     ("skip", "non-IP socket", r"^\s*unix\s+\d+\s"),
     ("skip", "udplite socket", r"^\s*udpl6?\s+\d+\s+\d+\s"),
     ("skip", "non-IP socket", r"^\s*(?:ipx|ax25|netrom|x25|rose|l2cap|rfcomm|sco)\s"),

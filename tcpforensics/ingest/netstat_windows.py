@@ -102,7 +102,7 @@ def detect(lines: Lines) -> float:
     text = lines.text.iloc[:2000]
     if text.empty:
         return 0.0
-    arr = pc.fill_null(ac.strings(text), "")
+    arr = ac.clean_lines(text)
     _, is_row, kind = _classify(arr)
     useful = kind != "blank"
     if not is_row.any() or not useful.any():
@@ -117,7 +117,7 @@ def parse(lines: Lines) -> Parsed:
     """Parse every line; -b owner lines give the process of the row above them."""
     text = lines.text
     line_no = text.index.to_numpy(dtype=np.int64)
-    arr = pc.fill_null(ac.strings(text), "")
+    arr = ac.clean_lines(text)
     fields, is_row, kind = _classify(arr)
     n = len(kind)
     pos = np.arange(n)

@@ -82,33 +82,34 @@ class CaptureStream:
                 yield ing.events.iloc[start : start + self.chunk_packets].reset_index(drop=True)
             return
         with _opened(self.source) as fh:
-            walker, tally = _walker(fh, self.source), native.Tally()
+            walker, tally, book = _walker(fh, self.source), native.Tally(), table.AddressBook()
             pending: list[dict[str, np.ndarray]] = []
             held = 0
             yielded = False
             with progress.bar(self.source, _size(self.source), progress.wanted(self.progress, _size(self.source))) as upd:
                 walker.on_progress = upd
-                for cols in _guarded(native.iter_decoded(walker, tally), self.source):
+                for cols in _guarded(native.iter_decoded(walker, tally, book), self.source):
                     pending.append(cols)
                     held += len(cols["frame"])
                     while held >= self.chunk_packets:
                         merged = table.concat(pending)
-                        yield table.build(table.take(merged, slice(0, self.chunk_packets)), self.source)
+                        yield table.build(table.take(merged, slice(0, self.chunk_packets)), self.source,
+                                          book.names, compact=True)
                         yielded = True
                         rest = table.take(merged, slice(self.chunk_packets, None))
                         pending, held = [rest], len(rest["frame"])
             if held or not yielded:
-                yield table.build(table.concat(pending), self.source)
+                yield table.build(table.concat(pending), self.source, book.names, compact=True)
             self.accounting = native.accounting(walker, tally)
             self.skipped = _skipped(tally, self.source)
 
 
 def _ingest_native(fh: io.BufferedIOBase, source: str, size: int | None, show: bool | None) -> Ingested:
-    walker, tally = _walker(fh, source), native.Tally()
+    walker, tally, book = _walker(fh, source), native.Tally(), table.AddressBook()
     with progress.bar(source, size, progress.wanted(show, size)) as upd:
         walker.on_progress = upd
-        chunks = list(_guarded(native.iter_decoded(walker, tally), source))
-    events = table.build(table.concat(chunks), source)
+        chunks = list(_guarded(native.iter_decoded(walker, tally, book), source))
+    events = table.build(table.concat(chunks), source, book.names)
     acc = native.accounting(walker, tally)
     return Ingested(input=source, format=NAME, events=events, skipped=_skipped(tally, source),
                     accounting=acc, meta={"stopped": walker.stopped})

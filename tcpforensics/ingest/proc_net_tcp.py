@@ -148,36 +148,40 @@ def _endpoint(field: pa.Array) -> tuple[pd.Categorical, pd.Series]:
     port_val, port_ok = ac.hex_values(hexport)
     port = ac.typed(port_val, port_ok, "UInt16")
     width = np.asarray(pc.utf8_length(hexaddr).to_numpy(zero_copy_only=False))
-    pieces, where = [], np.zeros(len(width), dtype=np.int64)
-    base = 0
+    codes = np.full(len(width), -1, dtype=np.int64)
+    categories: list[str] = []
     for w, fam in ((8, socket.AF_INET), (32, socket.AF_INET6)):
         sel = np.flatnonzero(width == w)
         if len(sel):
-            pieces.append(_addresses(hexaddr.take(pa.array(sel)), w, fam))
-            where[sel] = base + np.arange(len(sel))
-            base += len(sel)
-    if not pieces:
-        return pd.Categorical([None] * len(width)), port
-    text = pa.concat_arrays(pieces).take(pa.array(where))
-    return ac.categorical(text), port
+            texts, inverse = _addresses(hexaddr.take(pa.array(sel)), w, fam)
+            codes[sel] = inverse + len(categories)
+            categories += texts
+    cats = pd.Index(categories, dtype=object)
+    return pd.Categorical.from_codes(codes, categories=cats), port
 
 
-def _addresses(hexaddr: pa.Array, width: int, fam: int) -> pa.Array:
-    """Hex words in host (little-endian) order -> address text.
+def _addresses(hexaddr: pa.Array, width: int, fam: int) -> tuple[list[str], np.ndarray]:
+    """Hex words in host (little-endian) order -> (distinct address texts, index of each row).
 
-    IPv4: four octet columns joined with '.' by Arrow; IPv6: ``inet_ntop`` (RFC 5952 text)
-    on the distinct addresses only, spread back by index.
+    Bytes are decoded in numpy; only the distinct addresses are formatted: IPv4 by Arrow
+    (four octet columns joined with '.'), IPv6 by ``inet_ntop`` (RFC 5952 text).
     """
     nib, _ = ac.hex_digits(hexaddr, width)
     octets = (nib[:, 0::2] * 16 + nib[:, 1::2]).astype(np.uint8)  # bytes as printed
     octets = octets.reshape(len(octets), width // 8, 4)[:, :, ::-1].reshape(len(octets), width // 2)
+    if fam == socket.AF_INET:  # hash the 32-bit values (no sort)
+        inverse, uniq = pd.factorize(np.ascontiguousarray(octets).view(np.uint32).ravel())
+        raw = np.ascontiguousarray(uniq, dtype=np.uint32).view(np.uint8).reshape(len(uniq), 4)
+    else:
+        keys = np.ascontiguousarray(octets).view(f"V{width // 2}").ravel()
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        raw = uniq.view(np.uint8).reshape(len(uniq), width // 2)
     if fam == socket.AF_INET:
-        cols = [pc.cast(pa.array(octets[:, i]), pa.large_string()) for i in range(4)]
-        return pc.binary_join_element_wise(*cols, pa.scalar(".", pa.large_string()))
-    keys = np.ascontiguousarray(octets).view("V16").ravel()
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    texts = pa.array([socket.inet_ntop(fam, u.tobytes()) for u in uniq], type=pa.large_string())
-    return texts.take(pa.array(inverse.ravel()))
+        cols = [pc.cast(pa.array(raw[:, i]), pa.large_string()) for i in range(4)]
+        texts = pc.binary_join_element_wise(*cols, pa.scalar(".", pa.large_string())).to_pylist()
+    else:
+        texts = [socket.inet_ntop(fam, u.tobytes()) for u in raw]
+    return texts, inverse.ravel()
 
 
 def _timer(tr: pa.Array, when: pa.Array, retr: pa.Array, probes: pa.Array) -> pd.Categorical:

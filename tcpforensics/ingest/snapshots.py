@@ -2,7 +2,8 @@
 
 Runs before format detection on every text input, so it knows no format: it looks at line
 shapes only. Two things start a new snapshot (only when a data line came since the last start,
-so ``date; netstat`` and ``netstat; date`` loops both give one snapshot per run):
+so ``date; netstat`` and ``netstat; date`` loops both give one snapshot per run; see the
+judgement call on header repeats below):
 
 1. a timestamp line (``is_marker``): the whole line, give or take decoration (``---``, ``#``,
    ``[...]``, a ``Label:`` prefix), is one of the ``_RULES`` shapes below: ``date`` in the C
@@ -23,11 +24,13 @@ A "data line" is any non-blank line with a digit that is neither a timestamp lin
 wrapped in parentheses (net-tools' "(No info could be read ... geteuid()=65534 ...)"), nor an
 echoed command. A start with no data line after it (the trailing ``date`` of a ``netstat;
 date`` loop) opens no snapshot. In such loops each time stamp is printed after its run, so
-``ts`` lags one run behind; content cannot tell the two loop orders apart. Judgement
-calls: ``ss -ta; ss -ua`` concatenated prints the same header twice, so it gives two snapshots
-(content alone cannot tell it from a loop of one command); commands with different headers
-(``netstat -tn; netstat -un`` share theirs: the same applies) stay apart only when their opening
-lines differ.
+``ts`` lags one run behind; content cannot tell the two loop orders apart.
+
+Judgement call on header repeats: ``netstat -tn; netstat -un`` or ``ss -ta; ss -ua`` print the
+same header twice over different kinds of rows; that is one look at the machine, not two. So a
+header repeat starts a snapshot only when the rows after it repeat a kind of row (its first
+word: ``tcp``, ``udp6``, ``ESTAB``, ``TCP``, ``0:``) already seen in the current snapshot, as
+a loop of one command does. Timestamp lines always start one.
 """
 
 from __future__ import annotations
@@ -103,20 +106,21 @@ def split(text: pd.Series) -> pd.DataFrame:
         if opening:
             repeat[head_idx] = (head_idx > first_data) & np.isin(keys, list(opening))
 
-    # A candidate starts a snapshot when a data line came since the previous candidate.
-    cand = marker | repeat
+    # Starts need a data line before them (since the previous marker, resp. candidate) and one
+    # after them: the last "date" of a "netstat; date" loop opens nothing.
     data_before = np.cumsum(data)
-    cd = data_before[cand]
-    prev = np.concatenate([[0], cd[:-1]])
-    start = np.zeros(n, dtype=bool)
-    start[np.flatnonzero(cand)[cd > prev]] = True
-    # ... and a data line comes after it: the last "date" of a "netstat; date" loop opens nothing.
     last_data = int(np.flatnonzero(data)[-1]) if data.any() else -1
-    start[last_data + 1 :] = False
+    after = np.arange(n) < last_data
+    hard = marker & after & _data_since_previous(marker, data_before)
+    soft = repeat & after & _data_since_previous(marker | repeat, data_before)
+    soft &= ~_no_data_until_next(soft, hard, data_before)
+    if soft.any():
+        soft &= ~_merged_reruns(stripped, data, hard | soft, soft)
+    start = hard | soft
     snapshot = np.cumsum(start)
 
     # ts: the last timestamp line, reset to NaT by a header-repeat start.
-    setter = marker | (start & ~marker)
+    setter = marker | soft
     vals = np.where(marker, marker_ts.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
     group = np.cumsum(setter)
     per_group = np.concatenate([[np.datetime64("NaT", "ns")], vals[setter]])
@@ -131,6 +135,52 @@ def split(text: pd.Series) -> pd.DataFrame:
         },
         index=idx,
     )
+
+
+def _data_since_previous(flags: np.ndarray, data_before: np.ndarray) -> np.ndarray:
+    """For flagged lines: did a data line come since the previous flagged line (or the top)?"""
+    out = np.zeros(len(flags), dtype=bool)
+    at = np.flatnonzero(flags)
+    counts = data_before[at]
+    out[at] = counts > np.concatenate([[0], counts[:-1]])
+    return out
+
+
+def _no_data_until_next(soft: np.ndarray, hard: np.ndarray, data_before: np.ndarray) -> np.ndarray:
+    """Soft starts followed by a hard start with no data line in between (that one wins)."""
+    out = np.zeros(len(soft), dtype=bool)
+    s_at, h_at = np.flatnonzero(soft), np.flatnonzero(hard)
+    if len(s_at) and len(h_at):
+        nxt = np.searchsorted(h_at, s_at)
+        has = nxt < len(h_at)
+        out[s_at[has]] = data_before[h_at[nxt[has]]] == data_before[s_at[has]]
+    return out
+
+
+def _merged_reruns(stripped: pa.Array, data: np.ndarray, start: np.ndarray, soft: np.ndarray) -> np.ndarray:
+    """Header-repeat starts to drop: those whose rows show no kind of row already seen in the
+    current snapshot (a row's kind is its first word: tcp, udp6, ESTAB, TCP, 0:, TcpExt:...).
+
+    ``netstat -tn; netstat -un`` or ``ss -ta; ss -ua`` print one header twice over rows of
+    other kinds: one snapshot. A loop of one command repeats its kinds: one snapshot per run.
+    The loop runs once per start (a handful, or one per run of a loop), not per line.
+    """
+    pos = np.flatnonzero(data)
+    first = pc.list_element(pc.utf8_split_whitespace(stripped.take(pa.array(pos)), max_splits=1), 0)
+    codes = pc.dictionary_encode(first).indices.to_numpy(zero_copy_only=False)
+    segment = np.cumsum(start)[pos]
+    kinds = pd.Series(codes).groupby(segment).unique()  # segment -> kinds of its rows
+    starts = np.flatnonzero(start)
+    drop = np.zeros(len(start), dtype=bool)
+    seen = set(kinds.get(0, ()))
+    for k, at in enumerate(starts, start=1):
+        mine = set(kinds.get(k, ()))
+        if soft[at] and not (mine & seen):
+            drop[at] = True
+            seen |= mine
+        else:
+            seen = mine
+    return drop
 
 
 def _arrow(text: pd.Series) -> pa.Array:

@@ -107,6 +107,7 @@ _NETSTAT = (
     r"^[ \t]*(?:Proto[ \t]+Recv-Q|Active (?:Internet|UNIX) connections|[Tt][Cc][Pp]6?[ \t]+[0-9]+[ \t]+[0-9]+"
     r"[ \t]+[^ \t]+[ \t]+[^ \t]+[ \t]+[A-Z_]{4,})|Foreign[ \t]+Address"
 )
+_NETSTAT_HEADER = r"^[ \t]*(?:Proto[ \t]+Recv-Q|Active (?:Internet|UNIX) connections)|Foreign[ \t]+Address"
 _DETECT_SAMPLE = 5000
 
 
@@ -118,6 +119,8 @@ def detect(lines: Lines) -> float:
     arr = _clean(ac.strings(text))
     if ac.matches(arr, _HEADER).any():
         return 0.95
+    if ac.matches(arr, _NETSTAT_HEADER).any():  # net-tools/BSD/Windows netstat header
+        return 0.05
     nonblank = int((~ac.matches(arr, r"^[ \t]*$")).sum())
     strong = int(ac.matches(arr, _DETECT_STRONG).sum())
     weak = int(ac.matches(arr, _DETECT_WEAK).sum())
@@ -488,7 +491,7 @@ def _detail_fields(arr: pa.Array) -> dict[str, object]:
 
 def _all_names(arr: pa.Array) -> np.ndarray:
     """Distinct program names of multi-process ``users:(...)``, in order, joined by ','."""
-    users = ac.extract(arr, r'users:\((?P<u>\(".*\))\)')["u"]
+    users = ac.extract(arr, r'users:\((?P<u>\(".*?\))\)(?:[ \t]|$)')["u"]
     parts = pc.split_pattern(pc.fill_null(users, ""), '),("')
     flat = pc.list_flatten(parts)
     parent = pc.list_parent_indices(parts).to_numpy()

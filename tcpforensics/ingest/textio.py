@@ -44,10 +44,11 @@ def decode(data: bytes) -> tuple[str, str]:
     UTF-8) decodes a sample and the one whose text best matches known netstat vocabulary
     and plausible characters wins.
     """
+    data = data if isinstance(data, bytes) else bytes(data)
     try:
-        return _decode(bytes(data))
+        return _decode(data)
     except Exception:  # last resort: never raise on bad input
-        return bytes(data).decode("latin-1"), "latin-1"
+        return data.decode("latin-1"), "latin-1"
 
 
 def _decode(data: bytes) -> tuple[str, str]:

@@ -15,7 +15,7 @@ STEPS = (
 )
 
 
-def infer(n, cid, pos, ts, d, od, valid, syn, fin, rst, ackf, seq, ack, plen, end_of_capture: int,
+def infer(n, cid, pos, ts, d, od, valid, syn, fin, rst, ackf, seq, ack, plen, end_of_capture,
           time_wait_ns: int) -> dict[str, np.ndarray]:
     """orig_states, resp_states, orig_final, resp_final for every connection.
 

@@ -24,7 +24,6 @@ import pandas as pd
 from tcpforensics.reconstruct import endpoint_states, history, machine
 from tcpforensics.reconstruct import zeek_rules as zr
 from tcpforensics.reconstruct.groups import (
-    cumcount,
     first_where,
     last_where,
     prev_cummax,
@@ -92,9 +91,11 @@ def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | Non
     """Flows of a capture read in chunks (consecutive event tables), yielded as they finish.
 
     After each chunk, connections that can no longer change (a later connection exists on the
-    same 4-tuple, or the tuple has been quiet for longer than every timeout) are summarized
-    and yielded; the packets of the others are carried into the next chunk. The union of the
-    yielded tables equals ``flows`` of the whole capture.
+    same 4-tuple, or the tuple has been quiet for longer than every timeout at the chunk's
+    last packet time) are summarized and yielded; the packets of the others are carried into
+    the next chunk. For a capture in time order (as written by a capture tool) the union of
+    the yielded tables equals ``flows`` of the whole capture; merged captures whose time
+    goes backwards need ``flows``.
     """
     from tcpforensics.schema import conform_flows
 
@@ -108,7 +109,8 @@ def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | Non
             continue
         table, s, e = _reconstruct(P, cfg)
         next_same = np.r_[P.key[s[1:]] == P.key[s[:-1]], False]
-        quiet = int(P.ts.max()) - P.ts[e - 1] > max(cfg.long_inactivity_timeout, cfg.inactivity_timeout) * NS
+        now = _last_time(chunk, P)
+        quiet = now - P.ts[e - 1] > max(cfg.long_inactivity_timeout, cfg.inactivity_timeout) * NS
         done = next_same | quiet
         if done.any():
             yield conform_flows(table[done])
@@ -134,6 +136,19 @@ def _reconstruct(P: Packets, cfg: FlowConfig) -> tuple[pd.DataFrame, np.ndarray,
     long_port = np.isin(P.sport, list(cfg.long_inactivity_ports)) | np.isin(P.dport, list(cfg.long_inactivity_ports))
     timeout = np.where(long_port, cfg.long_inactivity_timeout, cfg.inactivity_timeout) * NS
     new = np.r_[True, P.key[1:] != P.key[:-1]] | (gap > timeout)
+    # reuses that need no state: a bare SYN right after a RST on the tuple (the connection
+    # is closed), or a bare SYN with another ISN than the tuple's previous bare SYN, sent by
+    # the same side (that SYN's connection has this side as originator with that ISN).
+    # Cutting them up front keeps SYN floods on one 4-tuple from needing one pass per SYN.
+    bare = ((P.flags & SYN) != 0) & ((P.flags & (ACK | RST | FIN)) == 0)
+    same = np.r_[False, P.key[1:] == P.key[:-1]]
+    prev_rst = np.r_[False, ((P.flags[:-1] & RST) != 0) & P.valid[:-1]]
+    new |= same & bare & prev_rst
+    b = np.flatnonzero(bare)
+    if len(b) > 1:
+        k, dr, sq = P.key[b], P.dirb[b], P.seq[b]
+        again = (k[1:] == k[:-1]) & (dr[1:] == dr[:-1]) & (sq[1:] != sq[:-1])
+        new[b[1:][again]] = True
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], n]
     tables, done_s, done_e = [], [], []
@@ -245,9 +260,21 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
 
     # -- control events for the state machine --
     cd = cid.astype(np.int64) * 2 + d
-    vpos = np.flatnonzero(valid)
+    # one stable sort by (connection, direction): every per-direction operation reuses it
+    perm = np.argsort(cd, kind="stable")
+    cds = cd[perm]
+
+    def dfirst(mask, values=None):
+        """Per (connection, direction): position (or ``values``) of the first packet where mask holds."""
+        v = pos if values is None else values
+        return first_where(mask[perm], cds, 2 * n, v[perm])
+
+    vp = valid[perm]
+    csum = np.cumsum(vp)
+    run0 = np.r_[True, cds[1:] != cds[:-1]] if m else np.zeros(0, bool)
+    base = np.maximum.accumulate(np.where(run0, csum - vp, 0)) if m else csum
     rank_dir = np.full(m, 1 << 30, dtype=np.int64)
-    rank_dir[vpos] = cumcount(cd[vpos])
+    rank_dir[perm[vp]] = (csum - base - 1)[vp]
     ctrl = valid & ((syn | fin | rst) | (rank_dir < cfg.control_packets_per_direction))
     cpos = np.flatnonzero(ctrl)
     cls_ = (fl[cpos] & (SYN | FIN | RST | ACK)) * 4 + (plen[cpos] > 0) * 2 + io_machine[cpos]
@@ -285,7 +312,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     post_dc = _at(incl, tr.did_close, False)
     rows = np.arange(m)
 
-    cut = _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows)
+    cut = _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows, dfirst(valid))
     if not final:
         return cut
 
@@ -295,12 +322,12 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     # sequence space per direction (relative to the ISN, unwrapped with 32-bit deltas)
     # the ISN: a direction's first SYN (it re-initializes the sequence space, init_endpoint),
     # else its first packet's seq - 1 (partial); packets before it do not count
-    first_syn = first_where(valid & syn & ~rst, cd, 2 * n)
-    isn_first = np.where(first_syn >= 0, first_syn, first_where(valid, cd, 2 * n))
+    first_syn = dfirst(valid & syn & ~rst)
+    isn_first = np.where(first_syn >= 0, first_syn, dfirst(valid))
     has = isn_first >= 0
     fpos = np.where(has, isn_first, 0)
     isn = np.where(syn[fpos], seq[fpos], seq[fpos] - 1) & 0xFFFFFFFF
-    order = np.lexsort((pos, cd))
+    order = perm
     counted = valid & (pos >= np.where(isn_first >= 0, isn_first, m)[cd])
     so = order[counted[order]]
     g = cd[so]
@@ -326,7 +353,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     peer_first = isn_first[peer_cd]
     ack_ok = valid & ackf & ~rst & (peer_first >= 0) & (pos > peer_first)
     # the reassembler sees data only: a FIN fills no hole, and an ACK of the FIN reaches it only
-    fin_first = first_where(valid & fin & ~rst, cd, 2 * n)
+    fin_first = dfirst(valid & fin & ~rst)
     ff = np.maximum(fin_first, 0)
     fin_rel = np.where(fin_first >= 0, rel[ff] + syn[ff] + plen[ff], np.iinfo(np.int64).max)
     capped = np.where(pos > np.where(fin_first >= 0, fin_first, m)[peer_cd], np.minimum(rel_ack, fin_rel[peer_cd]), rel_ack)
@@ -380,7 +407,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     start = P.ts[j0]
     end = np.where(lt >= 0, np.maximum(lt, start), start)
     states = endpoint_states.infer(
-        n, cid, pos, ts, d, od, valid, syn, fin, rst, ackf, seq, ack, plen, end_of_capture=int(P.ts.max()) if end_of_capture is None else end_of_capture,
+        n, cid, pos, ts, d, od, valid, syn, fin, rst, ackf, seq, ack, plen, end_of_capture=_capture_end(P)[j0] if end_of_capture is None else end_of_capture,
         time_wait_ns=int(cfg.time_wait * NS),
     )
     close = endpoint_states.close_category(cstate, hist, states)
@@ -416,30 +443,47 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     return out, cut
 
 
+def _last_time(chunk: pd.DataFrame, P: Packets) -> int:
+    """Reading position in time: the chunk's last packet time (captures come in time order)."""
+    ts = chunk["ts"].dropna() if "ts" in chunk.columns else pd.Series(dtype="datetime64[ns]")
+    return int(ts.iloc[-1].value) if len(ts) else int(P.ts.max())
+
+
+def _capture_end(P: Packets) -> np.ndarray:
+    """Per packet: the time of the last packet of the same input (capture end for *_final)."""
+    codes = np.asarray(P.inputs.codes, dtype=np.int64) + 1  # NA input -> 0
+    last = np.full(codes.max() + 1 if len(codes) else 1, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, codes, P.ts)
+    return last[codes]
+
+
 def _gaps(m, cid, d, pos, has_data, end_seq, rel_ack, ack_ok, post, post_prev, rows):
-    """Bytes acked but never seen, per acking packet, and where Zeek records G/g."""
-    data = np.flatnonzero(has_data)
-    acks = np.flatnonzero(ack_ok)
-    g = np.concatenate([cid[data].astype(np.int64) * 2 + d[data], cid[acks].astype(np.int64) * 2 + (1 - d[acks])])
-    p = np.concatenate([pos[data], pos[acks]])
-    v = np.concatenate([end_seq[data], rel_ack[acks]])
-    is_ack = np.concatenate([np.zeros(len(data), bool), np.ones(len(acks), bool)])
-    src = np.concatenate([data, acks])
-    o = np.lexsort((is_ack, p, g))
-    g, v, is_ack, src = g[o], v[o], is_ack[o], src[o]
+    """Bytes acked but never seen, per acking packet, and where Zeek records G/g.
+
+    For each data direction X, the connection's packets (already in time order) that matter
+    are X's data segments and the peer's ACKs; an ACK beyond everything covered so far (data
+    ends and earlier ACKs: a reported gap is skipped over) is a gap of the difference.
+    """
     lo = np.iinfo(np.int64).min
-    cov = prev_cummax(v, g, lo) if len(g) else v
     est = (post == zr.ESTABLISHED) | ((post == zr.CLOSED) & (post_prev == zr.ESTABLISHED))
     both = est[:, 0] & est[:, 1]
-    hit = is_ack & (cov > lo) & (v > cov) & both[src]
     size = np.zeros(m, dtype=np.float64)
     mask = np.zeros(m, dtype=bool)
-    size[src[hit]] = (v - cov)[hit]
-    mask[src[hit]] = True
+    for x in (0, 1):
+        is_ack = (d != x) & ack_ok
+        sel = np.flatnonzero(((d == x) & has_data) | is_ack)
+        if not len(sel):
+            continue
+        v = np.where(is_ack[sel], rel_ack[sel], end_seq[sel])
+        g = cid[sel]
+        cov = prev_cummax(v, g, lo)
+        hit = is_ack[sel] & (cov > lo) & (v > cov) & both[sel]
+        size[sel[hit]] = (v - cov)[hit]
+        mask[sel[hit]] = True
     return size, mask
 
 
-def _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows):
+def _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows, vfirst):
     """Earliest packet (global index) that Zeek would put in a new connection, per connection; -1 if none."""
     n, cid = C.n, C.cid
     m = len(cid)
@@ -450,8 +494,6 @@ def _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, 
     o_pre = pre[rows, op]
     r_pre = pre[rows, 1 - op]
     # 1. reuse: a SYN (or a SYN-ACK while the originator is inactive) on an existing connection
-    cd = cid.astype(np.int64) * 2 + d
-    vfirst = first_where(valid, cd, 2 * n)
     vf = np.maximum(vfirst, 0)
     start_seq = np.where(syn[vf], seq[vf], seq[vf] - 1) & 0xFFFFFFFF
     conn_orig = np.where(ackf, 1 - op, op)

@@ -19,7 +19,7 @@ def ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray
     total = int(lengths.sum())
     owner = np.repeat(np.arange(len(starts)), lengths)
     offsets = np.cumsum(lengths) - lengths
-    idx = np.arange(total, dtype=np.int64) - np.repeat(offsets, lengths) + np.repeat(starts, lengths)
+    idx = np.arange(total, dtype=np.int64) + (starts - offsets)[owner]
     return idx, owner
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from tcpforensics.reconstruct import zeek_rules as zr
-from tcpforensics.reconstruct.groups import cumcount
 
 
 @dataclass
@@ -46,7 +45,7 @@ def run(cid, d, io, syn, fin, rst, ack, plen, n: int) -> Trace:
     cc = np.zeros(m, dtype=bool)
     cp = np.zeros(m, dtype=bool)
     att = np.zeros(m, dtype=bool)
-    rank = cumcount(cid) if m else np.zeros(0, np.int64)
+    rank = np.arange(m) - np.searchsorted(cid, cid, side="left")  # events come grouped by connection
     order = np.argsort(rank, kind="stable")
     steps = int(rank.max()) + 1 if m else 0
     bounds = np.searchsorted(rank[order], np.arange(steps + 1))

@@ -223,3 +223,39 @@ def test_end_to_end_ss_dump_with_three_snapshots(tmp_path) -> None:
     assert f["syn_flood"]["evidence"][0] == f"{p}:10"  # date, header, LISTEN, 6 CLOSE-WAIT first
     t = r.tables["timelines"].iloc[0]
     assert (t["snapshots"], t["sockets"], t["vanished"]) == (3, 67, 60)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_tables_never_fail_and_stay_json_safe(seed: int) -> None:
+    """Odd rows (NA ports, pids, states, wildcard and hostname peers, partial times) are fine."""
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 200))
+
+    def pick(values: list) -> list:
+        return [values[i] for i in rng.integers(0, len(values), n)]
+
+    df = pd.DataFrame({
+        "input": pick(["a", "b:c"]), "kind": "socket", "proto": pick(["tcp", "udp", None]),
+        "src_addr": pick(["10.0.0.1", "::", "*", "0.0.0.0", None, "fe80::1%eth0", "127.0.0.1"]),
+        "src_port": pick([80, 22, None, 40000, 50000]),
+        "dst_addr": pick(["192.0.2.4", "*", "::ffff:192.0.2.4", None, "2001:db8::1", "host.example"]),
+        "dst_port": pick([None, 443, 5432, 60000]), "state": pick(list(schema.STATES) + [None]),
+        "pid": pick([None, 1, 2]), "process": pick([None, "a b", "x"]), "snapshot": pick([0, 1, 2]),
+        "ts": pick([pd.NaT, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-01 00:05")]),
+        "send_q": pick([None, 0, 128]), "line": range(1, n + 1),
+    })
+    ev = schema.conform(df, "socket")
+    ings = [Ingested(input=i, format="ss", events=ev[ev["input"].astype(str) == i].reset_index(drop=True),
+                     accounting={"snapshots": 3}) for i in ("a", "b:c")]
+    low = {k: 1 for k in THRESHOLDS if k.endswith("_low") and not k.startswith(("ephemeral", "time_wait"))}
+    findings, tables = diagnose(ings, Config(thresholds=low, expected_listeners=["22"]))
+    assert list(findings.columns) == list(schema.FINDING_COLUMNS)
+    assert not findings.duplicated(["category", "subject"]).any()
+    for d, e in zip(findings["details"], findings["evidence"], strict=True):
+        json.dumps(d)
+        json.dumps(e)
+    assert "states" in tables

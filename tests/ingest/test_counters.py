@@ -126,3 +126,23 @@ def test_counters_file_alone_runs_through_analyze() -> None:
     assert cats["listen_overflow"]["count"] == 1200  # ListenDrops delta (overflows: 50)
     assert cats["syn_cookies"]["severity"] == "medium"
     assert cats["retransmissions"]["details"]["ratio"] == pytest.approx(0.11)
+
+
+def test_proc_net_snmp6_two_columns() -> None:
+    text = "Ip6InReceives                   \t2348\nIcmp6InMsgs                     \t4\nUdpLite6InDatagrams 0\n"
+    c = ingest_text(text.encode(), "snmp6").counters
+    assert _value(c, "Ip6", "InReceives") == 2348
+    assert _value(c, "Icmp6", "InMsgs") == 4
+    assert _value(c, "UdpLite6", "InDatagrams") == 0
+
+
+def test_old_net_tools_spellings_and_stray_lines() -> None:
+    text = ("Tcp:\n    10 active connections openings\n    100 segments send out\n"
+            "    5 segments retransmited\n    0 bad segments received.\nTcpExt:\n"
+            "    3 SYNs to LISTEN sockets ignored\n    garbage here\nrandom junk\n")
+    ing = ingest_text(text.encode(), "old")
+    c = ing.counters
+    assert (_value(c, "Tcp", "OutSegs"), _value(c, "Tcp", "RetransSegs"), _value(c, "Tcp", "InErrs")) == (100, 5, 0)
+    assert _value(c, "TcpExt", "ListenDrops") == 3
+    assert ing.accounting["unaccounted"] == 0
+    assert ing.accounting["skipped"] == {"not a counter line": 1, "unmapped netstat -s phrase": 1}

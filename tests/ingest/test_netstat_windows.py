@@ -306,3 +306,9 @@ def test_elevation_notice_is_structural() -> None:
     assert r.accounting["structural"]["notice"] == 1 and r.accounting["skipped"] == {}
     fr = ingest_text("L’opération demandée nécessite une élévation.\n".encode(), "x.txt", "netstat_windows")
     assert fr.accounting["structural"] == {"notice": 1}
+
+
+def test_no_break_spaces_from_web_copies() -> None:
+    row = "  TCP\u00a0\u00a0\u00a0 0.0.0.0:135\u00a0\u00a0 0.0.0.0:0\u00a0\u00a0 LISTENING\u00a0\u00a0 1012\n"
+    r = ingest_text(row.encode(), "x.txt", "netstat_windows")
+    assert r.events[["src_port", "state", "pid"]].values.tolist() == [[135, "LISTEN", 1012]]

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tcpforensics.cli import app
@@ -96,6 +98,20 @@ def test_unix_section_is_not_a_new_snapshot_but_a_rerun_is() -> None:
     lines = to_lines((one + one).encode(), "twice.txt").frame
     unix_titles = lines[lines["text"].str.startswith("Active UNIX")]
     assert unix_titles["snapshot"].tolist() == [0, 1]
+
+
+def test_two_commands_with_one_header_are_one_snapshot() -> None:
+    """`netstat -tan; netstat -uan` prints the same title and header twice over tcp, then udp
+    rows: one look at the machine. Run in a loop, each tcp part starts a new snapshot."""
+    tcp_run = _lines("snapshots-single.txt")
+    udp_rows = [ln for ln in _lines("netstat-tuanpeo-C.txt") if ln.startswith("udp")]
+    udp_run = tcp_run[:2] + udp_rows  # same title and header as the tcp run (both -an)
+    once = ingest_text("\n".join(tcp_run + udp_run).encode(), "tn-un.txt")
+    assert once.accounting["snapshots"] == 1
+    assert len(once.events) == len(tcp_run) - 2 + len(udp_rows)
+    loop = ingest_text("\n".join((tcp_run + udp_run) * 3).encode(), "tn-un-loop.txt")
+    per = loop.events.groupby(["snapshot", "proto"], observed=True).size()
+    assert per.to_dict() == {(i, p): n for i in range(3) for p, n in (("tcp", 15), ("udp", 2))}
 
 
 def test_ts_resets_on_a_header_restart() -> None:
@@ -249,3 +265,32 @@ def test_cli_events_show_snapshot_and_ts() -> None:
         str(i): [w.strftime("%Y-%m-%d %H:%M:%S")] for i, w in enumerate(want)
     }
     assert {row["raw_state"] for row in rows} >= {"LISTEN", "ESTABLISHED", "TIME_WAIT", "FIN_WAIT2", "CLOSE_WAIT"}
+
+
+_PRINTABLE = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"))
+_LINE = st.one_of(
+    st.text(_PRINTABLE, max_size=40),
+    st.sampled_from(["Tue Nov 24 07:11:25 UTC 2026", "2026-11-24 07:11:26", "1700000000", "",
+                     "Active Internet connections (servers and established)",
+                     "Proto Recv-Q Send-Q Local Address           Foreign Address         State",
+                     "tcp        0      0 127.0.0.1:22            127.0.0.1:5000          ESTABLISHED"]),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(lines=st.lists(_LINE, max_size=30))
+def test_split_invariants(lines: list[str]) -> None:
+    """Any lines: snapshots count up from 0 without gaps, markers are exactly the timestamp
+    lines, and the data lines (a digit; not a marker, note or command) of one snapshot share
+    one time."""
+    text = pd.Series(lines, index=pd.RangeIndex(1, len(lines) + 1), dtype=object)
+    frame = snapshots.split(text)
+    assert frame.index.equals(text.index) and frame["text"].tolist() == lines
+    snap = frame["snapshot"].to_numpy()
+    assert (len(snap) == 0) or (snap[0] == 0 and (pd.Series(snap).diff().fillna(0).isin([0, 1])).all())
+    is_marker, _ = snapshots.parse_timestamps(text)
+    assert frame["is_marker"].tolist() == is_marker.tolist()
+    t = frame["text"].str.strip()
+    note = t.str.match(r"^\(.*\)$") | t.str.contains(snapshots._COMMAND, regex=True)
+    data = frame[t.str.contains(r"\d") & ~frame["is_marker"] & ~note]
+    assert data.groupby("snapshot")["ts"].nunique(dropna=False).le(1).all()

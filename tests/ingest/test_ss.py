@@ -308,7 +308,7 @@ def test_every_fixture_line_accounted(path: Path) -> None:
 def test_detect_high_on_ss_low_elsewhere() -> None:
     base = corpus_path("text")
     others = [p for p in base.rglob("*") if p.is_file() and p.suffix not in (".json", ".tsv", ".md")]
-    others += sorted(LINUX.glob("netstat-*.txt")) + sorted(LINUX.glob("proc-*.txt"))
+    others += sorted(LINUX.glob("netstat-*.txt")) + sorted(LINUX.glob("proc-*.txt")) + sorted(LINUX.glob("ss-*.txt"))
     assert others
     for p in others:
         lines = to_lines(p.read_bytes(), str(p))
@@ -402,7 +402,7 @@ _LINE = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(_LINE, min_size=1, max_size=12))
 def test_any_lines_parse_without_error_and_are_accounted(lines: list[str]) -> None:
     data = "\n".join(lines).encode()
@@ -417,3 +417,36 @@ def test_no_break_spaces_read_as_spaces() -> None:
     data = "State\u00a0 Recv-Q Send-Q Local Address:Port Peer Address:Port\nESTAB\u00a00 0 10.0.0.1:22\u00a0 10.0.0.2:9\n"
     r = ingest_text(data.encode(), "mem", "ss")
     assert len(r.events) == 1 and r.events["dst_port"].iloc[0] == 9
+
+
+def test_detect_headerless_rows_without_netid_or_state() -> None:
+    """`ss -tn state established | grep ...`: rows only, no Netid, no State."""
+    data = b"0      0      192.0.2.1:22    198.51.100.7:51234\n0      52     192.0.2.1:22    198.51.100.9:40022\n"
+    assert ss.detect(to_lines(data, "mem")) >= 0.2
+    r = ingest_text(data, "mem")
+    assert r.format == "ss" and list(r.events["state"]) == ["UNKNOWN", "UNKNOWN"]
+
+
+def test_old_users_format_and_details_after_users() -> None:
+    """iproute2 before 2015 printed ("name",pid,fd) without 'pid='; text after users:(...)
+    (timer, -i info with parentheses) must not leak into the process names."""
+    data = (
+        b"State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+        b'ESTAB 0 0 10.0.0.1:22 10.0.0.2:4000 users:(("sshd",1234,3)) timer:(keepalive,10min,0)\n'
+        b'ESTAB 0 0 10.0.0.1:22 10.0.0.3:4000 users:(("a b",pid=1,fd=3),("c",pid=2,fd=4)) timer:(on,1s,0)\n'
+        b"\t bbr:(bw:1bps,mrtt:0.1) cwnd:10 x:((\"y\",pid=9,fd=1))\n"
+    )
+    ev = ingest_text(data, "mem", "ss").events
+    assert (ev["pid"].iloc[0], ev["process"].iloc[0], ev["timer"].iloc[0]) == (1234, "sshd", "keepalive,10min,0")
+    assert (ev["pid"].iloc[1], ev["process"].iloc[1], ev["timer"].iloc[1]) == (1, "a b,c", "on,1s,0")
+
+
+def test_detect_low_on_net_tools_udp_rows() -> None:
+    """net-tools UDP rows have no state and look like ss rows without State; the netstat
+    header settles it."""
+    data = (
+        b"Active Internet connections (servers and established)\n"
+        b"Proto Recv-Q Send-Q Local Address           Foreign Address         State\n"
+        + b"udp        0      0 0.0.0.0:68              0.0.0.0:*\n" * 10
+    )
+    assert ss.detect(to_lines(data, "mem")) < 0.2

@@ -84,3 +84,36 @@ def test_empty_and_non_tcp_input() -> None:
     ev = tcpforensics.read(str(FLOWS / "s2.pcap")).iloc[:0]
     got = flows(ev)
     assert got.empty and "conn_state" in got.columns
+
+
+def _one_tuple(flags, seq, ack, from_client):
+    import numpy as np
+    import pandas as pd
+
+    from tcpforensics import schema
+
+    n = len(flags)
+    c = np.asarray(from_client)
+    df = pd.DataFrame({
+        "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) * 1e-3, unit="s"), "kind": "packet", "proto": "tcp",
+        "src_addr": np.where(c, "10.0.0.1", "10.0.0.2"), "src_port": np.where(c, 1234, 80),
+        "dst_addr": np.where(c, "10.0.0.2", "10.0.0.1"), "dst_port": np.where(c, 80, 1234),
+        "flags": flags, "seq": seq, "ack": ack, "payload_len": 0, "window": 512, "checksum": "ok", "frame": np.arange(1, n + 1),
+    })
+    return schema.conform(df, "packet")
+
+
+def test_syn_floods_on_one_tuple() -> None:
+    import numpy as np
+
+    i = np.arange(60)
+    # every SYN has a new ISN: each starts a connection (IsReuse: seq differs from the ISN)
+    got = flows(_one_tuple(np.full(60, 0x02), i * 7919, np.zeros(60), np.ones(60, bool)))
+    assert len(got) == 60 and set(got["history"]) == {"S"} and set(got["conn_state"]) == {"S0"}
+    # SYN / SYN-ACK pairs, the next SYN with a new ISN before any close: 30 half-open rows
+    syn = i % 2 == 0
+    got = flows(_one_tuple(np.where(syn, 0x02, 0x12), np.where(syn, (i // 2) * 7919, 5000 + i), np.where(syn, 0, (i // 2) * 7919 + 1), syn))
+    assert len(got) == 30 and set(got["history"]) == {"Sh"} and set(got["close"]) == {"half_open"}
+    # SYN / RST-ACK: every SYN after the RST is a new connection (pop3's REJ rows)
+    got = flows(_one_tuple(np.where(syn, 0x02, 0x14), np.where(syn, 1000, 0), np.where(syn, 0, 1001), syn))
+    assert len(got) == 30 and set(got["history"]) == {"Sr"} and set(got["conn_state"]) == {"REJ"}

@@ -1,0 +1,127 @@
+"""Shared fuzz targets: one per ingestor, seeds from the corpus, and the atheris entry point."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+FIXTURES = ROOT / "tests" / "fixtures"
+SAMPLES = ROOT / "samples"
+
+TEXT = ("ss", "netstat_linux", "netstat_bsd", "netstat_windows", "proc_net_tcp", "counters")
+TARGETS = TEXT + ("pcap",)
+
+#: Seed files per target: globs under the corpus, the project's fixtures and samples (read in
+#: place; ``seed_dir`` copies them to a scratch directory outside the project for libFuzzer).
+SEED_GLOBS: dict[str, tuple[tuple[Path, str], ...]] = {
+    "ss": ((CORPUS / "text", "**/ss*.out"), (CORPUS / "text/wild/ss", "*.txt"), (FIXTURES / "linux", "ss-*.txt")),
+    "netstat_linux": ((CORPUS / "text/jc", "*/netstat*.out"), (CORPUS / "text/wild/linux", "*.txt"),
+                      (FIXTURES / "linux", "netstat-*.txt"), (FIXTURES / "linux", "snapshots-*.txt")),
+    "netstat_bsd": ((CORPUS / "text/jc/freebsd12", "*.out"), (CORPUS / "text/jc/osx-10.14.6", "*.out"),
+                    (CORPUS / "text/wild/macos", "*.txt"), (FIXTURES / "macos", "*.txt"), (FIXTURES / "freebsd", "*.txt")),
+    "netstat_windows": ((CORPUS / "text/jc/windows", "**/*.out"), (CORPUS / "text/wild/windows", "*.txt"),
+                        (FIXTURES / "windows", "*.txt")),
+    "proc_net_tcp": ((CORPUS / "text/jc/linux-proc", "net_tcp*[!n]"), (FIXTURES / "linux", "proc-*.txt")),
+    "counters": ((CORPUS / "text/jc/linux-proc", "net_netstat"), (FIXTURES / "counters", "*.txt")),
+    "pcap": ((CORPUS / "pcap", "**/*.pcap"), (CORPUS / "pcap", "**/*.pcapng"), (CORPUS / "pcap", "**/*.gz"),
+             (FIXTURES / "captures", "*.pcap*"), (FIXTURES / "flows", "*.pcap")),
+}
+
+
+def seed_files(target: str) -> list[Path]:
+    """Every seed file of a target that exists (the corpus may be absent)."""
+    out: set[Path] = set()
+    for base, pattern in SEED_GLOBS[target]:
+        if base.is_dir():
+            out.update(p for p in base.glob(pattern) if p.is_file() and not p.name.endswith(".json"))
+    return sorted(out)
+
+
+def seed_dir(target: str, dest: Path, max_len: int) -> Path:
+    """Copy the seeds (cut to ``max_len`` bytes) into ``dest`` for libFuzzer to start from."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for i, p in enumerate(seed_files(target)):
+        (dest / f"seed{i:03d}_{p.name}").write_bytes(p.read_bytes()[:max_len])
+    return dest
+
+
+def check_text(target: str, data: bytes) -> None:
+    """Parse ``data`` as ``target``: InputError or an exact account, nothing else."""
+    from tcpforensics.errors import InputError
+    from tcpforensics.ingest import ingest_text
+
+    try:
+        ing = ingest_text(data, "fuzz-input", target)
+    except InputError as e:
+        assert "\n" not in str(e), "an InputError message must be one line"
+        return
+    acc = ing.accounting
+    assert acc["unaccounted"] == 0, f"unaccounted lines: {acc}"
+    assert acc["events"] == len(ing.events)
+    assert sum(acc["skipped"].values()) == len(ing.skipped)
+
+
+def check_capture(data: bytes) -> None:
+    """Read ``data`` as a capture: InputError or packets read == TCP + non-TCP + skipped."""
+    from tcpforensics.errors import InputError
+    from tcpforensics.ingest import pcap
+
+    try:
+        ing = pcap.ingest_bytes(data, "fuzz-input", progress=False)
+    except InputError as e:
+        assert "\n" not in str(e), "an InputError message must be one line"
+        return
+    acc = ing.accounting
+    assert acc["unaccounted"] == 0, f"unaccounted packets: {acc}"
+    assert acc["events"] == len(ing.events)
+    assert acc["records_read"] == acc["events"] + sum(acc["non_tcp"].values()) + sum(acc["skipped"].values())
+    assert sum(acc["skipped"].values()) == len(ing.skipped)
+
+
+def target_fn(target: str) -> Callable[[bytes], None]:
+    """The one-input function of a target."""
+    if target == "pcap":
+        return check_capture
+    return lambda data: check_text(target, data)
+
+
+def _import_all() -> None:
+    """Import every module a target reaches (so atheris instruments them, not lazily later)."""
+    import importlib
+    import pkgutil
+
+    for name in ("tcpforensics.ingest", "tcpforensics.capture"):
+        pkg = importlib.import_module(name)  # the module (``tcpforensics.ingest`` is also a function)
+        for m in pkgutil.iter_modules(pkg.__path__):
+            importlib.import_module(f"{name}.{m.name}")
+
+
+def main(target: str) -> None:
+    """atheris entry point: ``python fuzz/fuzz_<target>.py [libFuzzer options] [corpus dirs]``."""
+    import atheris
+
+    with atheris.instrument_imports(include=["tcpforensics"]):
+        _import_all()
+    one = target_fn(target)
+    atheris.Setup(sys.argv, one)
+    atheris.Fuzz()
+
+
+def prepare(target: str, workdir: Path, max_len: int) -> Path:
+    """A fresh scratch corpus directory seeded for ``target``."""
+    d = workdir / target
+    if d.exists() and not any(d.iterdir()):
+        shutil.rmtree(d)
+    return seed_dir(target, d, max_len)
+
+
+if __name__ == "__main__":  # python fuzz/harness.py seed TARGET DIR MAX_LEN
+    if len(sys.argv) == 5 and sys.argv[1] == "seed":
+        print(prepare(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])))
+    else:
+        sys.exit("usage: python fuzz/harness.py seed TARGET DIR MAX_LEN")
