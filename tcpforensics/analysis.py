@@ -21,6 +21,10 @@ class Report:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # named summary tables
     accounting: list[dict] = field(default_factory=list)  # per input (see ingest._assemble)
     skipped: pd.DataFrame = field(default_factory=schema.empty_skipped)
+    # the evidence behind the plots (report/plots.py): 'events' (all inputs' event rows);
+    # 'flows' when a caller already has them (else plots rebuild them from the packets)
+    data: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    plots: dict[str, str] = field(default_factory=dict)  # plot kind -> PNG path (--plot DIR)
 
     def max_severity(self) -> str | None:
         """The highest severity among findings, or None when there are none."""
@@ -49,4 +53,8 @@ def analyze(
     config = (config or Config()).validate()  # unknown or ill-typed thresholds: UsageError
     ingested = ingest_all(sources, input_format, **options)
     findings, tables = run_all(ingested, config)
-    return build_report(ingested, findings, tables)
+    report = build_report(ingested, findings, tables)
+    frames = [i.events for i in ingested if len(i.events)]
+    if frames:
+        report.data["events"] = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return report

@@ -54,7 +54,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("ts", "datetime64[ns]", "both", "time: packet timestamp (UTC) or the snapshot's timestamp line as printed (naive); NaT when the dump has none"),
     Column("input", "category", "both", "the input as named on the command line (path, or '-' for stdin)"),
     Column("kind", KIND_DTYPE, "both", "socket (a row of a socket table) or packet (a captured TCP segment)"),
-    Column("proto", "category", "both", "tcp or udp (lower case; tcp6/udp6 are folded into proto + family)"),
+    Column("proto", "category", "both", "tcp, udp or raw (lower case; tcp6/udp6 are folded into proto + family); TCP rows are the focus, the others keep no TCP state"),
     Column("family", "category", "both", "ipv4 or ipv6 (ipv6 for ::ffff:a.b.c.d mapped addresses too); NA when unknown"),
     Column("src_addr", "category", "both", "source address; for sockets the local address (hostnames kept as printed)"),
     Column("src_port", "UInt16", "both", "source port; for sockets the local port (NA for '*' or an unresolved service name)"),

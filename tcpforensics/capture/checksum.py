@@ -8,7 +8,6 @@ import numpy as np
 
 from tcpforensics.capture import headers as h
 
-
 _local = threading.local()
 
 

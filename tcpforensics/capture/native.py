@@ -55,9 +55,11 @@ def decode_batch(batch: Batch, tally: Tally, book: AddressBook) -> dict[str, np.
     d.decode(p)
     t, cols = d.tcp_fields(p)
     tally.add(batch, p.layer)
+    n = len(t)
     v6 = cols["is_v6"]
-    cols["src"] = book.codes(v6, cols.pop("src_hi"), cols.pop("src_lo"))
-    cols["dst"] = book.codes(v6, cols.pop("dst_hi"), cols.pop("dst_lo"))
+    both = book.codes(np.concatenate([v6, v6]), np.concatenate([cols.pop("src_hi"), cols.pop("dst_hi")]),
+                      np.concatenate([cols.pop("src_lo"), cols.pop("dst_lo")]))
+    cols["src"], cols["dst"] = both[:n], both[n:]
     cols["ts_ns"] = batch.ts_ns[t]
     cols["frame"] = batch.frame[t]
     cols["iface"] = batch.iface[t]

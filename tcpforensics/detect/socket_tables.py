@@ -71,6 +71,7 @@ def summary_tables(df: pd.DataFrame, tl: pd.DataFrame, counters: pd.DataFrame, c
             "appeared": g["appeared"].sum(),
             "vanished": g["vanished"].sum(),
             "changed_state": g["changed"].sum(),
+            "stuck": g["stuck"].sum() if "stuck" in tl else 0,
             "in_every_snapshot": (tl["snapshots_seen"] == tl["snapshots_total"]).groupby(tl["input"].astype(str)).sum(),
         }).rename_axis("input").reset_index()
         moving = tl[tl["changed"] | tl["last_state"].isin(["CLOSE_WAIT", "FIN_WAIT_1", "FIN_WAIT_2", "LAST_ACK", "CLOSING", "SYN_RECEIVED", "SYN_SENT"])]

@@ -301,16 +301,22 @@ def _time_wait(ctx: Context) -> pd.DataFrame:
     return finish(out, ["local_addr", "fraction", "ports_in_use", "range_size", "port_range"])
 
 
+def stuck_mask(tl: pd.DataFrame, config: Config) -> pd.Series:
+    """Per timeline row: held in its last (closing or handshake) state longer than the kernel
+    would keep it there: past the state's time limit when timed, else in enough sightings."""
+    if tl.empty:
+        return pd.Series(False, index=tl.index, dtype=bool)
+    limit = tl["last_state"].map({s: float(config.get(k)) for s, k in STUCK_LIMITS.items()})
+    timed = tl["last_state_s"].notna() & tl["last_state_since"].notna()
+    by_time = timed & (tl["last_state_s"] > limit)
+    by_count = ~timed & (tl["last_state_sightings"] >= config.get("stuck_min_sightings"))
+    return (limit.notna() & (tl["last_state_sightings"] >= 2) & (by_time | by_count)).astype(bool)
+
+
 def _stuck(ctx: Context) -> pd.DataFrame:
     """Sockets seen in one closing state across snapshots for longer than its kernel timer."""
     tl = ctx.timelines
-    if tl.empty or int(tl["snapshots_total"].max()) < 2:
-        return pd.DataFrame()
-    limit = tl["last_state"].map({s: float(ctx.config.get(k)) for s, k in STUCK_LIMITS.items()})
-    timed = tl["last_state_s"].notna() & tl["last_state_since"].notna()
-    by_time = timed & (tl["last_state_s"] > limit)
-    by_count = ~timed & (tl["last_state_sightings"] >= ctx.config.get("stuck_min_sightings"))
-    stuck = tl[limit.notna() & (tl["last_state_sightings"] >= 2) & (by_time | by_count)]
+    stuck = tl[tl["stuck"]] if len(tl) else tl
     if stuck.empty:
         return pd.DataFrame()
     owner_of = pd.Series(ctx.df["owner"].to_numpy(), index=ctx.df["ref"].to_numpy())
@@ -452,11 +458,11 @@ def diagnose(inputs: list[Ingested], config: Config) -> tuple[pd.DataFrame, dict
     snaps = {i.input: int(i.accounting.get("snapshots") or 1) for i in inputs}
     df = sf.frame(ev)
     tl = timelines(ev, snaps)
+    tl["stuck"] = stuck_mask(tl, config)
     cnt = [i.counters for i in inputs if i.counters is not None and len(i.counters)]
     counters = deltas(pd.concat(cnt, ignore_index=True)) if cnt else deltas(None)
     if len(counters):
         counters["ref"] = counters["input"].astype(str) + ":" + counters["line_last"].astype("Int64").astype("string").fillna("-").astype(str)
-    if len(counters):
         counters["input"] = counters["input"].astype(str)
         counters["group"] = counters["group"].astype(str)
         counters["counter"] = counters["counter"].astype(str)

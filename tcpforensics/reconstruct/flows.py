@@ -84,7 +84,7 @@ def flows(events: pd.DataFrame, config: FlowConfig | dict | None = None) -> pd.D
     if len(P) == 0:
         return conform_flows(pd.DataFrame())
     table, _, _ = _reconstruct(P, cfg)
-    return conform_flows(table)
+    return _in_start_order(conform_flows(table))
 
 
 def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | None = None) -> Iterator[pd.DataFrame]:
@@ -591,7 +591,49 @@ def flows_of_inputs(inputs: list[str], input_format: str | None = None, ignore_c
         except ValueError:
             raise UsageError(f"--likely-server-ports {likely_server_ports!r}: expected comma-separated port numbers") from None
         cfg = replace(cfg, likely_server_ports=ports)
+    if len(inputs) == 1 and inputs[0] != "-" and input_format in (None, "pcap"):
+        from tcpforensics.ingest import _path_is_capture
+
+        if _path_is_capture(inputs[0]):
+            streamed = _stream_capture(inputs[0], cfg)
+            if streamed is not None:
+                return streamed
     ingested = ingest_all(inputs, input_format)
     frames = [i.events for i in ingested if len(i.events)]
     events = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else pd.DataFrame())
     return flows(events, cfg)
+
+
+class _TimeWentBack(Exception):
+    pass
+
+
+def _stream_capture(path: str, cfg: FlowConfig) -> pd.DataFrame | None:
+    """Flows of one capture read in chunks (less memory); None when its time goes backwards
+    across chunks (then the whole capture is reconstructed at once)."""
+    from tcpforensics.ingest.pcap import iter_events
+    from tcpforensics.schema import conform_flows
+
+    def checked():
+        newest = None
+        for chunk in iter_events(path):
+            ts = chunk["ts"].dropna()
+            if len(ts):
+                if newest is not None and ts.min() < newest:
+                    raise _TimeWentBack
+                newest = ts.max() if newest is None else max(newest, ts.max())
+            yield chunk
+
+    try:
+        parts = list(flows_stream(checked(), cfg))
+    except _TimeWentBack:
+        return None
+    table = pd.concat(parts, ignore_index=True) if parts else conform_flows(pd.DataFrame())
+    return _in_start_order(table)
+
+
+def _in_start_order(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows by start time (then first frame), as a reader expects them."""
+    if table.empty:
+        return table
+    return table.sort_values(["start", "first_frame"], kind="stable").reset_index(drop=True)

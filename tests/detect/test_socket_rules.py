@@ -187,7 +187,7 @@ def test_several_snapshots_give_timeline_tables() -> None:
     spec = [(s, "CLOSE_WAIT", 40000) for s in range(3)] + [(0, "ESTABLISHED", 40005)]
     _, tables = diagnose([_ing(_snapshots(spec), snapshots=3)], Config())
     t = tables["timelines"].iloc[0]
-    assert (t["snapshots"], t["sockets"], t["vanished"], t["in_every_snapshot"]) == (3, 2, 1, 1)
+    assert (t["snapshots"], t["sockets"], t["vanished"], t["in_every_snapshot"], t["stuck"]) == (3, 2, 1, 1, 1)
     assert len(tables["socket_timelines"]) == 1
 
 
@@ -259,3 +259,15 @@ def test_random_tables_never_fail_and_stay_json_safe(seed: int) -> None:
         json.dumps(d)
         json.dumps(e)
     assert "states" in tables
+
+
+@pytest.mark.corpus
+def test_corpus_unexpected_listener_in_date_loop() -> None:
+    import tcpforensics
+    from tests.conftest import corpus_path
+
+    path = str(corpus_path("text", "wild", "linux", "netstat-ntlup_while-date-loop_istio.txt"))
+    r = tcpforensics.analyze(path, Config(expected_listeners=["15090", "127.0.0.1:15000", "pilot-agent"]))
+    f = r.findings
+    assert list(f["category"]) == ["unexpected_listener"] and list(f["subject"]) == ["0.0.0.0:80"]
+    assert f["details"].iloc[0]["process"] == "envoy[28]" and f["evidence"].iloc[0] == [f"{path}:11"]

@@ -366,7 +366,7 @@ _row = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(_row, min_size=1, max_size=8), with_p=st.booleans(), with_e=st.booleans(), with_o=st.booleans())
 def test_generated_rows_round_trip(rows: list[dict], with_p: bool, with_e: bool, with_o: bool) -> None:
     """Rows printed with net-tools' widths for any mix of -e -p -o come back field for field."""
@@ -413,7 +413,7 @@ def test_generated_rows_round_trip(rows: list[dict], with_p: bool, with_e: bool,
 _PRINTABLE = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tails=st.lists(st.text(_PRINTABLE, min_size=0, max_size=40), min_size=1, max_size=6),
        junk=st.lists(st.text(_PRINTABLE, min_size=0, max_size=30), max_size=4))
 def test_garbage_never_raises(tails: list[str], junk: list[str]) -> None:

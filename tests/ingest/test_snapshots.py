@@ -277,7 +277,7 @@ _LINE = st.one_of(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(lines=st.lists(_LINE, max_size=30))
 def test_split_invariants(lines: list[str]) -> None:
     """Any lines: snapshots count up from 0 without gaps, markers are exactly the timestamp

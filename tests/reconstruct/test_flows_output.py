@@ -78,3 +78,21 @@ def test_stream_equals_whole() -> None:
     a = whole[cols].sort_values(key).reset_index(drop=True).astype(str)
     b = parts[cols].sort_values(key).reset_index(drop=True).astype(str)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_stream_over_reader_chunks_equals_whole() -> None:
+    import pytest
+
+    from tests.conftest import corpus_path
+
+    for name in ("ssh.pcap", "pop3.pcap", "ssh-half-duplex-client.pcap"):
+        path = str(corpus_path("pcap", "zeek", name))
+        whole = flows(tcpforensics.read(path))
+        parts = pd.concat(list(flows_stream(tcpforensics.iter_events(path, chunk_packets=97))), ignore_index=True)
+        cols = ["orig_addr", "orig_port", "resp_port", "start", "conn_state", "history", "orig_bytes", "resp_bytes", "close"]
+        key = ["orig_addr", "orig_port", "start"]
+        a = whole[cols].sort_values(key).reset_index(drop=True).astype(str)
+        b = parts[cols].sort_values(key).reset_index(drop=True).astype(str)
+        if len(a) != len(b):
+            pytest.fail(f"{name}: {len(a)} flows whole, {len(b)} streamed")
+        pd.testing.assert_frame_equal(a, b)

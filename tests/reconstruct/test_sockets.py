@@ -117,3 +117,35 @@ def test_socket_close_kind_columns() -> None:
     out = socket_close_kind(_events(SPEC))
     assert list(out.columns[-4:]) == ["last_state", "vanished", "local_role", "close_kind"]
     assert out["close_kind"].value_counts().to_dict() == {"half_closed_orig": 2, "graceful": 1, "lost_final_ack": 1}
+
+
+@pytest.mark.corpus
+def test_corpus_grep_loop_without_separators() -> None:
+    """12 rows of 2 sockets from `while true; do ss -tanop | grep 5000; sleep 1; done`."""
+    import tcpforensics
+    from tests.conftest import corpus_path
+
+    ev = tcpforensics.read(str(corpus_path("text", "wild", "ss", "ss-tanop_loop_grep_no-header_timers.txt")))
+    t = _by_port(timelines(ev))
+    assert set(t) == {(50094, 5000), (50097, 5000)}
+    a = t[(50094, 5000)]
+    # 8 printed FIN-WAIT-2 rows then 2 TIME-WAIT rows (the author elided more with "...")
+    assert a["states"] == "FIN_WAIT_2>TIME_WAIT" and a["sightings"] == 10 and a["snapshots_seen"] == 1
+    assert a["local_role"] == "orig" and a["close_kind"] == "graceful"
+    assert t[(50097, 5000)]["states"] == "TIME_WAIT"
+
+
+@pytest.mark.corpus
+def test_corpus_date_loop_listener_appears() -> None:
+    """`while true; do date; netstat -ntlup; ...`: envoy starts listening on :80 in snapshot 2."""
+    import tcpforensics
+    from tests.conftest import corpus_path
+
+    ing = tcpforensics.ingest(str(corpus_path("text", "wild", "linux", "netstat-ntlup_while-date-loop_istio.txt")))
+    t = timelines(ing.events, {ing.input: ing.accounting["snapshots"]})
+    assert len(t) == 4 and not t["vanished"].any()
+    new = t[t["appeared"]]
+    assert len(new) == 1 and int(new["src_port"].iloc[0]) == 80 and int(new["pid"].iloc[0]) == 28
+    # the first snapshot has no date line before it, so its sightings have no time:
+    # sockets seen in both are measured in sightings, the new one in seconds
+    assert set(t["state_times"]) == {"LISTEN=2 sightings", "LISTEN=0s"}
