@@ -90,12 +90,13 @@ def analyze(
     fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="Report format."),
     output: str | None = REPORT_OUTPUT,
     fail_on: Severity = typer.Option(Severity.never, "--fail-on", help="Exit 1 when a finding is at or above this severity (for CI)."),
-    config: str | None = typer.Option(None, "--config", help="TOML config file (default: ./tcpforensics.toml or [tool.tcpforensics] in ./pyproject.toml)."),
+    config: str | None = typer.Option(None, "--config", help="TOML config file (default: ./tcpforensics.toml or \\[tool.tcpforensics] in ./pyproject.toml)."),
     input_format: str | None = INPUT_FORMAT,
     expected_listeners: str | None = typer.Option(None, "--expected-listeners", help="Comma-separated allow-list of listeners, e.g. '22,80,0.0.0.0:443,nginx'."),
-    threshold: list[str] = typer.Option([], "--threshold", "-t", help="Override a threshold: NAME=VALUE (repeatable); see docs/detection.md."),
+    threshold: list[str] = typer.Option([], "--threshold", "-t", help="Override a threshold: NAME=VALUE (repeatable); see docs/detection-sockets.md and docs/detection-captures.md."),
     engine: str = ENGINE,
     quiet: bool = QUIET,
+    plot: Path | None = typer.Option(None, "--plot", help="Also write PNG plots (states, SYN/RST rates, scans, closes, snapshots) into this directory."),
 ) -> None:
     """Diagnose inputs: state histogram, abnormal sockets and connections, scans and floods."""
     from tcpforensics import config as cfg
@@ -115,6 +116,13 @@ def analyze(
     except (InputError, UsageError) as e:
         _fail(str(e))
         return
+    if plot is not None:
+        from tcpforensics.report.plots import render_all
+
+        try:
+            render_all(report, plot, config=conf, link_base=Path(output).parent if output else None)
+        except OSError as e:
+            _fail(f"{plot}: cannot write: {e.strerror or e}")
     if is_directory_output(fmt.value, output):
         try:
             write_directory(report, output)

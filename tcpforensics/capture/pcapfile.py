@@ -65,6 +65,9 @@ class Walker:
     linktypes: Counter = field(default_factory=Counter)
     _frames: int = 0
     _consumed: int = 0
+    _raw: io.BufferedIOBase | None = None  # the file itself (``fh`` decompresses when gzip)
+    _gunzip: Gunzip | None = None
+    _read_error: str = ""
 
     def open(self) -> None:
         """Check the magic number (unwrapping gzip); raise NotACapture when it is no capture."""
@@ -83,9 +86,8 @@ class Walker:
         if not head:
             raise NotACapture("is empty")
         le = int.from_bytes(head.ljust(4, b"\0"), "little")
-        if le in (h.PCAP_MAGIC_US, h.PCAP_MAGIC_NS) or head[::-1] in (
-            h.PCAP_MAGIC_US.to_bytes(4, "little"), h.PCAP_MAGIC_NS.to_bytes(4, "little")
-        ):
+        be = int.from_bytes(head.ljust(4, b"\0"), "big")
+        if le in (h.PCAP_MAGIC_US, h.PCAP_MAGIC_NS) or be in (h.PCAP_MAGIC_US, h.PCAP_MAGIC_NS):
             self.format = "pcap"
         elif le == h.BT_SHB:
             self.format = "pcapng"
@@ -106,7 +108,7 @@ class Walker:
         except (EOFError, OSError, zlib.error) as e:
             self._read_error = f"decompression failed ({e})" if self.compressed else f"read error ({e})"
             return b""
-        if self.compressed and self._gunzip.error and not self._read_error:
+        if self._gunzip is not None and self._gunzip.error and not self._read_error:
             self._read_error = self._gunzip.error
         self._consumed += len(data)
         if self.on_progress is not None:
@@ -179,7 +181,7 @@ class Walker:
         return frames
 
     def _stop(self, offset: int, reason: str) -> None:
-        where = "compressed stream" if self.compressed else "file"
+        where = "decompressed stream" if self.compressed else "file"
         self.stopped = {"offset": offset, "after_frame": self._frames, "reason": reason, "where": where}
 
     # --- pcapng -----------------------------------------------------------------------------

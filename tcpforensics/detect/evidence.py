@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import zip_longest
 
 import numpy as np
 import pandas as pd
@@ -50,8 +51,8 @@ def plain(obj: object) -> object:
         return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [plain(v) for v in obj]
-    if isinstance(obj, pd.Timestamp):
-        return obj.isoformat()
+    if isinstance(obj, (pd.Timestamp, np.datetime64)):
+        return None if pd.isna(obj) else pd.Timestamp(obj).isoformat()
     if isinstance(obj, float) and np.isnan(obj):
         return None
     if obj is pd.NA or obj is pd.NaT:
@@ -93,6 +94,19 @@ def finding(
     }
 
 
+def merge_evidence(lists: Iterable[list[str]]) -> list[str]:
+    """Evidence of merged findings: taken in turn from each (so every input shows), without
+    repeats; flow uids then packet references, each capped at EVIDENCE_CAP."""
+    seen: dict[str, None] = {}
+    for group in zip_longest(*lists):
+        for e in group:
+            if e is not None:
+                seen.setdefault(e, None)
+    uids = [e for e in seen if "#" not in e][:EVIDENCE_CAP]
+    packets = [e for e in seen if "#" in e][:EVIDENCE_CAP]
+    return uids + packets
+
+
 def to_frame(rows: list[dict]) -> pd.DataFrame:
     """Findings table with schema dtypes (empty table when no rows)."""
     if not rows:
@@ -109,8 +123,9 @@ def dedup(findings: pd.DataFrame) -> pd.DataFrame:
     """Merge findings with the same key (category, subject, details.target), nothing else.
 
     No time-based suppression: a later scan of another target by the same scanner keeps its
-    own key and its own row. Merged rows keep the worst severity, the summed count, the union
-    of evidence (capped) and the widest time window; details come from the largest row.
+    own key and its own row. Merged rows keep the worst severity, the summed count, evidence
+    from each (capped) and the widest time window; details come from the largest row, with
+    ``merged_findings`` saying how many rows were merged.
     """
     if findings.empty:
         return findings
@@ -129,12 +144,17 @@ def dedup(findings: pd.DataFrame) -> pd.DataFrame:
         subject=("subject", "first"),
         count=("count", "sum"),
         details=("details", "first"),
-        evidence=("evidence", lambda s: sorted({e for lst in s for e in lst})[:EVIDENCE_CAP]),
+        evidence=("evidence", merge_evidence),
         explanation=("explanation", "first"),
         next_step=("next_step", "first"),
         first_seen=("first_seen", "min"),
         last_seen=("last_seen", "max"),
         _order=("_order", "min"),
+        _merged=("count", "size"),
     )
-    out = out.sort_values("_order").reset_index(drop=True).drop(columns="_order")
+    out = out.sort_values("_order").reset_index(drop=True)
+    # details are those of the largest row; say how many rows (captures) were merged
+    out["details"] = [{**d, "merged_findings": int(n)} if n > 1 else d
+                      for d, n in zip(out["details"], out["_merged"], strict=True)]
+    out = out.drop(columns=["_order", "_merged"])
     return to_frame(out.to_dict("records"))

@@ -55,17 +55,12 @@ def detect(conv: pd.DataFrame, packets: pd.DataFrame, config: Config, input_name
     return rows
 
 
-def _seconds(ts: pd.Series) -> np.ndarray:
-    t = pd.to_datetime(ts).astype("int64").to_numpy()
-    return (t - t.min()) / 1e9 if len(t) else t.astype("float64")
-
-
 def _peaks(frame: pd.DataFrame, key: str, width: float, k: int) -> pd.DataFrame:
     """Per group of ``key``: peak count in a sliding window of ``width`` s and peak k-burst rate."""
     codes = pd.factorize(frame[key])[0]
-    secs = _seconds(frame["first_ts"])
-    order, counts = window_counts(codes, secs, width)
-    _, rates = burst_rate(codes, secs, k)
+    ns = pd.to_datetime(frame["first_ts"]).astype("datetime64[ns]").astype("int64").to_numpy()
+    order, counts = window_counts(codes, ns, round(width * 1e9))
+    _, rates = burst_rate(codes, (ns - ns.min()) / 1e9, k)
     g = frame[key].to_numpy()[order]
     out = pd.DataFrame({key: g, "in_window": counts, "burst": rates, "at": frame["first_ts"].to_numpy()[order]})
     peak = out.loc[out.groupby(key)["in_window"].idxmax(), [key, "in_window", "at"]].set_index(key)
@@ -160,16 +155,18 @@ def _unsolicited(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
             "victim": victim,
             "reflectors": int(len(refl)),
             "top_reflectors": {str(k): int(v) for k, v in refl.head(10).items()},
-            "unsolicited_synacks": int(len(sub)),
-            "unsolicited_rsts": int(len(rst)),
+            "synack_conversations": int(len(sub)),
+            "synack_segments": int(sub["init_pkts"].sum()),
+            "rst_conversations": int(len(rst)),
             "victim_ports": int(sub["peer_port"].nunique()),
             "reflector_ports": ev.capped(sub["init_port"].dropna().astype(int), 10),
             "rate_per_s": len(sub) / duration if duration > 0 else None,
             "window": {"start": start, "end": end, "duration_s": duration},
         }
         explanation = (
-            f"{victim} received {len(sub)} SYN-ACKs it never asked for from {len(refl)} hosts "
-            f"(plus {len(rst)} unsolicited RSTs): someone sent SYNs to those hosts with {victim} "
+            f"{victim} received {details['synack_segments']} SYN-ACKs it never asked for ({len(sub)} "
+            f"conversations) from {len(refl)} hosts, plus {len(rst)} unsolicited RSTs: someone sent "
+            f"SYNs to those hosts with {victim} "
             "as the forged source, so their answers converge on it (SYN-ACK reflection). The "
             "reflectors are not attacking on their own and are not scanners."
         )
@@ -184,14 +181,16 @@ def _unsolicited(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
         details = {
             "sender": sender,
             "peers": int(sub["peer_addr"].nunique()),
-            "synacks": int((sub["shape"] == "syn_ack").sum()),
-            "rsts": int((sub["shape"] == "rst").sum()),
+            "synack_conversations": int((sub["shape"] == "syn_ack").sum()),
+            "rst_conversations": int((sub["shape"] == "rst").sum()),
+            "segments": int(sub["init_pkts"].sum()),
             "sender_ports": ev.capped(sub["init_port"].dropna().astype(int), 10),
             "window": {"start": start, "end": end, "duration_s": (end - start).total_seconds()},
         }
         explanation = (
-            f"{sender} sent {details['synacks']} SYN-ACKs and {details['rsts']} RSTs to "
-            f"{details['peers']} hosts that never sent it a SYN in this capture: backscatter. "
+            f"{sender} sent {details['segments']} SYN-ACK/RST segments ({details['synack_conversations']} "
+            f"SYN-ACK and {details['rst_conversations']} RST conversations) to {details['peers']} hosts "
+            "that never sent it a SYN in this capture: backscatter. "
             f"{sender} is most likely the victim of a SYN flood with forged sources, answering the "
             "forged addresses; it is not scanning them."
         )
@@ -217,7 +216,7 @@ def _storms(conv: pd.DataFrame, packets: pd.DataFrame, th: dict, input_name: str
             continue
         sel = sel.sort_values(["src_code", "ts"], kind="stable")
         src = sel["src_code"].to_numpy()
-        t = sel["ts"].astype("int64").to_numpy() / 1e9
+        t = sel["ts"].astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
         new = np.r_[True, (src[1:] != src[:-1]) | (np.diff(t) >= float(th["storm.max_gap_s"]))]
         run = np.cumsum(new) - 1
         size = np.bincount(run)

@@ -5,22 +5,25 @@ from __future__ import annotations
 import numpy as np
 
 
-def window_counts(groups: np.ndarray, seconds: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
-    """For every event, how many events of its group fall in [t, t + width).
+def window_counts(groups: np.ndarray, ns: np.ndarray, width_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every event, how many events of its group fall in [t, t + width), exactly.
 
-    Returns (order, counts): ``order`` sorts the inputs by (group, time); ``counts`` is in that
-    order. Groups are laid end to end on one time axis, spaced so windows never overlap.
+    ``ns`` and ``width_ns`` are integer nanoseconds (capture timestamps). Returns (order,
+    counts): ``order`` sorts the inputs by (group, time); ``counts`` is in that order. Groups
+    are laid end to end on one integer time axis (each from its own start), spaced so windows
+    never overlap; callers pass few groups (the candidates), so the axis fits in int64.
     """
-    order = np.lexsort((seconds, groups))
+    order = np.lexsort((ns, groups))
     g = np.asarray(groups)[order]
-    t = np.asarray(seconds, dtype="float64")[order]
+    t = np.asarray(ns, dtype=np.int64)[order]
     if len(t) == 0:
         return order, np.zeros(0, dtype=np.int64)
-    t = t - t.min()
-    _, gi = np.unique(g, return_inverse=True)
-    axis = gi.astype("float64") * (t.max() + 2 * width + 1.0) + t
-    end = np.searchsorted(axis, axis + width, side="left")
-    return order, end - np.arange(len(axis))
+    _, first, gi = np.unique(g, return_index=True, return_inverse=True)
+    t = t - t[first][gi]  # each group from its own start
+    axis = gi.astype(np.int64) * (int(t.max()) + 2 * int(width_ns) + 1) + t
+    start = np.searchsorted(axis, axis, side="left")  # ties: count every event at time t
+    end = np.searchsorted(axis, axis + int(width_ns), side="left")
+    return order, end - start
 
 
 def burst_rate(groups: np.ndarray, seconds: np.ndarray, k: int, resolution: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:

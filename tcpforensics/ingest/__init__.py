@@ -32,6 +32,8 @@ CAPTURE_FORMATS: tuple[str, ...] = ("pcap",)
 MIN_SCORE = 0.2
 #: Inputs larger than this are refused for text formats (captures stream instead).
 MAX_TEXT_BYTES = 2 * 1024**3
+#: Standard input is held in memory whole (text or capture): refused beyond this size.
+MAX_STDIN_BYTES = 2 * 1024**3
 
 
 def formats() -> dict[str, ModuleType]:
@@ -47,7 +49,10 @@ def read_input(source: str) -> bytes:
     """The bytes of a path, or of standard input for ``-``; InputError when unreadable."""
     try:
         if source == "-":
-            return sys.stdin.buffer.read()
+            data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+            if len(data) > MAX_STDIN_BYTES:
+                raise InputError(source, f"standard input is larger than the {MAX_STDIN_BYTES} byte limit; save it to a file")
+            return data
         p = Path(source)
         if p.is_dir():
             raise InputError(source, "is a directory, not a file")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tcpforensics.reconstruct import endpoint_states, history, machine
+from tcpforensics.reconstruct import endpoint_states, gaps, history, machine, splitting
 from tcpforensics.reconstruct import zeek_rules as zr
 from tcpforensics.reconstruct.groups import (
     first_where,
@@ -180,46 +180,9 @@ def split(P: Packets, cfg: FlowConfig) -> tuple[np.ndarray, np.ndarray]:
 # --- per-pass analysis ------------------------------------------------------------------------
 
 
-@dataclass
-class _Conns:
-    """Packets of a set of connections, concatenated (each connection contiguous, in time order)."""
-
-    n: int
-    idx: np.ndarray     # global packet index
-    cid: np.ndarray     # connection of each packet
-    first: np.ndarray   # position of each connection's first packet in the concatenation
-    end: np.ndarray     # position one past its last packet
-
-
-def _gather(s: np.ndarray, e: np.ndarray) -> _Conns:
-    idx, cid = ranges(s, e)
-    lengths = e - s
-    first = np.cumsum(lengths) - lengths
-    return _Conns(len(s), idx, cid, first, first + lengths)
-
-
-def _first_at_or_after(C: _Conns, ts: np.ndarray, conn: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Position of the first packet of connection ``conn`` with ts >= ``t`` (its end if none).
-
-    A binary search run for all queries at once (times are sorted within a connection):
-    about log2(longest connection) vectorized steps.
-    """
-    lo = C.first[conn].astype(np.int64)
-    hi = C.end[conn].astype(np.int64)
-    t = np.asarray(t, dtype=np.int64)
-    while True:
-        active = lo < hi
-        if not active.any():
-            return lo
-        mid = (lo + hi) // 2
-        below = active & (ts[np.minimum(mid, len(ts) - 1)] < t)
-        lo = np.where(below, mid + 1, lo)
-        hi = np.where(active & ~below, mid, hi)
-
-
 def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: bool,
              end_of_capture: int | None = None):
-    C = _gather(s, e)
+    C = splitting.gather(s, e)
     n, cid, ix = C.n, C.cid, C.idx
     m = len(ix)
     pos = np.arange(m)
@@ -312,7 +275,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     post_dc = _at(incl, tr.did_close, False)
     rows = np.arange(m)
 
-    cut = _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows, dfirst(valid))
+    cut = splitting.cut_points(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows, dfirst(valid))
     if not final:
         return cut
 
@@ -358,7 +321,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     fin_rel = np.where(fin_first >= 0, rel[ff] + syn[ff] + plen[ff], np.iinfo(np.int64).max)
     capped = np.where(pos > np.where(fin_first >= 0, fin_first, m)[peer_cd], np.minimum(rel_ack, fin_rel[peer_cd]), rel_ack)
     data_end = rel + syn + np.where(rst, 0, plen)
-    gap_sz, gap_letter_mask = _gaps(m, cid, d, pos, counted & ((plen > 0) | syn) & ~rst, data_end, capped, ack_ok, post, post_prev, rows)
+    gap_sz, gap_letter_mask = gaps.gaps(m, cid, d, counted & ~rst, rel + syn, data_end, capped, ack_ok, post, post_prev)
     missed = np.bincount(cid, weights=gap_sz, minlength=n).astype(np.int64)
 
     letters = [ml, np.where(history.scaled(zero_win, cid, d), ord("W"), 0),
@@ -366,14 +329,11 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
                np.where(history.scaled(~valid, cid, d), ord("C"), 0)]
     gd = 1 - d  # a gap belongs to the data sender, the peer of the acking packet
     gl = np.where(history.scaled(gap_letter_mask, cid, gd), ord("G"), 0)
-    hist = history.assemble(
-        n,
-        np.concatenate([cid] * 5), np.concatenate([pos] * 5),
-        np.repeat(np.array([0, 1, 2, 0, 3]), m),
-        np.concatenate(letters + [gl]).astype(np.uint8),
-        np.concatenate([is_orig] * 4 + [gd == od[cid]]),
-        flip0 | hflip,
-    )
+    parts = []
+    for sub, codes, orig_side in zip((0, 1, 2, 0, 3), letters + [gl], [is_orig] * 4 + [gd == od[cid]], strict=True):
+        k = np.flatnonzero(codes)
+        parts.append((cid[k], pos[k], np.full(len(k), sub), codes[k].astype(np.uint8), orig_side[k]))
+    hist = history.assemble(n, *(np.concatenate(col) for col in zip(*parts, strict=True)), flip0 | hflip)
 
     # -- sizes (TCP_Endpoint::Size) --
     last_seq = np.full(2 * n, 0, dtype=np.int64)
@@ -455,111 +415,6 @@ def _capture_end(P: Packets) -> np.ndarray:
     last = np.full(codes.max() + 1 if len(codes) else 1, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last, codes, P.ts)
     return last[codes]
-
-
-def _gaps(m, cid, d, pos, has_data, end_seq, rel_ack, ack_ok, post, post_prev, rows):
-    """Bytes acked but never seen, per acking packet, and where Zeek records G/g.
-
-    For each data direction X, the connection's packets (already in time order) that matter
-    are X's data segments and the peer's ACKs; an ACK beyond everything covered so far (data
-    ends and earlier ACKs: a reported gap is skipped over) is a gap of the difference.
-    """
-    lo = np.iinfo(np.int64).min
-    est = (post == zr.ESTABLISHED) | ((post == zr.CLOSED) & (post_prev == zr.ESTABLISHED))
-    both = est[:, 0] & est[:, 1]
-    size = np.zeros(m, dtype=np.float64)
-    mask = np.zeros(m, dtype=bool)
-    for x in (0, 1):
-        is_ack = (d != x) & ack_ok
-        sel = np.flatnonzero(((d == x) & has_data) | is_ack)
-        if not len(sel):
-            continue
-        v = np.where(is_ack[sel], rel_ack[sel], end_seq[sel])
-        g = cid[sel]
-        cov = prev_cummax(v, g, lo)
-        hit = is_ack[sel] & (cov > lo) & (v > cov) & both[sel]
-        size[sel[hit]] = (v - cov)[hit]
-        mask[sel[hit]] = True
-    return size, mask
-
-
-def _cut(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows, vfirst):
-    """Earliest packet (global index) that Zeek would put in a new connection, per connection; -1 if none."""
-    n, cid = C.n, C.cid
-    m = len(cid)
-    INF = np.iinfo(np.int64).max
-    cut = np.full(n, INF, dtype=np.int64)
-    orig_phys = od[cid] ^ (hflip[cid] & (pos <= p2c[cid]))
-    op = orig_phys.astype(np.int64)
-    o_pre = pre[rows, op]
-    r_pre = pre[rows, 1 - op]
-    # 1. reuse: a SYN (or a SYN-ACK while the originator is inactive) on an existing connection
-    vf = np.maximum(vfirst, 0)
-    start_seq = np.where(syn[vf], seq[vf], seq[vf] - 1) & 0xFFFFFFFF
-    conn_orig = np.where(ackf, 1 - op, op)
-    so_idx = cid.astype(np.int64) * 2 + conn_orig
-    known = (vfirst[so_idx] >= 0) & (vfirst[so_idx] < pos)
-    closed = pre_dc[:, 0] | pre_dc[:, 1]
-    reuse = syn & (pos > C.first[cid]) & ~(ackf & (o_pre != zr.INACTIVE))
-    reuse &= closed | ~known | (seq != start_seq[so_idx])
-    if not cfg.split_simultaneous_open:
-        simul = ~ackf & (d != op) & (o_pre == zr.SYN_SENT) & (r_pre == zr.INACTIVE)
-        reuse &= ~simul
-    rp = first_where(reuse, cid, n)
-    cut = np.where(rp >= 0, np.minimum(cut, rp), cut)
-    # 2. attempt timer: originator still SYN_SENT/SYN_ACK_SENT and responder INACTIVE
-    att_ev = np.flatnonzero(tr.attempt)
-    if len(att_ev):
-        ac = cid[cpos[att_ev]]
-        u, i = np.unique(ac, return_index=True)
-        t = ts[cpos[att_ev[i]]] + int(cfg.attempt_delay * NS)
-        q = _first_at_or_after(C, ts, u, t)
-        inside = q < C.end[u]
-        qq = np.minimum(q, m - 1)
-        hit = inside & np.isin(o_pre[qq], [zr.SYN_SENT, zr.SYN_ACK_SENT]) & (r_pre[qq] == zr.INACTIVE)
-        cut[u[hit]] = np.minimum(cut[u[hit]], q[hit])
-    # 3. close complete -> deleted tcp_close_delay after (unless another close moves it)
-    cc_ev = np.flatnonzero(tr.close_complete)
-    if len(cc_ev):
-        cc_c = cid[cpos[cc_ev]]
-        cc_t = ts[cpos[cc_ev]]
-        dead = cc_t + int(cfg.close_delay * NS)
-        nxt = np.r_[cc_t[1:], INF]
-        nxt_same = np.r_[cc_c[1:] == cc_c[:-1], False]
-        final_one = ~nxt_same | (nxt >= dead)
-        sel = np.flatnonzero(final_one)
-        c2 = cc_c[sel]
-        u, i = np.unique(c2, return_index=True)
-        q = _first_at_or_after(C, ts, u, dead[sel[i]])
-        inside = q < C.end[u]
-        cut[u[inside]] = np.minimum(cut[u[inside]], q[inside])
-    # 4. ExpireTimer: quiet for tcp_connection_linger with a half-closed / reset / one-sided state
-    start = ts[C.first][cid]
-    S, T, L = (int(x * NS) for x in (cfg.syn_timeout, cfg.session_timer, cfg.connection_linger))
-    k = np.maximum(0, (ts + L - start - S) // T + 1)
-    fire = start + S + T * k
-    cp_ev = np.flatnonzero(tr.close_partial)
-    if len(cp_ev):
-        tc = np.full(n, -1, dtype=np.int64)
-        tc[cid[cpos[cp_ev]]] = ts[cpos[cp_ev]]  # the latest one per connection
-        tcc = tc[cid]
-        k2 = np.maximum(1, (ts + L - tcc) // T + 1)
-        fire = np.where((tcc >= 0) & (tcc <= ts), np.minimum(fire, tcc + T * k2), fire)
-    nxt_ts = np.r_[ts[1:], INF]
-    has_next = np.r_[cid[1:] == cid[:-1], False]
-    dc0, dc1 = post_dc[:, 0], post_dc[:, 1]
-    anyreset = (post[:, 0] == zr.RESET) | (post[:, 1] == zr.RESET)
-    anyinact = (post[:, 0] == zr.INACTIVE) | (post[:, 1] == zr.INACTIVE)
-    bothinact = (post[:, 0] == zr.INACTIVE) & (post[:, 1] == zr.INACTIVE)
-    cond = ((dc0 | dc1) & ((dc0 & dc1) | anyreset | anyinact)) | bothinact
-    exp = has_next & (fire <= nxt_ts) & cond
-    ep = first_where(exp, cid, n)
-    cut = np.where(ep >= 0, np.minimum(cut, ep + 1), cut)
-    # back to global packet indices
-    found = cut < INF
-    out = np.full(n, -1, dtype=np.int64)
-    out[found] = C.idx[cut[found]]
-    return out
 
 
 def _uids(key: np.ndarray, start: np.ndarray) -> np.ndarray:

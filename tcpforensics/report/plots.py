@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from matplotlib.figure import Figure  # no pyplot: no global state, the Agg canv
 
 from tcpforensics import schema
 from tcpforensics.analysis import Report
+from tcpforensics.config import Config
 
 SYN, RST, ACK = 0x02, 0x04, 0x10
 SCAN_CATEGORIES = ("port_scan", "address_scan", "block_scan", "distributed_scan")
@@ -43,12 +45,14 @@ PLOTS: dict[str, tuple[str, str]] = {
 # --- entry points ----------------------------------------------------------------------------
 
 
-def render_all(report: Report, directory: str | os.PathLike, flows: pd.DataFrame | None = None) -> list[Path]:
+def render_all(report: Report, directory: str | os.PathLike, flows: pd.DataFrame | None = None,
+               config: Config | None = None, link_base: str | os.PathLike | None = None) -> list[Path]:
     """Write every plot that has something to show into ``directory``; return the files written.
 
     Packet events and flows come from ``report.data`` ('events', 'flows'); flows are rebuilt
-    from the packets when absent and ``flows`` is not given. The paths are also kept in
-    ``report.plots`` (kind -> path) so the Markdown report can link them beside its tables.
+    from the packets (with ``config``, as the capture detectors do) when absent and ``flows``
+    is not given. The paths are also kept in ``report.plots`` (kind -> path, relative to
+    ``link_base`` when given: the directory of the Markdown file that links them).
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -56,13 +60,13 @@ def render_all(report: Report, directory: str | os.PathLike, flows: pd.DataFrame
     if flows is None:
         flows = report.data.get("flows") if report.data else None
     if flows is None and events is not None:
-        flows = _rebuild_flows(events)
+        flows = _rebuild_flows(events, config)
     written: dict[str, Path] = {}
     for kind, fig in _figures(report, events, flows):
         path = out / f"{kind}.png"
         fig.savefig(path, dpi=DPI)
         written[kind] = path
-    report.plots = {k: str(p) for k, p in written.items()}
+    report.plots = {k: (os.path.relpath(p, link_base) if link_base is not None else str(p)) for k, p in written.items()}
     return list(written.values())
 
 
@@ -77,7 +81,7 @@ def markdown_links(paths: Mapping[str, str | os.PathLike] | Iterable[str | os.Pa
         title, beside = PLOTS.get(kind, (str(name).replace("_", " "), "end"))
         target = Path(os.path.relpath(p, relative_to)) if relative_to is not None else Path(p)
         label = title if kind == name else f"{title} ({str(name)[len(kind) + 1:]})"
-        links.setdefault(beside, []).append(f"![{label}]({target.as_posix()})")
+        links.setdefault(beside, []).append(f"![{label}]({quote(target.as_posix())})")
     return {k: "\n\n".join(v) for k, v in links.items()}
 
 
@@ -100,8 +104,9 @@ def _figures(report: Report, events: pd.DataFrame | None, flows: pd.DataFrame | 
         names = _names(packets["input"])
         for inp, pk in packets.groupby("input", observed=True, sort=True):
             suffix = names[inp]
-            yield "rates" + suffix, rates(pk, report.findings, str(inp))
-            fig = scan_heatmap(pk, report.findings, str(inp))
+            found = findings_of(report.findings, str(inp), flows, several=len(names) > 1)
+            yield "rates" + suffix, rates(pk, found, str(inp))
+            fig = scan_heatmap(pk, found, str(inp))
             if fig is not None:
                 yield "scans" + suffix, fig
     if flows is not None and len(flows):
@@ -120,6 +125,32 @@ def _figures(report: Report, events: pd.DataFrame | None, flows: pd.DataFrame | 
                 yield "snapshots" + names[inp], fig
 
 
+def findings_of(findings: pd.DataFrame, input_name: str, flows: pd.DataFrame | None, several: bool) -> pd.DataFrame:
+    """The findings whose evidence points into one capture ('input#frame' refs or its flows'
+    uids; 'input:line' refs point into a socket dump); with a single capture, also those whose
+    evidence names no input."""
+    if findings is None or findings.empty or "evidence" not in findings:
+        return findings
+    uids = set()
+    if flows is not None and len(flows) and "uid" in flows:
+        uids = set(flows.loc[flows["input"].astype(str) == input_name, "uid"].astype(str)) if "input" in flows else set(
+            flows["uid"].astype(str))
+
+    def where(evidence: object) -> bool | None:  # True: this input; False: another; None: unknown
+        refs = [str(e) for e in evidence] if isinstance(evidence, (list, tuple)) else []
+        named = {e.rsplit("#", 1)[0] for e in refs if "#" in e}
+        named |= {e.rsplit(":", 1)[0] for e in refs if e.rsplit(":", 1)[-1].isdigit() and ":" in e}  # input:line
+        if named:
+            return input_name in named
+        if uids and any(e in uids for e in refs):
+            return True
+        return None
+
+    verdict = findings["evidence"].map(where)  # a handful of findings
+    keep = verdict.eq(True) | (verdict.isna() & (not several))
+    return findings[keep.to_numpy(dtype=bool)]
+
+
 def _names(inputs: pd.Series) -> dict[object, str]:
     """'' for a single input, else '-<slug of the file name>' (numbered when slugs collide)."""
     uniq = list(pd.unique(inputs.dropna()))
@@ -127,7 +158,7 @@ def _names(inputs: pd.Series) -> dict[object, str]:
         return {u: "" for u in uniq}
     out, seen = {}, set()
     for i, u in enumerate(uniq):
-        slug = re.sub(r"[^A-Za-z0-9_.]+", "_", Path(str(u)).name).strip("_.") or "stdin"
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(u)).name).strip("_.") or "stdin"
         out[u] = f"-{slug}" if slug not in seen else f"-{slug}_{i}"
         seen.add(slug)
     return out
@@ -149,7 +180,7 @@ def _sockets(events: pd.DataFrame | None) -> pd.DataFrame | None:
     return sk if len(sk) else None
 
 
-def _rebuild_flows(events: pd.DataFrame) -> pd.DataFrame | None:
+def _rebuild_flows(events: pd.DataFrame, config: Config | None = None) -> pd.DataFrame | None:
     """Flows of the packet inputs, rebuilt as the capture detectors do (None without packets)."""
     from tcpforensics.detect.captures import reconstruct, tcp_packets
 
@@ -158,7 +189,7 @@ def _rebuild_flows(events: pd.DataFrame) -> pd.DataFrame | None:
         return None
     parts = []
     for _, one in tcp_packets(pk).groupby("input", observed=True, sort=True):
-        f = reconstruct(one)
+        f = reconstruct(one, config)
         if f is not None and len(f):
             parts.append(f)
     return pd.concat(parts, ignore_index=True) if parts else None
@@ -194,7 +225,9 @@ def _new(title: str, xlabel: str, ylabel: str, figsize: tuple[float, float] = FI
 
 
 def _short(name: str, limit: int = 60) -> str:
-    return name if len(name) <= limit else "…" + name[-(limit - 1):]
+    """The input's file name ('-' for stdin), cut to ``limit`` characters."""
+    name = Path(name).name or name
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 # --- the plots -------------------------------------------------------------------------------
@@ -205,7 +238,7 @@ def socket_states(hist: Mapping[str, int]) -> Figure:
     states = [s for s in schema.STATES if hist.get(s)]
     counts = [int(hist[s]) for s in states]
     fig, ax = _new(f"Sockets per state ({sum(counts)} sockets, last snapshot)", "sockets", "state",
-                   figsize=(FIGSIZE[0], 1.8 + 0.4 * len(states)))
+                   figsize=(FIGSIZE[0], max(2.8, 1.8 + 0.4 * len(states))))
     y = np.arange(len(states))
     bars = ax.barh(y, counts, color="tab:blue")
     ax.set_yticks(y, states)
@@ -221,7 +254,7 @@ def final_states(flows: pd.DataFrame) -> Figure:
     resp = flows["resp_final"].astype(schema.STATE_DTYPE).value_counts()
     states = [s for s in schema.STATES if orig.get(s, 0) or resp.get(s, 0)]
     fig, ax = _new(f"Endpoint states at capture end ({len(flows)} connections)", "connections", "state",
-                   figsize=(FIGSIZE[0], 2.2 + 0.6 * len(states)))
+                   figsize=(FIGSIZE[0], max(2.8, 2.2 + 0.6 * len(states))))
     y = np.arange(len(states))
     h = 0.4
     b1 = ax.barh(y - h / 2, [int(orig.get(s, 0)) for s in states], h, label="originator (client) side")
@@ -257,14 +290,16 @@ def rates(packets: pd.DataFrame, findings: pd.DataFrame, input_name: str) -> Fig
     windows = _windows(findings, "syn_flood", t0, span)
     for ax, (name, mask), color in zip(axes, kinds.items(), ("tab:blue", "tab:green", "tab:red"), strict=True):
         counts = np.bincount(b[mask], minlength=nb) / w
-        ax.stairs(counts, edges, fill=True, color=color, alpha=0.8, label=f"{name} ({int(mask.sum())} segments)")
+        ax.stairs(counts, edges, fill=True, color=color, zorder=2, label=f"{name}\n({int(mask.sum())} segments)")
         for i, (start, end) in enumerate(windows):
-            ax.axvspan(start, max(end, start + w), color="tab:orange", alpha=0.2,
-                       label=None if i else "SYN flood window (finding)")
+            ax.axvspan(start, max(end, start + w), color="tab:orange", alpha=0.25, zorder=0, linewidth=0,
+                       label=None if i else "SYN flood window\n(from the finding)")
         ax.set_ylabel(f"{name} / s")
         ax.set_ylim(bottom=0, top=max(counts.max() * 1.15, 1 / w))
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper right", fontsize=8)
+        if not mask.any():
+            ax.text(0.5, 0.5, f"no {name} segments", transform=ax.transAxes, ha="center", va="center", color="gray")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     axes[-1].set_xlim(0, max(edges[-1], w))
     axes[-1].set_xlabel(f"seconds since first packet ({pd.Timestamp(t0):%Y-%m-%d %H:%M:%S} UTC); "
                         f"bins of {_width_label(w)}")
@@ -301,16 +336,15 @@ def scanners(findings: pd.DataFrame) -> list[tuple[str, list[str]]]:
 
 def scan_heatmap(packets: pd.DataFrame, findings: pd.DataFrame, input_name: str) -> Figure | None:
     """Target port by time for each scanner named in a scan finding (probes only: no RST, no SYN-ACK)."""
-    src = packets["src_addr"].astype(str)
+    names = [s for s, _ in scanners(findings)]
+    if not names:
+        return None
     fl = packets["flags"].to_numpy(dtype="int64", na_value=0)
     probe = (fl & RST == 0) & ~((fl & SYN > 0) & (fl & ACK > 0)) & packets["dst_port"].notna().to_numpy()
-    panels = []
-    for scanner, targets in scanners(findings):
-        m = probe & (src == scanner).to_numpy()
-        if targets and "*" not in targets:
-            m &= packets["dst_addr"].astype(str).isin(targets).to_numpy()
-        if m.any():
-            panels.append((scanner, packets.loc[m, ["ts", "dst_port"]]))
+    probe &= packets["src_addr"].isin(names).to_numpy(dtype=bool, na_value=False)
+    sub = packets.loc[probe, ["ts", "src_addr", "dst_addr", "dst_port"]]
+    groups = dict(list(sub.groupby(sub["src_addr"].astype(str), sort=False)))
+    panels = [(s, groups[s]) for s in names if s in groups]  # in findings order
     if not panels:
         return None
     shown = panels[:MAX_SCANNERS]
@@ -326,16 +360,25 @@ def scan_heatmap(packets: pd.DataFrame, findings: pd.DataFrame, input_name: str)
         w = bin_width(span, 80)
         xb = np.arange(int(np.floor(span / w)) + 2) * w
         ports = pk["dst_port"].to_numpy(dtype="int64")
-        lo, hi = int(ports.min()), int(ports.max())
-        wide = hi - lo > 2048  # well-known and high ports together: a log axis keeps both readable
-        ports = np.maximum(ports, 1) if wide else ports
-        lo = max(lo, 1) if wide else lo
-        yb = np.geomspace(lo, hi + 1, 65) if wide else np.linspace(lo, hi + 1, min(64, hi - lo + 1) + 1)
-        h, _, _ = np.histogram2d(x, ports, bins=(xb, yb))
-        mesh = ax.pcolormesh(xb, yb, h.T, cmap="viridis", norm=LogNorm(vmin=1, vmax=max(h.max(), 1)),
+        distinct = np.unique(ports)
+        lo, hi = int(distinct[0]), int(distinct[-1])
+        few = len(distinct) <= 24  # one row per port, labelled with the port
+        wide = not few and hi - lo > 2048  # well-known and high ports together: log axis
+        if few:
+            yv, yb = np.searchsorted(distinct, ports), np.arange(len(distinct) + 1) - 0.5
+        elif wide:
+            yv, yb = np.maximum(ports, 1), np.geomspace(max(lo, 1), hi + 1, 65)
+        else:
+            yv, yb = ports, np.linspace(lo, hi + 1, min(64, hi - lo + 1) + 1)
+        h, _, _ = np.histogram2d(x, yv, bins=(xb, yb))
+        mesh = ax.pcolormesh(xb, yb, h.T, cmap="viridis", norm=LogNorm(vmin=1, vmax=max(h.max(), 2)),
                              shading="flat")
         fig.colorbar(mesh, ax=ax, label="probes")
-        ax.set_title(f"scanner {scanner}: {len(pk)} probes to {len(np.unique(ports))} ports", fontsize=10)
+        hosts = pk["dst_addr"].nunique()
+        ax.set_title(f"scanner {scanner}: {len(pk)} probes to {len(distinct)} port{'s' if len(distinct) != 1 else ''}"
+                     f" on {hosts} host{'s' if hosts != 1 else ''}", fontsize=10)
+        if few:
+            ax.set_yticks(np.arange(len(distinct)), [str(v) for v in distinct])
         ax.set_xlabel(f"seconds since its first probe ({pd.Timestamp(t0):%Y-%m-%d %H:%M:%S} UTC); bins of {_width_label(w)}")
         ax.set_ylabel("target port" + (" (log scale)" if wide else ""))
         if wide:
@@ -359,7 +402,7 @@ def abnormal_closes(flows: pd.DataFrame, input_name: str) -> Figure | None:
     title = f"Abnormal closes ({len(fl)} of {len(flows)} connections): {_short(input_name)}" if input_name else \
         f"Abnormal closes ({len(fl)} of {len(flows)} connections)"
     fig, ax = _new(title, f"connection start, seconds since the first one ({pd.Timestamp(t0):%Y-%m-%d %H:%M:%S} UTC)",
-                   "how the connection ended", figsize=(FIGSIZE[0], 1.6 + 0.55 * len(kinds)))
+                   "how the connection ended", figsize=(FIGSIZE[0], max(2.8, 1.6 + 0.55 * len(kinds))))
     counts = np.bincount(code, minlength=len(kinds))
     colors = [f"C{i % 10}" for i in code]
     ax.scatter(x, code + jitter, s=10, c=colors, alpha=0.6, linewidths=0, rasterized=len(x) > 2000)

@@ -281,7 +281,7 @@ def test_connection_flood_of_empty_connections() -> None:
 def test_windows_helpers() -> None:
     g = np.array([0, 0, 0, 1, 1])
     t = np.array([0.0, 0.5, 1.2, 0.1, 0.2])
-    order, counts = window_counts(g, t, 1.0)
+    order, counts = window_counts(g, (t * 1e9).astype(np.int64), 10**9)
     assert counts.tolist() == [2, 2, 1, 2, 1]
     _, rates = burst_rate(g, t, 2)
     assert rates[:2].tolist() == pytest.approx([2.0, 1 / 0.7])
@@ -342,3 +342,63 @@ def test_dedup_merges_same_key_only() -> None:
     assert sorted(zip(out["details"].map(lambda d: d["target"]), out["count"], strict=True)) == [
         ("10.0.0.5", 7), ("10.0.0.6", 5)]
     assert list(out.columns) == list(schema.FINDING_COLUMNS)
+
+
+def test_two_captures_of_one_scan_merge_under_one_key() -> None:
+    from tcpforensics.ingest.base import Ingested
+
+    first = vertical(Capture(), "10.0.0.66", "10.0.0.5", range(1, 21))
+    second = vertical(Capture(), "10.0.0.66", "10.0.0.5", range(21, 41), t0=60)
+    inputs = [Ingested(input=name, format="pcap", events=cap.events().assign(input=name))
+              for name, cap in (("a.pcap", first), ("b.pcap", second))]
+    f, _ = captures.diagnose(inputs, Config())
+    (row,) = f.itertuples()
+    assert (row.category, row.subject, row.count) == ("port_scan", "10.0.0.66", 40)
+    assert {e.split("#")[0] for e in row.evidence if "#" in e} == {"a.pcap", "b.pcap"}
+
+
+def test_offloaded_checksums_are_recognised() -> None:
+    ev = Capture().add(0, "127.0.0.1", 1, "127.0.0.1", 2, S).add(0, "127.0.0.1", 2, "127.0.0.1", 1, S | A).events()
+    assert not captures.offloaded(ev.assign(checksum=pd.Categorical(["ok", "ok"])), Config())
+    assert captures.offloaded(ev.assign(checksum=pd.Categorical(["bad", "ok"])), Config())
+    assert not captures.offloaded(ev.assign(checksum=pd.Categorical(["unverifiable"] * 2)), Config())
+
+
+# --- vectorized arithmetic against plain loops (hypothesis) --------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.booleans()), min_size=1, max_size=40))
+def test_trw_closed_form_matches_the_recursion(seq) -> None:
+    fail, ok, up, down = trw.thresholds(Config())
+    contacts = pd.DataFrame({"actor": [a for a, _ in seq], "failed": [f for _, f in seq],
+                             "ts": pd.date_range(T0, periods=len(seq), freq="s")})
+    got = trw.walk(contacts, Config()).set_index("actor")
+    for actor in got.index:
+        s, hit_at = 0.0, None
+        steps = [f for a, f in seq if a == actor]
+        for i, failed in enumerate(steps, 1):
+            s = max(down, s + (fail if failed else ok))
+            if hit_at is None and s >= up:
+                hit_at = i
+        assert got.loc[actor, "llr"] == pytest.approx(s)
+        assert (got.loc[actor, "decision"] == "scanner") == (hit_at is not None)
+        if hit_at is not None:
+            assert got.loc[actor, "contacts_to_decision"] == hit_at
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10_000_000)), min_size=1, max_size=60),
+       st.integers(1, 3_000_000))
+def test_window_counts_match_brute_force(events, width_us) -> None:
+    """Capture timestamps are integer nanoseconds: draw microseconds from the epoch."""
+    g = np.array([e[0] for e in events])
+    t = np.array([e[1] for e in events], dtype=np.int64) * 1000 + 1_700_000_000 * 10**9
+    width = width_us * 1000
+    order, counts = window_counts(g, t, width)
+    for pos, i in enumerate(order):
+        expect = int(((g == g[i]) & (t >= t[i]) & (t < t[i] + width)).sum())
+        assert counts[pos] == expect

@@ -61,3 +61,29 @@ def gzip_zero_bomb(path: Path, gib: float, member_mib: int = 16) -> Path:
         for _ in range(count - 1):
             fh.write(member)
     return path
+
+
+def syn_frames(n: int) -> list[bytes]:
+    """The Ethernet frames of :func:`syn_flows` (for building pcapng files)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        data = syn_flows(Path(d) / "s.pcap", n).read_bytes()[len(PCAP_HEADER):]
+    size = 16 + _FRAME
+    return [data[i * size + 16 : (i + 1) * size] for i in range(n)]
+
+
+def pcapng_block(btype: int, body: bytes, length: int | None = None) -> bytes:
+    """One little-endian pcapng block; ``length`` overrides (lies in) both length fields."""
+    body += b"\0" * (-len(body) % 4)
+    total = 12 + len(body) if length is None else length
+    return struct.pack("<II", btype, total) + body + struct.pack("<I", total)
+
+
+def pcapng(frames: list[bytes], tail: bytes = b"") -> bytes:
+    """Section header, one Ethernet interface, an enhanced packet block per frame, then ``tail``."""
+    out = [pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+           pcapng_block(1, struct.pack("<HHI", 1, 0, 65535))]
+    for i, f in enumerate(frames):
+        out.append(pcapng_block(6, struct.pack("<IIIII", 0, 0, i, len(f), len(f)) + f))
+    return b"".join(out) + tail

@@ -31,12 +31,9 @@ def _run(*args: str) -> str:
 
 def _evil_processes(name: str) -> set[str]:
     """The hostile names the parser read from a dump (what the reports must make inert)."""
-    out = json.loads(_run("events", "-q", "-f", "json", str(MAL / name)) or "[]") if False else None
-    del out
     from tcpforensics import read
 
-    procs = read(str(MAL / name))["process"].dropna().astype(str)
-    return set(procs)
+    return set(read(str(MAL / name))["process"].dropna().astype(str))
 
 
 @pytest.mark.parametrize("name", DUMPS)
@@ -70,8 +67,8 @@ def test_markdown_cells_are_escaped(name):
 @pytest.mark.parametrize("name", DUMPS)
 @pytest.mark.parametrize("command", [("analyze", "-f", "csv"), ("events", "-f", "csv")])
 def test_csv_cells_cannot_start_formulas(name, command):
-    out = _run(*command, "-q", "--expected-listeners", "22", str(MAL / name)) if command[0] == "analyze" \
-        else _run(*command, "-q", str(MAL / name))
+    extra = ("--expected-listeners", "22") if command[0] == "analyze" else ()
+    out = _run(*command, "-q", *extra, str(MAL / name))
     rows = list(csv.reader(io.StringIO(out)))
     assert len(rows) > 1
     for row in rows:
@@ -79,7 +76,7 @@ def test_csv_cells_cannot_start_formulas(name, command):
         for cell in row:
             assert not (cell.startswith(_FORMULA) and not _NUMBER.match(cell)), cell
             assert "\x1b" not in cell
-    assert any(cell.startswith("'=cmd") or cell.startswith("'+SUM") for row in rows for cell in row)
+    assert any("+SUM(1+1)" in cell for row in rows for cell in row)  # the name is kept, made inert
 
 
 @pytest.mark.parametrize("name", DUMPS)
@@ -87,7 +84,6 @@ def test_json_is_valid_and_keeps_names(name):
     report = json.loads(_run("analyze", "-q", "-f", "json", "--expected-listeners", "22", str(MAL / name)))
     subjects = " ".join(str(f["subject"]) + str(f["details"]) for f in report["findings"])
     assert "<script>" in subjects  # JSON is data: escaped by the encoder, not altered
-    events = [json.loads(line) for line in _run("events", "-q", "-f", "json", str(MAL / name)).splitlines() if line.strip()] \
-        if not _run("events", "-q", "-f", "json", str(MAL / name)).lstrip().startswith("[") \
-        else json.loads(_run("events", "-q", "-f", "json", str(MAL / name)))
-    assert events
+    lines = _run("events", "-q", "-f", "json", str(MAL / name)).splitlines()
+    events = [json.loads(line) for line in lines if line.strip()]  # JSON lines, one event each
+    assert any("<script>" in str(e.get("process")) for e in events)
