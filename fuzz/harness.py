@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -90,6 +89,22 @@ def target_fn(target: str) -> Callable[[bytes], None]:
     return lambda data: check_text(target, data)
 
 
+def check_any(data: bytes) -> None:
+    """All targets in one: the first byte picks the ingestor, the rest is its input."""
+    if data:
+        target_fn(TARGETS[data[0] % len(TARGETS)])(data[1:])
+
+
+def any_seed_dir(dest: Path, per_target: int, max_len: int) -> Path:
+    """Seeds for :func:`check_any`: a few per target, each prefixed with its target byte."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for t, target in enumerate(TARGETS):
+        files = sorted(seed_files(target), key=lambda p: p.stat().st_size)[:per_target]
+        for i, p in enumerate(files):
+            (dest / f"{target}-{i:02d}").write_bytes(bytes([t]) + p.read_bytes()[:max_len])
+    return dest
+
+
 def _import_all() -> None:
     """Import every module a target reaches (so atheris instruments them, not lazily later)."""
     import importlib
@@ -107,7 +122,7 @@ def main(target: str) -> None:
 
     with atheris.instrument_imports(include=["tcpforensics"]):
         _import_all()
-    one = target_fn(target)
+    one = check_any if target == "all" else target_fn(target)
     atheris.Setup(sys.argv, one)
     atheris.Fuzz()
 
@@ -121,7 +136,9 @@ def prepare(target: str, workdir: Path, max_len: int) -> Path:
 
 
 if __name__ == "__main__":  # python fuzz/harness.py seed TARGET DIR MAX_LEN
-    if len(sys.argv) == 5 and sys.argv[1] == "seed":
+    if len(sys.argv) == 5 and sys.argv[1] == "seed" and sys.argv[2] == "all":
+        print(any_seed_dir(Path(sys.argv[3]) / "all", 3, int(sys.argv[4])))
+    elif len(sys.argv) == 5 and sys.argv[1] == "seed":
         print(prepare(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])))
     else:
         sys.exit("usage: python fuzz/harness.py seed TARGET DIR MAX_LEN")

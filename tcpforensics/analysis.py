@@ -21,8 +21,8 @@ class Report:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # named summary tables
     accounting: list[dict] = field(default_factory=list)  # per input (see ingest._assemble)
     skipped: pd.DataFrame = field(default_factory=schema.empty_skipped)
-    # the evidence behind the plots (report/plots.py): 'events' (all inputs' event rows);
-    # 'flows' when a caller already has them (else plots rebuild them from the packets)
+    # the evidence behind the plots (report/plots.py): 'events:<input>' (each input's event
+    # table, not copied); 'flows' when a caller already has them (else plots rebuild them)
     data: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     plots: dict[str, str] = field(default_factory=dict)  # plot kind -> PNG path (--plot DIR)
 
@@ -54,7 +54,5 @@ def analyze(
     ingested = ingest_all(sources, input_format, **options)
     findings, tables = run_all(ingested, config)
     report = build_report(ingested, findings, tables)
-    frames = [i.events for i in ingested if len(i.events)]
-    if frames:
-        report.data["events"] = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    report.data.update({f"events:{i.input}": i.events for i in ingested if len(i.events)})
     return report

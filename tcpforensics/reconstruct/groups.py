@@ -23,14 +23,53 @@ def ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return idx, owner
 
 
+def _sorted_view(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """(stable order that groups ``g`` or None when it is already grouped, run starts flag)."""
+    if len(g) < 2 or bool((g[1:] >= g[:-1]).all()):
+        order, gs = None, g
+    else:
+        order = np.argsort(g, kind="stable")
+        gs = g[order]
+    first = np.empty(len(gs), dtype=bool)
+    if len(gs):
+        first[0] = True
+        np.not_equal(gs[1:], gs[:-1], out=first[1:])
+    return order, first
+
+
 def cumcount(g: np.ndarray) -> np.ndarray:
     """0-based position of each element within its group (any order of ``g``)."""
-    return pd.Series(g).groupby(g, sort=False).cumcount().to_numpy()
+    order, first = _sorted_view(np.asarray(g))
+    pos = np.arange(len(first), dtype=np.int64)
+    rank = pos - np.maximum.accumulate(np.where(first, pos, 0)) if len(pos) else pos
+    if order is None:
+        return rank
+    out = np.empty_like(rank)
+    out[order] = rank
+    return out
 
 
 def cummax(values: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Running maximum of ``values`` within each group, in array order."""
-    return pd.Series(values).groupby(g, sort=False).cummax().to_numpy()
+    values = np.asarray(values)
+    order, first = _sorted_view(np.asarray(g))
+    v = values if order is None else values[order]
+    if len(v) == 0:
+        return values.copy()
+    # shift every group above all earlier ones, so one running maximum never crosses groups
+    lo, hi = int(v.min()), int(v.max())
+    span = hi - lo + 1
+    runs = np.cumsum(first) - 1
+    if values.dtype.kind not in "iu" or span * (int(runs[-1]) + 1) >= 2**62:
+        return pd.Series(values).groupby(g, sort=False).cummax().to_numpy()
+    shifted = (v.astype(np.int64) - lo) + runs * span
+    cm = np.maximum.accumulate(shifted) - runs * span + lo
+    cm = cm.astype(values.dtype, copy=False)
+    if order is None:
+        return cm
+    out = np.empty_like(cm)
+    out[order] = cm
+    return out
 
 
 def prev_cummax(values: np.ndarray, g: np.ndarray, fill) -> np.ndarray:

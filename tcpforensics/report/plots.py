@@ -56,11 +56,12 @@ def render_all(report: Report, directory: str | os.PathLike, flows: pd.DataFrame
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    events = report.data.get("events") if report.data else None
+    tables = _tables(report.data or {})
+    events = _events(tables)
     if flows is None:
         flows = report.data.get("flows") if report.data else None
-    if flows is None and events is not None:
-        flows = _rebuild_flows(events, config)
+    if flows is None:
+        flows = _rebuild_flows(tables, config)
     written: dict[str, Path] = {}
     for kind, fig in _figures(report, events, flows):
         path = out / f"{kind}.png"
@@ -164,6 +165,24 @@ def _names(inputs: pd.Series) -> dict[object, str]:
     return out
 
 
+#: event columns the plots read (the rest of each table is left where it is)
+PLOT_COLUMNS = ("ts", "input", "kind", "proto", "src_addr", "dst_addr", "dst_port", "flags", "snapshot", "state")
+
+
+def _tables(data: Mapping[str, pd.DataFrame]) -> list[pd.DataFrame]:
+    """Every non-empty 'events' / 'events:<input>' table, in input order."""
+    return [df for k, df in data.items() if (k == "events" or k.startswith("events:")) and len(df)]
+
+
+def _events(tables: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """The plotted columns of all event tables as one frame (labels as plain objects)."""
+    parts = [df[[c for c in PLOT_COLUMNS if c in df.columns]] for df in tables]
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    labels = ("input", "kind", "proto", "src_addr", "dst_addr", "state")
+    return pd.concat([p.astype({c: object for c in labels if c in p}) for p in parts], ignore_index=True)
+
+
 def _packets(events: pd.DataFrame | None) -> pd.DataFrame | None:
     if events is None or events.empty or "flags" not in events:
         return None
@@ -180,18 +199,20 @@ def _sockets(events: pd.DataFrame | None) -> pd.DataFrame | None:
     return sk if len(sk) else None
 
 
-def _rebuild_flows(events: pd.DataFrame, config: Config | None = None) -> pd.DataFrame | None:
-    """Flows of the packet inputs, rebuilt as the capture detectors do (None without packets)."""
+def _rebuild_flows(tables: list[pd.DataFrame], config: Config | None = None) -> pd.DataFrame | None:
+    """Flows of each capture's packets, rebuilt as the capture detectors do (None without packets)."""
     from tcpforensics.detect.captures import reconstruct, tcp_packets
 
-    pk = events if "flags" in events else None
-    if pk is None:
-        return None
     parts = []
-    for _, one in tcp_packets(pk).groupby("input", observed=True, sort=True):
-        f = reconstruct(one, config)
+    for events in tables:  # one table per input
+        if "flags" not in events:
+            continue
+        pk = tcp_packets(events)
+        f = reconstruct(pk, config) if len(pk) else None
         if f is not None and len(f):
             parts.append(f)
+    if len(parts) > 1:
+        parts = [f.astype({"input": object, "orig_addr": object, "resp_addr": object}) for f in parts]
     return pd.concat(parts, ignore_index=True) if parts else None
 
 

@@ -81,7 +81,7 @@ def test_corpus_plots(name: str, tmp_path: Path) -> None:
 def test_flood_windows_are_shaded() -> None:
     """The SYN-flood finding's first_seen..last_seen becomes a shaded span on the rate plot."""
     report = report_of(SAMPLES / "scans" / "hping3_synflood.pcap")
-    pk = report.data["events"]
+    pk = plots._events(plots._tables(report.data))
     t0 = pk["ts"].to_numpy(dtype="datetime64[ns]").min()
     span = float((pk["ts"].max() - pk["ts"].min()).total_seconds())
     windows = plots._windows(report.findings, "syn_flood", t0, span)
