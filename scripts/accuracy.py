@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the shared comparison helpers of the tests
+sys.path.insert(0, str(ROOT))  # the comparison helpers of the tests (tests/...)
 
 from tcpforensics import __version__  # noqa: E402
 from tcpforensics.errors import InputError  # noqa: E402
@@ -34,6 +34,30 @@ SECTIONS = ("jc", "wild", "zeek", "labels")
 KEY = ["proto", "src_addr", "src_port", "dst_addr", "dst_port", "state"]
 SCANS = ("port_scan", "address_scan", "block_scan", "distributed_scan")
 FLOODS = ("syn_flood", "synack_reflection", "backscatter", "connection_flood", "rst_storm", "fin_storm")
+
+
+def test_module(rel: str):
+    """A test module of the project loaded by path under its own name, its ``from conftest
+    import`` bound to tests/conftest.py (under pytest another conftest may hold that name)."""
+    import importlib.util
+
+    shared = importlib.import_module("tests.conftest")
+    saved = sys.modules.get("conftest")
+    sys.modules["conftest"] = shared
+    try:
+        name = "accuracy_" + Path(rel).stem
+        if name in sys.modules:
+            return sys.modules[name]
+        spec = importlib.util.spec_from_file_location(name, ROOT / rel)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod  # dataclasses look their module up while it loads
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        if saved is None:
+            sys.modules.pop("conftest", None)
+        else:
+            sys.modules["conftest"] = saved
 
 
 def md_table(header: list[str], rows: list[list[object]]) -> list[str]:
@@ -80,7 +104,7 @@ def jc_rows(path: Path) -> tuple[pd.DataFrame, bool]:
             "dst_addr": df["remote_address"], "dst_port": df["remote_port"],
             "state": df["state"].map(lambda s: vocab.PROC_STATES[int(s, 16)]),
         }), False
-    from ingest.jc_compare import jc_frame  # netstat (Linux, BSD, macOS, Windows)
+    from tests.ingest.jc_compare import jc_frame  # netstat (Linux, BSD, macOS, Windows)
 
     out = jc_frame(path)
     net = pd.DataFrame([r for r in rows if r.get("kind", "network") == "network"])
@@ -206,7 +230,7 @@ def wild_section(corpus: Path, limit: int | None) -> tuple[list[str], str]:
 def zeek_section(corpus: Path, limit: int | None) -> tuple[list[str], str]:
     try:
         importlib.import_module("tcpforensics.reconstruct.flows")
-        zk = importlib.import_module("reconstruct.test_flows_zeek")
+        zk = test_module("tests/reconstruct/test_flows_zeek.py")
     except ImportError as e:
         return [f"Not available: {e}."], "Zeek: not available"
     zk.ZEEK = corpus / "pcap" / "zeek"
@@ -250,7 +274,7 @@ def labels_section(corpus: Path, limit: int | None) -> tuple[list[str], str]:
     from tcpforensics.analysis import analyze
 
     base = corpus / "pcap" / "labeled"
-    rules: Callable[[str], dict] = importlib.import_module("detect.test_captures_corpus").expectation
+    rules: Callable[[str], dict] = test_module("tests/detect/test_captures_corpus.py").expectation
     with (base / "manifest.tsv").open(encoding="utf-8") as fh:
         manifest = sorted(csv.DictReader(fh, delimiter="\t"), key=lambda r: r["file"])[:limit]
     rows, agree = [], 0

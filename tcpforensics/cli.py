@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from tcpforensics import __version__
-from tcpforensics.errors import InputError, UsageError
+from tcpforensics.errors import InputError, UsageError, one_line
 
 app = typer.Typer(
     name="tcpforensics",
@@ -56,7 +56,7 @@ def _main(
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"tcpforensics: {message}", err=True)
+    typer.echo(f"tcpforensics: {one_line(message)}", err=True)
     raise typer.Exit(2)
 
 
@@ -212,3 +212,7 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("tcpforensics: interrupted", err=True)
         sys.exit(130)
+    except SystemExit as e:  # typer turns Ctrl-C into a silent exit 130
+        if e.code == 130:
+            typer.echo("tcpforensics: interrupted", err=True)
+        raise

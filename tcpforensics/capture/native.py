@@ -12,6 +12,10 @@ import pandas as pd
 from tcpforensics.capture import decode as d
 from tcpforensics.capture.pcapfile import Batch, Walker
 from tcpforensics.capture.table import AddressBook
+from tcpforensics.capture.tcp import tcp_fields
+
+#: Skipped packets listed one per row (frame, reason); beyond this only their counts are kept.
+MAX_SKIPPED_ROWS = 100_000
 
 _SKIP_TEXT = {
     d.OUT_TRUNCATED: "captured bytes end inside a link, IP or TCP header",
@@ -25,6 +29,8 @@ class Tally:
     """Running account of one capture: packets by outcome, skipped packets by frame."""
 
     packets: int = 0
+    rows: int = 0  # skipped packets listed one per row
+    capped: bool = False  # more were skipped than listed (see MAX_SKIPPED_ROWS)
     outcomes: np.ndarray = field(default_factory=lambda: np.zeros(len(d.OUTCOMES), dtype=np.int64))
     skipped: list[pd.DataFrame] = field(default_factory=list)
 
@@ -32,6 +38,11 @@ class Tally:
         self.packets += len(layer)
         self.outcomes += np.bincount(layer - d.FIRST_OUTCOME, minlength=len(d.OUTCOMES))
         sk = np.flatnonzero(layer >= d.OUT_TRUNCATED)
+        room = MAX_SKIPPED_ROWS - self.rows
+        if len(sk) > room:  # counts stay exact (outcomes); only the per-frame detail is capped
+            sk = sk[: max(room, 0)]
+            self.capped = True
+        self.rows += len(sk)
         if len(sk):
             codes = layer[sk]
             reasons = np.array([name for _, name in d.OUTCOMES], dtype=object)[codes - d.FIRST_OUTCOME]
@@ -53,7 +64,7 @@ def decode_batch(batch: Batch, tally: Tally, book: AddressBook) -> dict[str, np.
     """TCP columns of one batch (numpy), counting every packet's outcome into ``tally``."""
     p = d.Packets(batch.buf, batch.data_off, batch.caplen, batch.wirelen, batch.linktype, batch.bad)
     d.decode(p)
-    t, cols = d.tcp_fields(p)
+    t, cols = tcp_fields(p)
     tally.add(batch, p.layer)
     n = len(t)
     v6 = cols["is_v6"]
@@ -92,4 +103,5 @@ def accounting(walker: Walker, tally: Tally, engine: str = "native") -> dict:
         "link_types": {int(k): v for k, v in sorted(walker.linktypes.items())},
         "blocks_skipped": {f"{k:#x}": v for k, v in sorted(Counter(walker.blocks_skipped).items())},
         "stopped": walker.stopped,
+        "skipped_rows_capped": tally.capped,
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import logging
 import shutil
 import threading
 from collections import Counter
@@ -79,6 +80,10 @@ def _ingest(source: str, max_packets: int | None) -> Ingested:
                               custom_parameters=params)
     # pyshark runs `tshark -v` for every capture (~0.3 s); ask once per process instead.
     cap._Capture__tshark_version = _version()
+    stderr = _Stderr()  # tshark's stderr reaches pyshark's (debug) logger: keep it for messages
+    cap._log.addHandler(stderr)
+    cap._log.setLevel(logging.DEBUG)
+    cap.eventloop.set_exception_handler(lambda loop, context: None)  # its leftover tasks: not ours
     rows: list[tuple] = []
     outcome: Counter = Counter()
     skipped: list[tuple[int, str]] = []
@@ -92,13 +97,19 @@ def _ingest(source: str, max_packets: int | None) -> Ingested:
                 rows.append(row)
             elif kind == "fragment":
                 skipped.append((int(pkt.frame_info._all_fields["frame.number"]), kind))
+    except KeyboardInterrupt:
+        _close(cap)
+        raise
     except Exception as e:  # tshark failing on a file: one line, like any unusable input
-        raise InputError(source, f"tshark could not read it ({type(e).__name__}: {e})") from None
-    finally:
-        try:
-            cap.close()
-        except Exception:  # noqa: BLE001 - "event loop is already running" (pyshark #630), or
-            pass  # tshark's exit status after -c: the packets are already read
+        _close(cap)
+        raise InputError(source, f"tshark could not read it ({stderr.message() or f'{type(e).__name__}: {e}'})") from None
+    failed = _close(cap)
+    stopped = None
+    if failed:
+        reason = stderr.message() or failed
+        if not packets:
+            raise InputError(source, f"tshark could not read it ({reason})")
+        stopped = {"after_frame": packets, "reason": f"tshark stopped: {reason}", "where": "tshark"}
     events = _table(rows, source)
     non_tcp = {k: v for k, v in outcome.items() if k not in ("tcp", "fragment")}
     acc = {
@@ -110,12 +121,46 @@ def _ingest(source: str, max_packets: int | None) -> Ingested:
         "skipped": {"fragment": outcome["fragment"]} if outcome["fragment"] else {},
         "unaccounted": packets - len(events) - sum(non_tcp.values()) - outcome["fragment"],
         "engine": "tshark",
-        "stopped": None,
+        "stopped": stopped,
     }
     sk = pd.DataFrame({"input": source, "line": [f for f, _ in skipped], "reason": [r for _, r in skipped],
                        "text": "IP fragment after the first: carries no TCP header"})
     sk = sk[list(schema.SKIP_COLUMNS)].astype(schema.SKIP_COLUMNS) if len(sk) else schema.empty_skipped()
     return Ingested(input=source, format="pcap", events=events, skipped=sk, accounting=acc, meta={})
+
+
+class _Stderr(logging.Handler):
+    """Collects the lines pyshark logs, among them tshark's stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def message(self) -> str:
+        """tshark's own error lines ("tshark: ..." and its parenthesised detail), joined."""
+        keep = [ln for ln in self.lines if ln.startswith("tshark:") or (ln.startswith("(") and ln.endswith(")"))]
+        return " ".join(keep)[:300]
+
+
+def _close(cap: object) -> str | None:
+    """Stop tshark and pyshark's tasks quietly; tshark's failure as text, or None."""
+    failed = None
+    try:
+        cap.close()
+    except Exception as e:  # noqa: BLE001 - TSharkCrashException: tshark exited with an error
+        failed = str(e).splitlines()[0]
+    except KeyboardInterrupt:
+        pass
+    for proc in list(cap._running_processes):  # still running (interrupted): no orphan tshark
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
+    cap._running_processes.clear()  # so pyshark's __del__ does not close (and raise) again
+    return failed
 
 
 @functools.cache

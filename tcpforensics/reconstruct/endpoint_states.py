@@ -58,7 +58,10 @@ def _times(n, cid, pos, t, mine, syn, fin, rst, ackf, seq, ack, plen) -> dict[st
     fp = np.maximum(fin_pos, 0)
     fin_end = (seq[fp] + plen[fp] + 1) & 0xFFFFFFFF
     # the peer's ACK covering this endpoint's FIN
-    covers = p & ackf & (pos > np.where(fin_pos >= 0, fin_pos, INF)[cid]) & (sdelta32(ack, fin_end[cid]) >= 0)
+    cand = np.flatnonzero(p & ackf & (fin_pos >= 0)[cid])  # only where a FIN exists to cover
+    cc = cid[cand]
+    covers = np.zeros(len(cid), dtype=bool)
+    covers[cand[(pos[cand] > fin_pos[cc]) & (sdelta32(ack[cand], fin_end[cc]) >= 0)]] = True
     out["fin_acked"] = first(covers)
     out["fin_end"] = np.where(fin_pos >= 0, fin_end, -1)
     out["fin_pos"] = fin_pos

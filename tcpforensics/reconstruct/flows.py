@@ -186,15 +186,21 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     n, cid, ix = C.n, C.cid, C.idx
     m = len(ix)
     pos = np.arange(m)
-    d = P.dirb[ix].astype(np.int64)
-    fl = P.flags[ix]
+    # the first pass covers every packet in order: use P's columns as they are (read only)
+    whole = m == len(P) and (len(s) == 0 or (s[0] == 0 and bool((s[1:] == e[:-1]).all())))
+
+    def take(col):
+        return col if whole else col[ix]
+
+    d = take(P.dirb)  # int8 0/1 (read only)
+    fl = take(P.flags)
     syn, fin, rst, ackf = (fl & SYN) != 0, (fl & FIN) != 0, (fl & RST) != 0, (fl & ACK) != 0
-    valid = P.valid[ix]
-    ts = P.ts[ix]
-    plen = P.plen[ix]
-    seq = P.seq[ix]
-    ack = P.ack[ix]
-    win = P.window[ix]
+    valid = take(P.valid)
+    ts = take(P.ts)
+    plen = take(P.plen)
+    seq = take(P.seq)
+    ack = take(P.ack)
+    win = take(P.window)
 
     # -- originator at creation (TCPAnalyzer::WantConnection) --
     f_fl = P.flags[s]
@@ -209,7 +215,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     ml = history.main_letters(cid, d, valid, syn, fin, rst, ackf, plen, seq)
     lettered = ~valid | (ml != 0) | ((win == 0) & ~rst)
     p1 = first_where(lettered, cid, n)
-    later = lettered & (pos > np.where(p1 >= 0, p1, m)[cid])
+    later = lettered & (pos > C.rep(np.where(p1 >= 0, p1, m)))
     p2 = first_where(later, cid, n)
     ok1 = p1 >= 0
     p1c = np.where(ok1, p1, 0)
@@ -217,28 +223,37 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     hflip = (ok1 & valid[p1c] & (ml[p1c] == ord("H")) & (d[p1c] == cod) & ~flip0 & (win[p1c] != 0)
              & (p2 >= 0) & valid[p2c] & np.isin(ml[p2c], [ord("A"), ord("D")]))
     od = cod ^ hflip  # final originator direction
-    after_flip = hflip[cid] & (pos > p2c[cid])
-    io_machine = (d == cod[cid]) ^ after_flip
-    is_orig = d == od[cid]
+    after_flip = C.rep(hflip) & (pos > C.rep(p2c))
+    io_machine = (d == C.rep(cod)) ^ after_flip
+    is_orig = d == C.rep(od)
 
     # -- control events for the state machine --
     cd = cid.astype(np.int64) * 2 + d
-    # one stable sort by (connection, direction): every per-direction operation reuses it
-    perm = np.argsort(cd, kind="stable")
-    cds = cd[perm]
 
-    def dfirst(mask, values=None):
-        """Per (connection, direction): position (or ``values``) of the first packet where mask holds."""
-        v = pos if values is None else values
-        return first_where(mask[perm], cds, 2 * n, v[perm])
+    def dfirst(mask):
+        """Per (connection, direction): position of the first packet where mask holds (-1 if none)."""
+        out = np.full(2 * n, -1, dtype=np.int64)
+        sel = np.flatnonzero(mask)
+        ds = d[sel]
+        for x in (0, 1):
+            sx = sel[ds == x]
+            if len(sx):
+                c = cid[sx]
+                keep = sx[np.r_[True, c[1:] != c[:-1]]]  # packets are grouped by connection
+                out[cid[keep].astype(np.int64) * 2 + x] = keep
+        return out
 
-    vp = valid[perm]
-    csum = np.cumsum(vp)
-    run0 = np.r_[True, cds[1:] != cds[:-1]] if m else np.zeros(0, bool)
-    base = np.maximum.accumulate(np.where(run0, csum - vp, 0)) if m else csum
-    rank_dir = np.full(m, 1 << 30, dtype=np.int64)
-    rank_dir[perm[vp]] = (csum - base - 1)[vp]
-    ctrl = valid & ((syn | fin | rst) | (rank_dir < cfg.control_packets_per_direction))
+    # the first few valid packets of each direction (rank by a running count per direction)
+    early = np.zeros(m, dtype=bool)
+    for x in (0, 1):
+        mx = valid & (d == x)
+        cx = np.cumsum(mx.astype(np.int64))  # (a bool cumsum is several times slower)
+        if m:
+            cx -= C.rep(cx[C.first] - mx[C.first]) + 1
+        early |= mx & (cx < cfg.control_packets_per_direction)
+        del mx, cx
+    ctrl = valid & ((syn | fin | rst) | early)
+    del early
     cpos = np.flatnonzero(ctrl)
     cls_ = (fl[cpos] & (SYN | FIN | RST | ACK)) * 4 + (plen[cpos] > 0) * 2 + io_machine[cpos]
     if len(cpos):
@@ -248,34 +263,35 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     ctrl[cpos] = True
     tr = machine.run(cid[cpos], d[cpos], io_machine[cpos], syn[cpos], fin[cpos], rst[cpos], ackf[cpos], plen[cpos], n)
 
-    # state of both endpoints before / after every packet (from the last control event)
-    cnt = np.cumsum(ctrl)
-    last_incl = cnt - 1
-    last_excl = cnt - ctrl - 1
-    ev_cid = cid[cpos]
+    # state of both endpoints before / after every packet (from the last control event of
+    # the same connection; events are in packet order, so it is one when the connection's
+    # count of earlier events is passed)
+    cnt = np.cumsum(ctrl.astype(np.int64))
+    before = C.rep(cnt[C.first] - ctrl[C.first]) if m else cnt
+    k_ev = len(cpos)
+    cnt -= 1  # the last event at or before the packet
+    at_incl = np.where(cnt >= before, cnt, k_ev)
+    cnt -= ctrl  # the last event before it
+    at_excl = np.where(cnt >= before, cnt, k_ev)
 
-    def _where(ev_index):
-        if not len(cpos):
-            return ev_index, np.zeros(m, bool)
-        ok = ev_index >= 0
-        ok[ok] = ev_cid[ev_index[ok]] == cid[ok]
-        return ev_index, ok
+    def _at(at, arr, fill):
+        """``arr`` (one row of two endpoints per event) at event ``at`` (``fill`` past the end)."""
+        ext = np.empty((k_ev + 1, 2), dtype=arr.dtype)
+        ext[:k_ev] = arr
+        ext[k_ev] = fill
+        # both endpoints of a row move together as one 16-bit item
+        return ext.view(np.int16).reshape(-1)[at].view(arr.dtype).reshape(-1, 2)
 
-    incl, excl = _where(last_incl), _where(last_excl)
+    post = _at(at_incl, tr.post, 0)
+    pre = _at(at_excl, tr.post, 0)
+    post_prev = _at(at_incl, tr.prev, 0)
+    pre_dc = _at(at_excl, tr.did_close, False)
+    post_dc = _at(at_incl, tr.did_close, False)
+    del cnt, before, at_incl, at_excl
+    rows = pos
 
-    def _at(where, arr, fill):
-        ev_index, okk = where
-        ext = np.concatenate([arr, np.full((1,) + arr.shape[1:], fill, dtype=arr.dtype)])
-        return ext[np.where(okk, ev_index, len(arr))]
-
-    post = _at(incl, tr.post, 0)
-    pre = _at(excl, tr.post, 0)
-    post_prev = _at(incl, tr.prev, 0)
-    pre_dc = _at(excl, tr.did_close, False)
-    post_dc = _at(incl, tr.did_close, False)
-    rows = np.arange(m)
-
-    cut = splitting.cut_points(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows, dfirst(valid))
+    valid_first = dfirst(valid)
+    cut = splitting.cut_points(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows, valid_first)
     if not final:
         return cut
 
@@ -286,28 +302,32 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     # the ISN: a direction's first SYN (it re-initializes the sequence space, init_endpoint),
     # else its first packet's seq - 1 (partial); packets before it do not count
     first_syn = dfirst(valid & syn & ~rst)
-    isn_first = np.where(first_syn >= 0, first_syn, dfirst(valid))
+    isn_first = np.where(first_syn >= 0, first_syn, valid_first)
     has = isn_first >= 0
     fpos = np.where(has, isn_first, 0)
     isn = np.where(syn[fpos], seq[fpos], seq[fpos] - 1) & 0xFFFFFFFF
-    order = perm
     counted = valid & (pos >= np.where(isn_first >= 0, isn_first, m)[cd])
-    so = order[counted[order]]
+    # the counted packets by (connection, direction), in time order within each
+    so = np.flatnonzero(counted)
+    so = so[np.argsort(cd[so], kind="stable")]
     g = cd[so]
     stp = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, bool)
-    dl = sdelta32(seq[so], np.r_[0, seq[so][:-1]] if len(so) else np.zeros(0, np.int64))
-    dl[stp] = sdelta32(seq[so][stp], isn[g[stp]])
+    sq = seq[so]
+    dl = sdelta32(sq, np.r_[0, sq[:-1]] if len(so) else np.zeros(0, np.int64))
+    dl[stp] = sdelta32(sq[stp], isn[g[stp]])
+    del sq
     grp_start = np.maximum.accumulate(np.where(stp, np.arange(len(so)), 0)) if len(so) else np.zeros(0, np.int64)
     cs = np.cumsum(dl)
-    rel_sorted = cs - np.where(grp_start > 0, cs[np.maximum(grp_start - 1, 0)], 0)
-    rel_sorted = np.where(grp_start > 0, rel_sorted, cs)
+    rel_sorted = cs - (cs - dl)[grp_start]  # running sum since the group's start
     rel = np.zeros(m, dtype=np.int64)
     rel[so] = rel_sorted
-    seg = plen + syn + fin - np.where(rst, plen, 0)
-    end_seq = rel + seg
+    del dl, grp_start, cs, rel_sorted, stp
+    end_seq = rel + (plen + syn + fin - np.where(rst, plen, 0))
     prior_max = np.full(m, np.iinfo(np.int64).min, dtype=np.int64)
     prior_max[so] = prev_cummax(end_seq[so], g, np.iinfo(np.int64).min)
+    del so, g
     retx = counted & (plen > 0) & (end_seq <= prior_max) & (prior_max > np.iinfo(np.int64).min) & (sender_pre != zr.RESET)
+    del prior_max
     zero_win = valid & (win == 0) & ~rst & (peer_pre != zr.CLOSED) & (sender_pre != zr.RESET)
 
     # acks relative to the peer's ISN; content gaps (TCP_Reassembler: acked bytes never seen)
@@ -315,6 +335,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     rel_ack = sdelta32(ack, isn[peer_cd])
     peer_first = isn_first[peer_cd]
     ack_ok = valid & ackf & ~rst & (peer_first >= 0) & (pos > peer_first)
+    del peer_first
     # the reassembler sees data only: a FIN fills no hole, and an ACK of the FIN reaches it only
     fin_first = dfirst(valid & fin & ~rst)
     ff = np.maximum(fin_first, 0)
@@ -322,6 +343,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     capped = np.where(pos > np.where(fin_first >= 0, fin_first, m)[peer_cd], np.minimum(rel_ack, fin_rel[peer_cd]), rel_ack)
     data_end = rel + syn + np.where(rst, 0, plen)
     gap_sz, gap_letter_mask = gaps.gaps(m, cid, d, counted & ~rst, rel + syn, data_end, capped, ack_ok, post, post_prev)
+    del capped, data_end, rel
     missed = np.bincount(cid, weights=gap_sz, minlength=n).astype(np.int64)
 
     letters = [ml, np.where(history.scaled(zero_win, cid, d), ord("W"), 0),
@@ -330,7 +352,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     gd = 1 - d  # a gap belongs to the data sender, the peer of the acking packet
     gl = np.where(history.scaled(gap_letter_mask, cid, gd), ord("G"), 0)
     parts = []
-    for sub, codes, orig_side in zip((0, 1, 2, 0, 3), letters + [gl], [is_orig] * 4 + [gd == od[cid]], strict=True):
+    for sub, codes, orig_side in zip((0, 1, 2, 0, 3), letters + [gl], [is_orig] * 4 + [gd == C.rep(od)], strict=True):
         k = np.flatnonzero(codes)
         parts.append((cid[k], pos[k], np.full(len(k), sub), codes[k].astype(np.uint8), orig_side[k]))
     hist = history.assemble(n, *(np.concatenate(col) for col in zip(*parts, strict=True)), flip0 | hflip)

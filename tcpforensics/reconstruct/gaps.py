@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tcpforensics.reconstruct import zeek_rules as zr
-from tcpforensics.reconstruct.groups import cumcount, cummax, prev_cummax
+from tcpforensics.reconstruct.groups import cumcount, cummax, prev_cummax, run_starts
 
 
 def gaps(m, cid, d, has_data, data_start, data_end, ack_value, ack_ok, post, post_prev):
@@ -29,13 +29,13 @@ def gaps(m, cid, d, has_data, data_start, data_end, ack_value, ack_ok, post, pos
         if not len(a):
             continue
         ac, av = cid[a], ack_value[a]
-        run = cummax(av, ac)  # highest acknowledgement so far, per connection
         max_ack = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
         np.maximum.at(max_ack, ac, av)
         seg = np.flatnonzero((d == x) & has_data & (data_end > data_start))
         sc, s0, e0 = cid[seg], data_start[seg], data_end[seg]
-        o = np.lexsort((s0, sc))
-        sc, s0, e0 = sc[o], s0[o], e0[o]
+        if not _grouped_sorted(sc, s0):  # usually in order already (segments sent in order)
+            o = np.lexsort((s0, sc))
+            sc, s0, e0 = sc[o], s0[o], e0[o]
         prev_end = prev_cummax(e0, sc, 1) if len(sc) else e0
         inner = s0 > prev_end
         max_end = np.ones(n, dtype=np.int64)
@@ -48,6 +48,12 @@ def gaps(m, cid, d, has_data, data_start, data_end, ack_value, ack_ok, post, pos
         hc, h0, h1 = hc[keep], h0[keep], h1[keep]
         if not len(hc):
             continue
+        # only the ACKs of connections with a hole matter from here on
+        with_hole = np.zeros(n, dtype=bool)
+        with_hole[hc] = True
+        pick = with_hole[ac]
+        a, ac, av = a[pick], ac[pick], av[pick]
+        run = cummax(av, ac)  # highest acknowledgement so far, per connection
         # first ACK of the connection whose running maximum passes the hole's start
         lo = np.searchsorted(ac, hc, side="left")
         hi = np.searchsorted(ac, hc, side="right")
@@ -63,10 +69,20 @@ def gaps(m, cid, d, has_data, data_start, data_end, ack_value, ack_ok, post, pos
         pkt = a[np.minimum(lo, len(a) - 1)]
         ok = found & both[pkt]
         pkt, sz, hcc = pkt[ok], (h1 - h0)[ok], hc[ok]
-        np.add.at(size, pkt, sz)
         order = np.argsort(pkt, kind="stable")
+        ps = pkt[order]
+        first = run_starts(ps)
+        size[ps[first]] += np.add.reduceat(sz[order], first)  # one direction: packets distinct from the other's
         k = cumcount(hcc[order]) + 1
         lg = np.log10(k)
         mark = np.isclose(lg, np.round(lg))
         letter[pkt[order][mark]] = True
     return size, letter
+
+
+def _grouped_sorted(g: np.ndarray, v: np.ndarray) -> bool:
+    """True when (g, v) pairs are already in ascending lexicographic order."""
+    if len(g) < 2:
+        return True
+    dg = g[1:] - g[:-1]
+    return bool((dg >= 0).all() and ((dg > 0) | (v[1:] >= v[:-1])).all())

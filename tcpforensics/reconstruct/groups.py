@@ -59,11 +59,14 @@ def cummax(values: np.ndarray, g: np.ndarray) -> np.ndarray:
     # shift every group above all earlier ones, so one running maximum never crosses groups
     lo, hi = int(v.min()), int(v.max())
     span = hi - lo + 1
-    runs = np.cumsum(first) - 1
-    if values.dtype.kind not in "iu" or span * (int(runs[-1]) + 1) >= 2**62:
+    starts = np.flatnonzero(first)
+    if values.dtype.kind not in "iu" or span * len(starts) >= 2**62:
         return pd.Series(values).groupby(g, sort=False).cummax().to_numpy()
-    shifted = (v.astype(np.int64) - lo) + runs * span
-    cm = np.maximum.accumulate(shifted) - runs * span + lo
+    lengths = np.diff(np.append(starts, len(v)))
+    off = np.repeat(np.arange(len(starts), dtype=np.int64) * span - lo, lengths)
+    cm = v.astype(np.int64) + off
+    np.maximum.accumulate(cm, out=cm)
+    cm -= off
     cm = cm.astype(values.dtype, copy=False)
     if order is None:
         return cm
@@ -117,5 +120,9 @@ def last_where(mask: np.ndarray, owner: np.ndarray, n: int, values: np.ndarray |
 
 def sdelta32(a: np.ndarray, b) -> np.ndarray:
     """Signed 32-bit sequence difference a - b (RFC 1982 arithmetic), as int64."""
-    d = (np.asarray(a, dtype=np.int64) - np.asarray(b, dtype=np.int64)) & 0xFFFFFFFF
-    return np.where(d >= 2**31, d - 2**32, d)
+    d = np.asarray(np.asarray(a, dtype=np.int64) - np.asarray(b, dtype=np.int64))
+    # ((a - b + 2**31) mod 2**32) - 2**31 is the same value without a select
+    d += 2**31
+    d &= 0xFFFFFFFF
+    d -= 2**31
+    return d

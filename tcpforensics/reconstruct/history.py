@@ -10,6 +10,33 @@ from tcpforensics.reconstruct.groups import cumcount
 _ONCE = {"A": 0, "D": 1, "Q": 2, "I": 3, "S": 4, "H": 4}  # S and H share the SYN slot
 
 
+def _letter_table() -> np.ndarray:
+    """update_history()'s letter for each combination of SYN, FIN, RST, ACK, payload (bits 0-4)."""
+    k = np.arange(32)
+    syn, fin, rst, ack, data = ((k >> b) & 1 == 1 for b in range(5))
+    bits = syn.astype(np.int8) + fin.astype(np.int8) + rst.astype(np.int8)
+    return np.select(
+        [
+            (bits > 1) & fin & rst,
+            bits > 1,
+            (bits == 1) & syn & ack,
+            (bits == 1) & syn,
+            (bits == 1) & fin,
+            (bits == 1) & rst,
+            (bits == 0) & data,
+            (bits == 0) & ack,
+        ],
+        [ord(c) for c in "IQHSFRDA"],
+        default=0,
+    ).astype(np.uint8)
+
+
+_LETTER_TABLE = _letter_table()
+_SLOT_TABLE = np.full(256, -1, dtype=np.int8)
+for _ch, _s in _ONCE.items():
+    _SLOT_TABLE[ord(_ch)] = _s
+
+
 def main_letters(cid, d, valid, syn, fin, rst, ack, plen, seq) -> np.ndarray:
     """The letter update_history() records for each packet, as an ASCII code (0 when none).
 
@@ -21,41 +48,31 @@ def main_letters(cid, d, valid, syn, fin, rst, ack, plen, seq) -> np.ndarray:
       none: D if payload, else A if ACK                              (once per direction)
     Bad-checksum packets (``valid`` False) get no letter here (they give C, see scaled()).
     """
-    bits = syn.astype(np.int8) + fin.astype(np.int8) + rst.astype(np.int8)
-    letter = np.select(
-        [
-            (bits > 1) & fin & rst,
-            bits > 1,
-            (bits == 1) & syn & ack,
-            (bits == 1) & syn,
-            (bits == 1) & fin,
-            (bits == 1) & rst,
-            (bits == 0) & (plen > 0),
-            (bits == 0) & ack,
-        ],
-        [ord(c) for c in "IQHSFRDA"],
-        default=0,
-    ).astype(np.uint8)
-    letter[~valid] = 0
+    # the rules depend on five bits only: evaluate them once on the 32 combinations
+    combo = (syn.astype(np.uint8) | (fin.astype(np.uint8) << 1) | (rst.astype(np.uint8) << 2)
+             | (ack.astype(np.uint8) << 3) | ((plen > 0).astype(np.uint8) << 4))
+    letter = _LETTER_TABLE[combo]
+    letter *= valid
     out = np.zeros(len(cid), dtype=np.uint8)
-    cd = cid.astype(np.int64) * 2 + d
-    # once-per-direction classes
-    slot = np.full(len(cid), -1, dtype=np.int64)
-    for ch, s in _ONCE.items():
-        slot[letter == ord(ch)] = s
+    # once-per-direction classes: the first packet of each (connection, direction, slot)
+    slot = _SLOT_TABLE[letter]
     sel = np.flatnonzero(slot >= 0)
     if len(sel):
-        _, first = np.unique(cd[sel] * 8 + slot[sel], return_index=True)
-        keep = sel[first]
-        out[keep] = letter[keep]
+        code = d[sel].astype(np.int8) * 8 + slot[sel]
+        for v in np.unique(code):
+            s = sel[code == v]
+            c = cid[s]
+            keep = s[np.r_[True, c[1:] != c[:-1]]]  # packets are grouped by connection
+            out[keep] = letter[keep]
     # F and R: first one per direction, then whenever the sequence value changes
-    for ch, value in (("F", (seq + plen) & 0xFFFFFFFF), ("R", seq)):
+    for ch in "FR":
         sel = np.flatnonzero(letter == ord(ch))
         if len(sel):
-            o = np.argsort(cd[sel], kind="stable")
+            cd = cid[sel].astype(np.int64) * 2 + d[sel]
+            o = np.argsort(cd, kind="stable")
             s2 = sel[o]
-            g = cd[s2]
-            v = value[s2]
+            g = cd[o]
+            v = (seq[s2] + plen[s2]) & 0xFFFFFFFF if ch == "F" else seq[s2]
             new = np.r_[True, (g[1:] != g[:-1]) | (v[1:] != v[:-1])]
             out[s2[new]] = ord(ch)
     return out

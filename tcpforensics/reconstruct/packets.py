@@ -61,6 +61,15 @@ def _int(s: pd.Series | None, n: int, fill: int) -> np.ndarray:
     return pd.to_numeric(s, errors="coerce").fillna(fill).to_numpy(dtype=np.int64)
 
 
+def _narrow(s: pd.Series | None, n: int, fill: int) -> np.ndarray:
+    """Like ``_int`` but in the column's own integer width (cheaper to reorder); NA -> ``fill``."""
+    if s is not None and pd.api.types.is_integer_dtype(s.dtype):
+        dt = getattr(s.dtype, "numpy_dtype", s.dtype)
+        if np.can_cast(np.min_scalar_type(fill), dt):
+            return s.to_numpy(dtype=dt, na_value=fill)
+    return _int(s, n, fill)
+
+
 def _equals(s: pd.Series, value: str, lower: bool = False) -> np.ndarray:
     """``s == value`` (NA -> False), comparing a categorical's categories only once."""
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -105,29 +114,31 @@ def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksu
         ok &= df[c].notna().to_numpy(bool)
     if "ts" in df.columns:
         ok &= df["ts"].notna().to_numpy(bool)
-    df = df[ok]
-    rows = rows[ok]
+    if not ok.all():  # (filtering copies every column)
+        df = df[ok]
+        rows = rows[ok]
     n = len(df)
     src = pd.Categorical(df["src_addr"])
     dst = pd.Categorical(df["dst_addr"])
     cats = src.categories.astype(str).union(dst.categories.astype(str))
     scode = cats.get_indexer(src.categories.astype(str))[src.codes].astype(np.int64)
     dcode = cats.get_indexer(dst.categories.astype(str))[dst.codes].astype(np.int64)
-    sport = _int(df["src_port"], n, 0)
-    dport = _int(df["dst_port"], n, 0)
-    a = scode * 65536 + sport
-    b = dcode * 65536 + dport
+    a = scode * 65536 + _int(df["src_port"], n, 0)
+    b = dcode * 65536 + _int(df["dst_port"], n, 0)
     dirb = (a > b).astype(np.int8)
     lo = np.minimum(a, b)
     hi = np.maximum(a, b)
-    flo = pd.factorize(lo)[0].astype(np.int64)
-    key = flo * (int(hi.max()) + 1 if n else 1) + hi
+    del a, b
+    key = pd.factorize(lo)[0].astype(np.int64)
+    del lo
+    key *= int(hi.max()) + 1 if n else 1
+    key += hi
+    del hi
     ts = df["ts"].to_numpy("datetime64[ns]").view(np.int64) if n else np.zeros(0, np.int64)
     frame = _int(df["frame"] if "frame" in df.columns else None, n, 0)
     if "frame" not in df.columns or (frame == 0).all():
         frame = np.arange(1, n + 1, dtype=np.int64)
     order = np.lexsort((frame, ts, key))
-    flags = _int(df.get("flags"), n, 0)
     valid = np.ones(n, dtype=bool)
     if not ignore_checksums and "checksum" in df.columns:
         bad = _equals(df["checksum"], "bad")
@@ -138,10 +149,17 @@ def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksu
             bad &= ~_in_nets(cats, tuple(ignore_checksums_nets))[scode]
         valid = ~bad
     inputs = pd.Categorical(df["input"]) if "input" in df.columns else pd.Categorical([None] * n)
+
+    def sorted64(col: np.ndarray) -> np.ndarray:
+        """``col`` in packet order, as int64 (reordered first, in its own narrower width)."""
+        return col[order].astype(np.int64, copy=False)
+
+    small = np.int32 if len(cats) < 2**31 else np.int64
     return Packets(
-        key=key[order], ts=ts[order], frame=frame[order], dirb=dirb[order], flags=flags[order],
-        seq=_int(df.get("seq"), n, 0)[order], ack=_int(df.get("ack"), n, 0)[order],
-        plen=_int(df.get("payload_len"), n, 0)[order], window=_int(df.get("window"), n, 1)[order],
-        valid=valid[order], sport=sport[order], dport=dport[order], saddr=scode[order], daddr=dcode[order],
-        addrs=np.asarray(cats, dtype=object), inputs=inputs.take(order) if n else inputs, row=rows[order],
+        key=sorted64(key), ts=sorted64(ts), frame=sorted64(frame), dirb=dirb[order], flags=sorted64(_narrow(df.get("flags"), n, 0)),
+        seq=sorted64(_narrow(df.get("seq"), n, 0)), ack=sorted64(_narrow(df.get("ack"), n, 0)),
+        plen=sorted64(_narrow(df.get("payload_len"), n, 0)), window=sorted64(_narrow(df.get("window"), n, 1)),
+        valid=valid[order], sport=sorted64(_narrow(df["src_port"], n, 0)), dport=sorted64(_narrow(df["dst_port"], n, 0)),
+        saddr=sorted64(scode.astype(small)), daddr=sorted64(dcode.astype(small)),
+        addrs=np.asarray(cats, dtype=object), inputs=inputs.take(order) if n else inputs, row=sorted64(rows),
     )

@@ -21,13 +21,18 @@ class Conns:
     cid: np.ndarray     # connection of each packet
     first: np.ndarray   # position of each connection's first packet in the concatenation
     end: np.ndarray     # position one past its last packet
+    lengths: np.ndarray  # packets per connection
+
+    def rep(self, values: np.ndarray) -> np.ndarray:
+        """Per-connection ``values`` broadcast to their packets (``values[cid]``, faster)."""
+        return np.repeat(values, self.lengths)
 
 
 def gather(s: np.ndarray, e: np.ndarray) -> Conns:
     idx, cid = ranges(s, e)
     lengths = e - s
     first = np.cumsum(lengths) - lengths
-    return Conns(len(s), idx, cid, first, first + lengths)
+    return Conns(len(s), idx, cid, first, first + lengths, lengths)
 
 
 def first_at_or_after(C: Conns, ts: np.ndarray, conn: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -59,25 +64,33 @@ def cut_points(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, h
     n, cid = C.n, C.cid
     m = len(cid)
     INF = np.iinfo(np.int64).max
+
+    def orig_at(i):
+        """Physical direction of the originator (as the machine sees it) at packets ``i``."""
+        c = cid[i]
+        return (od[c] ^ (hflip[c] & (pos[i] <= p2c[c]))).astype(np.int64)
+
     cut = np.full(n, INF, dtype=np.int64)
-    orig_phys = od[cid] ^ (hflip[cid] & (pos <= p2c[cid]))
-    op = orig_phys.astype(np.int64)
-    o_pre = pre[rows, op]
-    r_pre = pre[rows, 1 - op]
     # 1. reuse: a SYN (or a SYN-ACK while the originator is inactive) on an existing connection
     vf = np.maximum(vfirst, 0)
     start_seq = np.where(syn[vf], seq[vf], seq[vf] - 1) & 0xFFFFFFFF
-    conn_orig = np.where(ackf, 1 - op, op)
-    so_idx = cid.astype(np.int64) * 2 + conn_orig
-    known = (vfirst[so_idx] >= 0) & (vfirst[so_idx] < pos)
-    closed = pre_dc[:, 0] | pre_dc[:, 1]
-    reuse = syn & (pos > C.first[cid]) & ~(ackf & (o_pre != zr.INACTIVE))
-    reuse &= closed | ~known | (seq != start_seq[so_idx])
-    if not cfg.split_simultaneous_open:
-        simul = ~ackf & (d != op) & (o_pre == zr.SYN_SENT) & (r_pre == zr.INACTIVE)
-        reuse &= ~simul
-    rp = first_where(reuse, cid, n)
-    cut = np.where(rp >= 0, np.minimum(cut, rp), cut)
+    cand = np.flatnonzero(syn & (pos > C.rep(C.first)))  # only SYNs can be reuses
+    if len(cand):
+        c = cid[cand]
+        op = orig_at(cand)
+        o_pre, r_pre = pre[cand, op], pre[cand, 1 - op]
+        a = ackf[cand]
+        so_idx = c.astype(np.int64) * 2 + np.where(a, 1 - op, op)
+        known = (vfirst[so_idx] >= 0) & (vfirst[so_idx] < pos[cand])
+        closed = pre_dc[cand, 0] | pre_dc[cand, 1]
+        reuse = ~(a & (o_pre != zr.INACTIVE))
+        reuse &= closed | ~known | (seq[cand] != start_seq[so_idx])
+        if not cfg.split_simultaneous_open:
+            simul = ~a & (d[cand] != op) & (o_pre == zr.SYN_SENT) & (r_pre == zr.INACTIVE)
+            reuse &= ~simul
+        rs = cand[reuse]
+        rp = first_where(np.ones(len(rs), dtype=bool), cid[rs], n, rs)
+        cut = np.where(rp >= 0, np.minimum(cut, rp), cut)
     # 2. attempt timer: originator still SYN_SENT/SYN_ACK_SENT and responder INACTIVE
     att_ev = np.flatnonzero(tr.attempt)
     if len(att_ev):
@@ -87,7 +100,8 @@ def cut_points(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, h
         q = first_at_or_after(C, ts, u, t)
         inside = q < C.end[u]
         qq = np.minimum(q, m - 1)
-        hit = inside & np.isin(o_pre[qq], [zr.SYN_SENT, zr.SYN_ACK_SENT]) & (r_pre[qq] == zr.INACTIVE)
+        oq = orig_at(qq)
+        hit = inside & np.isin(pre[qq, oq], [zr.SYN_SENT, zr.SYN_ACK_SENT]) & (pre[qq, 1 - oq] == zr.INACTIVE)
         cut[u[hit]] = np.minimum(cut[u[hit]], q[hit])
     # 3. close complete -> deleted tcp_close_delay after (unless another close moves it)
     cc_ev = np.flatnonzero(tr.close_complete)
@@ -105,26 +119,28 @@ def cut_points(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, h
         inside = q < C.end[u]
         cut[u[inside]] = np.minimum(cut[u[inside]], q[inside])
     # 4. ExpireTimer: quiet for tcp_connection_linger with a half-closed / reset / one-sided state
-    start = ts[C.first][cid]
-    S, T, L = (int(x * NS) for x in (cfg.syn_timeout, cfg.session_timer, cfg.connection_linger))
-    k = np.maximum(0, (ts + L - start - S) // T + 1)
-    fire = start + S + T * k
-    cp_ev = np.flatnonzero(tr.close_partial)
-    if len(cp_ev):
-        tc = np.full(n, -1, dtype=np.int64)
-        tc[cid[cpos[cp_ev]]] = ts[cpos[cp_ev]]  # the latest one per connection
-        tcc = tc[cid]
-        k2 = np.maximum(1, (ts + L - tcc) // T + 1)
-        fire = np.where((tcc >= 0) & (tcc <= ts), np.minimum(fire, tcc + T * k2), fire)
-    nxt_ts = np.r_[ts[1:], INF]
     has_next = np.r_[cid[1:] == cid[:-1], False]
     dc0, dc1 = post_dc[:, 0], post_dc[:, 1]
     anyreset = (post[:, 0] == zr.RESET) | (post[:, 1] == zr.RESET)
     anyinact = (post[:, 0] == zr.INACTIVE) | (post[:, 1] == zr.INACTIVE)
     bothinact = (post[:, 0] == zr.INACTIVE) & (post[:, 1] == zr.INACTIVE)
     cond = ((dc0 | dc1) & ((dc0 & dc1) | anyreset | anyinact)) | bothinact
-    exp = has_next & (fire <= nxt_ts) & cond
-    ep = first_where(exp, cid, n)
+    w = np.flatnonzero(has_next & cond)  # the timer's firing time matters only here
+    cw = cid[w]
+    tw = ts[w]
+    start = ts[C.first][cw]
+    S, T, L = (int(x * NS) for x in (cfg.syn_timeout, cfg.session_timer, cfg.connection_linger))
+    k = np.maximum(0, (tw + L - start - S) // T + 1)
+    fire = start + S + T * k
+    cp_ev = np.flatnonzero(tr.close_partial)
+    if len(cp_ev):
+        tc = np.full(n, -1, dtype=np.int64)
+        tc[cid[cpos[cp_ev]]] = ts[cpos[cp_ev]]  # the latest one per connection
+        tcc = tc[cw]
+        k2 = np.maximum(1, (tw + L - tcc) // T + 1)
+        fire = np.where((tcc >= 0) & (tcc <= tw), np.minimum(fire, tcc + T * k2), fire)
+    ew = w[fire <= ts[w + 1]]  # w has a next packet of the same connection
+    ep = first_where(np.ones(len(ew), dtype=bool), cid[ew], n, ew)
     cut = np.where(ep >= 0, np.minimum(cut, ep + 1), cut)
     # back to global packet indices
     found = cut < INF

@@ -28,6 +28,7 @@ WATCHED_STATES = ("CLOSE_WAIT", "TIME_WAIT")
 BIN_WIDTHS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300, 600, 1800, 3600, 86400)
 MAX_BINS = 120
 MAX_SCANNERS = 4
+MAX_POINTS = 50_000
 FIGSIZE = (10, 4.8)
 DPI = 100
 
@@ -49,7 +50,7 @@ def render_all(report: Report, directory: str | os.PathLike, flows: pd.DataFrame
                config: Config | None = None, link_base: str | os.PathLike | None = None) -> list[Path]:
     """Write every plot that has something to show into ``directory``; return the files written.
 
-    Packet events and flows come from ``report.data`` ('events', 'flows'); flows are rebuilt
+    Events and flows come from ``report.data`` ('events:<input>' tables, 'flows'); flows are rebuilt
     from the packets (with ``config``, as the capture detectors do) when absent and ``flows``
     is not given. The paths are also kept in ``report.plots`` (kind -> path, relative to
     ``link_base`` when given: the directory of the Markdown file that links them).
@@ -425,8 +426,13 @@ def abnormal_closes(flows: pd.DataFrame, input_name: str) -> Figure | None:
     fig, ax = _new(title, f"connection start, seconds since the first one ({pd.Timestamp(t0):%Y-%m-%d %H:%M:%S} UTC)",
                    "how the connection ended", figsize=(FIGSIZE[0], max(2.8, 1.6 + 0.55 * len(kinds))))
     counts = np.bincount(code, minlength=len(kinds))
-    colors = [f"C{i % 10}" for i in code]
-    ax.scatter(x, code + jitter, s=10, c=colors, alpha=0.6, linewidths=0, rasterized=len(x) > 2000)
+    shown = np.arange(len(x))
+    if len(x) > MAX_POINTS:  # an even sample keeps the picture and the PNG small; counts stay exact
+        shown = np.sort(np.random.default_rng(0).choice(len(x), MAX_POINTS, replace=False))
+        ax.set_title(f"{title}; {MAX_POINTS:,} points shown")
+    palette = np.array([f"C{i % 10}" for i in range(len(kinds))])
+    ax.scatter(x[shown], (code + jitter)[shown], s=10, c=palette[code[shown]], alpha=0.6, linewidths=0,
+               rasterized=len(shown) > 2000)
     ax.set_yticks(np.arange(len(kinds)), [f"{k} ({n})" for k, n in zip(kinds, counts, strict=True)])
     ax.set_ylim(len(kinds) - 0.5, -0.5)
     if float(x.max()) == 0:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pandas as pd
 import pytest
 
 from tcpforensics import schema
+from tcpforensics.capture import native
 from tcpforensics.errors import InputError
 from tcpforensics.ingest import ingest, pcap
 from tests.conftest import FIXTURES
@@ -147,3 +150,18 @@ def test_stdin_bytes_match_file():
 def test_unknown_engine_is_an_input_error():
     with pytest.raises(InputError, match="unknown capture engine"):
         pcap.ingest(str(CAPS / "be_nsec.pcap"), engine="wireshark")
+
+
+def test_gzip_bomb_is_stopped_with_counts_kept(tmp_path):
+    header = (CAPS / "be_nsec.pcap").read_bytes()[:24]
+    bomb = gzip.compress(header + b"\0" * (48 << 20), compresslevel=9)  # 48 MiB of empty records
+    ing = pcap.ingest_bytes(bomb, "bomb.pcap.gz")
+    acc = ing.accounting
+    assert "gzip bomb" in acc["stopped"]["reason"]
+    assert acc["records_read"] < (48 << 20) // 16 and acc["unaccounted"] == 0
+    assert acc["skipped_rows_capped"] and len(ing.skipped) == native.MAX_SKIPPED_ROWS
+
+
+def test_corrupt_gzip_is_one_input_error():
+    with pytest.raises(InputError, match="cannot be decompressed"):
+        pcap.ingest_bytes(b"\x1f\x8b\x08\x00" + b"\xff" * 200, "bad.gz")

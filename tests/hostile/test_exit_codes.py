@@ -81,3 +81,20 @@ def test_stdin_text_is_read():
                       input="tcp 0 0 10.0.0.1:1 10.0.0.2:22 ESTABLISHED\n")
     assert r.exit_code == 0
     assert json.loads(r.stdout)["accounting"][0]["events"] == 1
+
+
+def test_hostile_file_name_stays_one_safe_line(tmp_path):
+    evil = tmp_path / "evil\x1b[31m\nname\u202e.txt"
+    evil.write_bytes(b"just prose\n")
+    r = runner.invoke(app, ["analyze", "-q", str(evil)])
+    _one_line_error(r, "evil\\x1b[31m\\nname\\u202e.txt", "is not a recognised socket table")
+    assert "\x1b" not in r.stderr and "\u202e" not in r.stderr
+
+
+def test_error_keeps_raw_fields_and_escapes_its_message():
+    from tcpforensics.errors import InputError, one_line
+
+    e = InputError("a\nb", "tool said:\nline two\x1b[0m")
+    assert str(e) == "a\\nb: tool said:\\nline two\\x1b[0m"
+    assert (e.input_name, e.reason) == ("a\nb", "tool said:\nline two\x1b[0m")
+    assert one_line("plain é Ω 東京") == "plain é Ω 東京"

@@ -11,7 +11,7 @@ from tcpforensics.ingest import TEXT_FORMATS, ingest_text, pcap
 from tests.conftest import corpus_path
 from tests.hostile import mutate
 
-PROPS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+PROPS = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
 def check_text_account(data: bytes, fmt: str | None) -> None:

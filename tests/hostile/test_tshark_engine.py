@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -61,11 +62,9 @@ def test_tshark_missing_is_one_line_and_exit_2(tmp_path, command):
 
 
 @needs_tshark
-@pytest.mark.xfail(strict=True, reason="F2 (capture/tshark.py): tshark's failure (exit 2, 'File has "
-                   "4294967295-byte packet') is swallowed by the close() guard: exit 0, 0 packets, and "
-                   "pyshark's 'Exception ignored in Capture.__del__' traceback on stderr")
 def test_tshark_error_is_surfaced_as_one_line(tmp_path):
     cap = tmp_path / "bad.pcap"
+    # F2 (fixed in capture/tshark.py): tshark's failure used to be swallowed (exit 0, 0 packets).
     cap.write_bytes(synth.PCAP_HEADER + b"\xff" * 5000)  # a record header claiming a 4 GB packet
     r = _cli("analyze", "-q", "--engine", "tshark", str(cap))
     assert r.returncode == 2, (r.returncode, r.stderr[-500:])
@@ -106,7 +105,39 @@ def test_ctrl_c_leaves_no_tshark_behind(interrupted):
     assert interrupted["alive"] == [], "tshark outlived tcpforensics"
 
 
-@pytest.mark.xfail(strict=True, reason="F4 (capture/tshark.py + pyshark): on Ctrl-C stderr gets ~70 lines "
-                   "of asyncio 'Task exception was never retrieved' tracebacks, not 'tcpforensics: interrupted'")
 def test_ctrl_c_prints_one_line(interrupted):
+    # F4 (fixed): pyshark's leftover asyncio tasks printed ~70 lines of tracebacks, and typer
+    # turned Ctrl-C into a silent exit 130 (cli.main now says so).
     assert interrupted["stderr"].strip() == "tcpforensics: interrupted", interrupted["stderr"][:300]
+
+
+@needs_tshark
+@pytest.mark.xfail(strict=False, reason="F8 (capture/tshark.py): on a cut file tshark exits 2 after writing "
+                   "its packets; about half the runs lose them (pyshark raises before draining its output) "
+                   "and exit 2 'tshark could not read it', the others keep them. Not strict: it is a race")
+def test_tshark_on_a_cut_file_keeps_packets_and_says_why(tmp_path):
+    data = synth.syn_flows(tmp_path / "s.pcap", 3).read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data + data[24:54])  # a fourth record cut in its middle
+    for _ in range(4):  # the same answer every time
+        r = _cli("analyze", "-q", "-f", "json", "--engine", "tshark", str(cut))
+        assert r.returncode == 0, r.stderr
+        acc = json.loads(r.stdout)["accounting"][0]
+        assert acc["records_read"] == 3 and acc["unaccounted"] == 0
+        assert "cut short" in acc["extra"]["stopped"]["reason"]
+
+
+def test_ctrl_c_native_engine_one_line(tmp_path):
+    cap = synth.syn_flows(tmp_path / "many.pcap", 300_000)  # analysis takes tens of seconds
+    p = subprocess.Popen([sys.executable, "-m", "tcpforensics", "analyze", "-q", str(cap)], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    p.send_signal(signal.SIGINT)
+    try:
+        rc = p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert rc == 130
+    assert p.stderr.read().strip() == "tcpforensics: interrupted"

@@ -1,0 +1,48 @@
+"""Sum the libFuzzer logs of fuzz/run.sh per target: inputs run, seconds, crashes (Markdown rows)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+
+def summarize(logs: Path) -> dict[str, dict[str, int]]:
+    """Per target: inputs (executed units), seconds and crash count over every log file."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: {"inputs": 0, "seconds": 0, "crashes": 0, "runs": 0})
+    for log in sorted(logs.glob("*.log")):
+        target = log.name.split(".")[0]
+        text = log.read_text(errors="replace")
+        done = re.search(r"Done (\d+) runs in (\d+) second", text)
+        if done:
+            inputs, seconds = int(done.group(1)), int(done.group(2))
+        else:  # still running or stopped by a crash: the last status line
+            counts = re.findall(r"^#(\d+)\s", text, flags=re.M)
+            inputs = int(counts[-1]) if counts else 0
+            seconds = 0
+            stamp = re.search(r"\.(\d{8}T\d{6})\.log$", log.name)  # run.sh names logs by start time
+            if counts and stamp:
+                start = dt.datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+                seconds = int(log.stat().st_mtime - start.timestamp())
+        if not inputs:
+            continue
+        row = out[target]
+        row["inputs"] += inputs
+        row["seconds"] += seconds
+        row["runs"] += 1
+        row["crashes"] += len(re.findall(r"Uncaught Python exception|==ERROR: libFuzzer", text))
+    return dict(out)
+
+
+def main() -> None:
+    """Print one Markdown table row per target."""
+    logs = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("TCPF_FUZZ_WORK", "/tmp/tcpf-fuzz")) / "logs"
+    for target, r in sorted(summarize(logs).items()):
+        print(f"| {target} | {r['inputs']:,} | {r['seconds']} s ({r['runs']} run(s)) | {r['crashes']} |")
+
+
+if __name__ == "__main__":
+    main()
