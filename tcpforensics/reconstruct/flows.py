@@ -102,20 +102,23 @@ def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | Non
     cfg = config if isinstance(config, FlowConfig) else FlowConfig.from_mapping(config)
     carry: pd.DataFrame | None = None
     for chunk in chunks:
+        chunk_ts = chunk["ts"] if "ts" in chunk.columns else None
         events = chunk if carry is None else pd.concat([carry, chunk], ignore_index=True)
+        del chunk, carry  # (only ``events`` is needed from here on: less memory held)
         P = prepare(events, cfg.ignore_checksums, cfg.ignore_checksums_nets)
         if len(P) == 0:
             carry = None
             continue
         table, s, e = _reconstruct(P, cfg)
         next_same = np.r_[P.key[s[1:]] == P.key[s[:-1]], False]
-        now = _last_time(chunk, P)
+        now = _last_time(chunk_ts, P)
         quiet = now - P.ts[e - 1] > max(cfg.long_inactivity_timeout, cfg.inactivity_timeout) * NS
         done = next_same | quiet
         if done.any():
             yield conform_flows(table[done])
         idx, _ = ranges(s[~done], e[~done])
         carry = events.iloc[np.sort(P.row[idx])] if len(idx) else None
+        del events, P, table, chunk_ts  # before the next chunk is read
     if carry is not None:
         yield flows(carry, cfg)
 
@@ -133,7 +136,7 @@ def _reconstruct(P: Packets, cfg: FlowConfig) -> tuple[pd.DataFrame, np.ndarray,
     """
     n = len(P)
     gap = np.r_[0, np.diff(P.ts)]
-    long_port = np.isin(P.sport, list(cfg.long_inactivity_ports)) | np.isin(P.dport, list(cfg.long_inactivity_ports))
+    long_port = _port_in(P.sport, cfg.long_inactivity_ports) | _port_in(P.dport, cfg.long_inactivity_ports)
     timeout = np.where(long_port, cfg.long_inactivity_timeout, cfg.inactivity_timeout) * NS
     new = np.r_[True, P.key[1:] != P.key[:-1]] | (gap > timeout)
     # reuses that need no state: a bare SYN right after a RST on the tuple (the connection
@@ -152,8 +155,9 @@ def _reconstruct(P: Packets, cfg: FlowConfig) -> tuple[pd.DataFrame, np.ndarray,
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], n]
     tables, done_s, done_e = [], [], []
+    cap_end = _capture_end(P)
     while len(starts):
-        table, cut = _analyze(P, starts, ends, cfg, final=True)
+        table, cut = _analyze_blocks(P, starts, ends, cfg, cap_end)
         whole = cut < 0
         tables.append(table[whole])
         done_s.append(starts[whole])
@@ -179,6 +183,27 @@ def split(P: Packets, cfg: FlowConfig) -> tuple[np.ndarray, np.ndarray]:
 
 # --- per-pass analysis ------------------------------------------------------------------------
 
+#: packets per block of connections analyzed together (connections are independent; blocks of
+#: this size keep the per-packet temporaries small enough to stay in cache and be reused)
+BLOCK_PACKETS = 1 << 18
+
+
+def _analyze_blocks(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig,
+                    cap_end: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """``_analyze`` over consecutive blocks of whole connections of about BLOCK_PACKETS packets."""
+    lengths = e - s
+    block = (np.cumsum(lengths) - lengths) // BLOCK_PACKETS
+    bounds = np.r_[0, np.flatnonzero(block[1:] != block[:-1]) + 1, len(s)]
+    tables, cuts = [], []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):  # a loop over blocks, not packets
+        table, cut = _analyze(P, s[lo:hi], e[lo:hi], cfg, final=True, end_of_capture=cap_end[s[lo:hi]])
+        tables.append(table)
+        cuts.append(cut)
+    if len(tables) == 1:
+        return tables[0], cuts[0]
+    return pd.concat(tables, ignore_index=True), np.concatenate(cuts)
+
+
 
 def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: bool,
              end_of_capture: int | None = None):
@@ -186,11 +211,11 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     n, cid, ix = C.n, C.cid, C.idx
     m = len(ix)
     pos = np.arange(m)
-    # the first pass covers every packet in order: use P's columns as they are (read only)
-    whole = m == len(P) and (len(s) == 0 or (s[0] == 0 and bool((s[1:] == e[:-1]).all())))
+    # consecutive connections (the first pass): P's columns are sliced, not gathered (read only)
+    span = slice(int(s[0]), int(e[-1])) if len(s) and bool((s[1:] == e[:-1]).all()) else None
 
     def take(col):
-        return col if whole else col[ix]
+        return col[ix] if span is None else col[span]
 
     d = take(P.dirb)  # int8 0/1 (read only)
     fl = take(P.flags)
@@ -425,9 +450,18 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     return out, cut
 
 
-def _last_time(chunk: pd.DataFrame, P: Packets) -> int:
+def _port_in(ports: np.ndarray, members: frozenset[int]) -> np.ndarray:
+    """``np.isin(ports, members)``, by a 64 Ki lookup table when every value is a port number."""
+    if len(ports) and 0 <= ports.min() and ports.max() < 65536 and all(0 <= p < 65536 for p in members):
+        table = np.zeros(65536, dtype=bool)
+        table[list(members)] = True
+        return table[ports]
+    return np.isin(ports, list(members))
+
+
+def _last_time(chunk_ts: pd.Series | None, P: Packets) -> int:
     """Reading position in time: the chunk's last packet time (captures come in time order)."""
-    ts = chunk["ts"].dropna() if "ts" in chunk.columns else pd.Series(dtype="datetime64[ns]")
+    ts = chunk_ts.dropna() if chunk_ts is not None else pd.Series(dtype="datetime64[ns]")
     return int(ts.iloc[-1].value) if len(ts) else int(P.ts.max())
 
 

@@ -19,14 +19,14 @@ class Packets:
     ts: np.ndarray       # int64 ns
     frame: np.ndarray    # int64
     dirb: np.ndarray     # int8 0/1 physical direction within the tuple
-    flags: np.ndarray    # int64
+    flags: np.ndarray    # integer bit set (the column's own width: only masked)
     seq: np.ndarray      # int64 (uint32 value)
     ack: np.ndarray      # int64 (uint32 value)
     plen: np.ndarray     # int64 payload length
-    window: np.ndarray   # int64
+    window: np.ndarray   # integer (own width: only compared with 0)
     valid: np.ndarray    # bool: checksum accepted (or not checked)
-    sport: np.ndarray    # int64
-    dport: np.ndarray    # int64
+    sport: np.ndarray    # integer (own width, e.g. uint16)
+    dport: np.ndarray
     saddr: np.ndarray    # int64 code into ``addrs``
     daddr: np.ndarray
     addrs: np.ndarray    # object array of address strings
@@ -156,10 +156,10 @@ def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksu
 
     small = np.int32 if len(cats) < 2**31 else np.int64
     return Packets(
-        key=sorted64(key), ts=sorted64(ts), frame=sorted64(frame), dirb=dirb[order], flags=sorted64(_narrow(df.get("flags"), n, 0)),
+        key=sorted64(key), ts=sorted64(ts), frame=sorted64(frame), dirb=dirb[order], flags=_narrow(df.get("flags"), n, 0)[order],
         seq=sorted64(_narrow(df.get("seq"), n, 0)), ack=sorted64(_narrow(df.get("ack"), n, 0)),
-        plen=sorted64(_narrow(df.get("payload_len"), n, 0)), window=sorted64(_narrow(df.get("window"), n, 1)),
-        valid=valid[order], sport=sorted64(_narrow(df["src_port"], n, 0)), dport=sorted64(_narrow(df["dst_port"], n, 0)),
+        plen=sorted64(_narrow(df.get("payload_len"), n, 0)), window=_narrow(df.get("window"), n, 1)[order],
+        valid=valid[order], sport=_narrow(df["src_port"], n, 0)[order], dport=_narrow(df["dst_port"], n, 0)[order],
         saddr=sorted64(scode.astype(small)), daddr=sorted64(dcode.astype(small)),
         addrs=np.asarray(cats, dtype=object), inputs=inputs.take(order) if n else inputs, row=sorted64(rows),
     )

@@ -11,11 +11,11 @@ import pytest
 from tests.conftest import ROOT
 from tests.hostile import mutate
 
-pytest.importorskip("atheris")
 harness = mutate.harness
 
 
 def test_bounded_fuzz_pass(tmp_path):
+    pytest.importorskip("atheris")
     seeds = harness.any_seed_dir(tmp_path / "seeds", per_target=2, max_len=4096)
     r = subprocess.run(
         [sys.executable, str(ROOT / "fuzz" / "fuzz_all.py"), "-runs=250", "-max_total_time=20", "-max_len=4096",
