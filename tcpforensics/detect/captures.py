@@ -28,14 +28,44 @@ def offloaded(events: pd.DataFrame, config: Config) -> bool:
     return bad + ok > 0 and bad / (bad + ok) >= float(config.get("capture.offload_bad_share"))
 
 
+def offloading_senders(events: pd.DataFrame) -> np.ndarray:
+    """Mask of packets sent by an endpoint (address, port) whose every verifiable checksum is
+    bad: the signature of checksum offload on the capturing host (the kernel's own segments
+    on loopback or from the sender), not of corruption in transit, which hits some segments
+    of an endpoint, not all. Raw-socket tools (nmap, hping3) fill their sums, so a capture can
+    mix both; this rule keeps validating the endpoints that do have good sums."""
+    if "checksum" not in events.columns or events.empty:
+        return np.zeros(len(events), dtype=bool)
+    cs = events["checksum"]
+    bad = (cs == "bad").to_numpy(dtype=bool, na_value=False)
+    ok = (cs == "ok").to_numpy(dtype=bool, na_value=False)
+    key = pd.MultiIndex.from_arrays([events["src_addr"], events["src_port"]])
+    codes, _ = pd.factorize(key)
+    n = int(codes.max()) + 1 if len(codes) else 0
+    n_ok = np.bincount(codes, weights=ok, minlength=n)
+    n_bad = np.bincount(codes, weights=bad, minlength=n)
+    sender_offloads = (n_bad > 0) & (n_ok == 0)
+    return bad & sender_offloads[codes]
+
+
 def reconstruct(events: pd.DataFrame, config: Config | None = None) -> pd.DataFrame | None:
-    """The flows table of these packets (None while flow reconstruction is not installed);
-    checksums are ignored when the capture looks offloaded (see :func:`offloaded`)."""
+    """The flows table of these packets (None while flow reconstruction is not installed).
+
+    Checksums are ignored altogether when the capture looks offloaded (see :func:`offloaded`);
+    otherwise the bad sums of offloading senders (see :func:`offloading_senders`) count as
+    unverifiable, and every other bad segment is dropped as Zeek does."""
     try:
         from tcpforensics.reconstruct.flows import flows
     except ImportError:
         return None
-    return flows(events, {"ignore_checksums": offloaded(events, config or Config())})
+    config = config or Config()
+    if offloaded(events, config):
+        return flows(events, {"ignore_checksums": True})
+    mask = offloading_senders(events)
+    if mask.any():
+        events = events.copy()
+        events.loc[mask, "checksum"] = "unverifiable"
+    return flows(events, {"ignore_checksums": False})
 
 
 def tcp_packets(events: pd.DataFrame) -> pd.DataFrame:
