@@ -2,6 +2,7 @@
 
 Pipeline (all column-wise; see docs/flows.md):
   prepare      sort packets by canonical 4-tuple, time, frame (packets.py)
+  (each pass analyzes blocks of about BLOCK_PACKETS packets of whole connections)
   split        one 4-tuple -> connections: inactivity gaps first, then passes that each find the
                earliest reuse SYN / expired timer per pending connection until none is left
   orient       originator = first packet's sender, flipped by Zeek's likely-server-port and

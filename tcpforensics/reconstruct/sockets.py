@@ -65,15 +65,13 @@ def timelines(events: pd.DataFrame, snapshots: dict[str, int] | None = None) -> 
     df["state"] = df["state"].astype(object).fillna("-")
     df["snapshot"] = df["snapshot"].fillna(0).astype("int64")
     df["sid"] = df.groupby(KEY, observed=True, dropna=False, sort=False).ngroup()
+    if df["sid"].is_monotonic_increasing and df["sid"].is_unique:
+        return _single_sightings(df, ev, snapshots)  # one row per socket (one snapshot): no runs
     # every row is a sighting, in snapshot then line order: a socket printed again within one
     # snapshot comes from a loop without separators (``while :; do ss -tan | grep X; done``)
     df = df.sort_values(["sid", "snapshot", "line"], kind="stable").reset_index(drop=True)
 
-    total = df.groupby("input", observed=True)["snapshot"].transform("max") + 1
-    if snapshots:
-        given = df["input"].astype(object).map(snapshots)
-        total = given.fillna(total).astype("int64")
-    df["total"] = total.to_numpy()
+    df["total"] = _totals(df, snapshots)
 
     sid = df["sid"].to_numpy()
     new_sock = np.r_[True, sid[1:] != sid[:-1]]
@@ -119,6 +117,50 @@ def timelines(events: pd.DataFrame, snapshots: dict[str, int] | None = None) -> 
     out["last_state_sightings"] = last_run["n"]
     out["last_state_since"] = last_run["t0"]
     out["last_state_s"] = last_run["secs"].where(last_run["timed"])
+    return _finish(df, ev, out)
+
+
+def _totals(df: pd.DataFrame, snapshots: dict[str, int] | None) -> np.ndarray:
+    """Number of snapshots of each row's input (given, else the highest seen plus one)."""
+    total = df.groupby("input", observed=True)["snapshot"].transform("max") + 1
+    if snapshots:
+        given = df["input"].astype(object).map(snapshots)
+        total = given.fillna(total).astype("int64")
+    return total.to_numpy()
+
+
+def _single_sightings(df: pd.DataFrame, ev: pd.DataFrame, snapshots: dict[str, int] | None) -> pd.DataFrame:
+    """Timelines when every socket was sighted once: each row is its own single run."""
+    df = df.reset_index(drop=True)
+    df.index = pd.Index(df["sid"].to_numpy(), name="sid")
+    timed = df["ts"].notna()
+    secs = (df["ts"] - df["ts"]).dt.total_seconds()
+    secs_txt = secs.round(1).astype(str).str.removesuffix(".0") + "s"
+    txt = df["state"] + "=" + secs_txt.where(timed, "1 sighting")
+    out = df[KEY + ["process"]].copy()
+    out["first_state"] = df["state"]
+    out["last_state"] = df["state"]
+    out["first_snapshot"] = df["snapshot"]
+    out["last_snapshot"] = df["snapshot"]
+    out["snapshots_total"] = _totals(df, snapshots)
+    out["snapshots_seen"] = np.ones(len(df), dtype="int64")
+    out["sightings"] = np.ones(len(df), dtype="int64")
+    out["first_seen"] = df["ts"]
+    out["last_seen"] = df["ts"]
+    out["first_line"] = df["line"]
+    out["last_line"] = df["line"]
+    out["states"] = df["state"].astype(object)
+    out["state_times"] = txt.astype(object)
+    out["transitions"] = np.zeros(len(df), dtype="int64")
+    out["duration_s"] = secs.where(timed)
+    out["last_state_sightings"] = np.ones(len(df), dtype="int64")
+    out["last_state_since"] = df["ts"]
+    out["last_state_s"] = secs.where(timed)
+    return _finish(df, ev, out)
+
+
+def _finish(df: pd.DataFrame, ev: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    """Derived flags, role, close kind and line references; key dtypes as in the events."""
     out["appeared"] = out["first_snapshot"] > 0
     out["vanished"] = out["last_snapshot"] < out["snapshots_total"] - 1
     out["changed"] = out["transitions"] > 0
