@@ -344,13 +344,23 @@ def _readings(rows: pd.DataFrame, frame: pd.DataFrame, input_name: str) -> pd.Da
             "snapshot": snapshot,
             "group": rows["group"].astype(object),
             "counter": rows["counter"].astype(object),
-            "value": pd.to_numeric(rows["value"], errors="coerce"),
+            "value": _values(rows["value"]),
             "line": rows["line"],
         }
     )
     # the reading's time is the first known time of any of its lines
     out["ts"] = out.groupby("snapshot")["ts"].transform("first")
     return out.astype(schema.COUNTER_COLUMNS)[cols]
+
+
+def _values(text: pd.Series) -> pd.Series:
+    """Counter values as numbers; one past int64 (a wrapped u64 counter, damage) becomes NA."""
+    value = pd.to_numeric(text, errors="coerce")
+    if value.dtype.kind in "uf":  # some value did not fit int64: parse the ones that do exactly
+        digits = text.astype(str).str.strip().str.lstrip("+")
+        fits = digits.str.fullmatch(r"-?\d{1,18}")
+        value = pd.to_numeric(digits.where(fits), errors="coerce").astype("Int64")
+    return value
 
 
 def deltas(counters: pd.DataFrame) -> pd.DataFrame:

@@ -65,13 +65,21 @@ def timelines(events: pd.DataFrame, snapshots: dict[str, int] | None = None) -> 
     df["state"] = df["state"].astype(object).fillna("-")
     df["snapshot"] = df["snapshot"].fillna(0).astype("int64")
     df["sid"] = df.groupby(KEY, observed=True, dropna=False, sort=False).ngroup()
-    if df["sid"].is_monotonic_increasing and df["sid"].is_unique:
-        return _single_sightings(df, ev, snapshots)  # one row per socket (one snapshot): no runs
+    df["total"] = _totals(df, snapshots)
+    # a socket sighted once is its own single run (most sockets of a one-snapshot dump): those
+    # take the cheap path, the others the run analysis
+    sid = df["sid"].to_numpy()
+    once = np.bincount(sid)[sid] == 1
+    parts = [part(df[rows]) for part, rows in ((_single_sightings, once), (_sighting_runs, ~once)) if rows.any()]
+    out = (pd.concat(parts) if len(parts) > 1 else parts[0]).sort_index(kind="stable")
+    return _finish(df, ev, out)
+
+
+def _sighting_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """Per socket sighted several times: its runs of one state, joined into sequences."""
     # every row is a sighting, in snapshot then line order: a socket printed again within one
     # snapshot comes from a loop without separators (``while :; do ss -tan | grep X; done``)
     df = df.sort_values(["sid", "snapshot", "line"], kind="stable").reset_index(drop=True)
-
-    df["total"] = _totals(df, snapshots)
 
     sid = df["sid"].to_numpy()
     new_sock = np.r_[True, sid[1:] != sid[:-1]]
@@ -117,6 +125,7 @@ def timelines(events: pd.DataFrame, snapshots: dict[str, int] | None = None) -> 
     out["last_state_sightings"] = last_run["n"]
     out["last_state_since"] = last_run["t0"]
     out["last_state_s"] = last_run["secs"].where(last_run["timed"])
+    return out
     return _finish(df, ev, out)
 
 
@@ -129,22 +138,22 @@ def _totals(df: pd.DataFrame, snapshots: dict[str, int] | None) -> np.ndarray:
     return total.to_numpy()
 
 
-def _single_sightings(df: pd.DataFrame, ev: pd.DataFrame, snapshots: dict[str, int] | None) -> pd.DataFrame:
-    """Timelines when every socket was sighted once: each row is its own single run."""
-    df = df.reset_index(drop=True)
-    df.index = pd.Index(df["sid"].to_numpy(), name="sid")
+def _single_sightings(df: pd.DataFrame) -> pd.DataFrame:
+    """Per socket sighted once: one run of one state, nothing to join."""
+    df = df.set_index(pd.Index(df["sid"].to_numpy(), name="sid"))
     timed = df["ts"].notna()
     secs = (df["ts"] - df["ts"]).dt.total_seconds()
     secs_txt = secs.round(1).astype(str).str.removesuffix(".0") + "s"
     txt = df["state"] + "=" + secs_txt.where(timed, "1 sighting")
+    ones = np.ones(len(df), dtype="int64")
     out = df[KEY + ["process"]].copy()
     out["first_state"] = df["state"]
     out["last_state"] = df["state"]
     out["first_snapshot"] = df["snapshot"]
     out["last_snapshot"] = df["snapshot"]
-    out["snapshots_total"] = _totals(df, snapshots)
-    out["snapshots_seen"] = np.ones(len(df), dtype="int64")
-    out["sightings"] = np.ones(len(df), dtype="int64")
+    out["snapshots_total"] = df["total"]
+    out["snapshots_seen"] = ones
+    out["sightings"] = ones
     out["first_seen"] = df["ts"]
     out["last_seen"] = df["ts"]
     out["first_line"] = df["line"]
@@ -153,10 +162,10 @@ def _single_sightings(df: pd.DataFrame, ev: pd.DataFrame, snapshots: dict[str, i
     out["state_times"] = txt.astype(object)
     out["transitions"] = np.zeros(len(df), dtype="int64")
     out["duration_s"] = secs.where(timed)
-    out["last_state_sightings"] = np.ones(len(df), dtype="int64")
+    out["last_state_sightings"] = ones
     out["last_state_since"] = df["ts"]
     out["last_state_s"] = secs.where(timed)
-    return _finish(df, ev, out)
+    return out
 
 
 def _finish(df: pd.DataFrame, ev: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
@@ -211,20 +220,26 @@ def _local_role(df: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
 
 def close_kind(last_state: pd.Series, present: pd.Series, role: pd.Series) -> pd.Series:
     """Flow close term for sockets (vectorized over the ``CLOSE_KIND_RULES`` table)."""
-    st = last_state.astype(object)
+    st_codes, st_names = pd.factorize(last_state.astype(object))  # compare small integer codes
+    rl_codes, rl_names = pd.factorize(role.astype(object).fillna("-"))
     pres = np.where(present.astype(bool), "yes", "no")
-    rl = role.astype(object).fillna("-")
     conds, choices = [], []
     for rule_state, rule_present, rule_role, kind in CLOSE_KIND_RULES:
-        m = st.eq(rule_state)
+        m = st_codes == _code(st_names, rule_state)
         if rule_present != "*":
             m &= pres == rule_present
         if rule_role != "*":
-            m &= rl.eq(rule_role)
-        conds.append(m.to_numpy())
+            m &= rl_codes == _code(rl_names, rule_role)
+        conds.append(m)
         choices.append(kind if kind is not None else "")
     out = np.select(conds, choices, default="")
     return pd.Series(out, index=last_state.index, dtype=object).replace("", None)
+
+
+def _code(names: pd.Index, value: str) -> int:
+    """Position of ``value`` among factorized names (-2, matching no code, when absent)."""
+    hit = names.get_indexer([value])[0]
+    return int(hit) if hit >= 0 else -2
 
 
 def socket_close_kind(events: pd.DataFrame) -> pd.DataFrame:

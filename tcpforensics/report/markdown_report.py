@@ -40,16 +40,32 @@ def _findings(report: Report) -> list[str]:
     return out
 
 
+def _plot_links(report: Report) -> dict[str, str]:
+    """Image links of ``--plot`` by the section they go beside (none without plots)."""
+    if not getattr(report, "plots", None):
+        return {}
+    from tcpforensics.report.plots import markdown_links
+
+    return markdown_links(report.plots)
+
+
+def _beside(links: dict[str, str], section: str) -> list[str]:
+    return [links.pop(section), ""] if section in links else []
+
+
 def render(report: Report) -> str:
     """The report as Markdown (fit for ``>> $GITHUB_STEP_SUMMARY``)."""
     inputs = ", ".join(f"{markdown_cell(i['input'])} ({markdown_cell(i['format'])})" for i in report.inputs)
     out = [f"## {markdown_cell(report.summary['verdict'])}", "", f"tcpforensics {__version__} on {inputs}", ""]
-    out += _findings(report)
+    links = _plot_links(report)
+    out += _findings(report) + _beside(links, "findings")
     hist = views.histogram_view(report)
     if len(hist):
-        out += ["### State histogram", "", table(hist), ""]
-    for _, title, df in views.named_tables(report):
-        out += [f"### {markdown_cell(title)}", "", table(df), ""]
+        out += ["### State histogram", "", table(hist), "", *_beside(links, "histogram")]
+    for name, title, df in views.named_tables(report):
+        out += [f"### {markdown_cell(title)}", "", table(df), "", *_beside(links, name)]
+    if links:  # plots whose table is not shown
+        out += ["### Plots", "", *(x for link in links.values() for x in (link, ""))]
     out += ["### Input accounting", "", table(views.accounting_view(report)), ""]
     skipped = views.skipped_view(report)
     if len(skipped):

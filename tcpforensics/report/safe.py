@@ -48,8 +48,8 @@ def csv_cell(value: object) -> object:
     """
     if not isinstance(value, str):
         return value
-    if value.startswith(_FORMULA_START):
-        return "'" + value
+    if value.startswith(_FORMULA_START) or terminal(value).startswith(_FORMULA_START):
+        return "'" + value  # also when escapes or controls hide the formula until stripped
     return value
 
 
@@ -71,11 +71,12 @@ def terminal_column(s: pd.Series) -> pd.Series:
 
 
 def csv_column(s: pd.Series) -> pd.Series:
-    """``csv_cell`` then ``terminal`` over a whole string column (vectorized; NA stays NA)."""
+    """``terminal`` then the ``csv_cell`` prefix over a whole string column (vectorized; NA stays NA)."""
     st = s.astype(pd.StringDtype("python"))
-    formula = st.str.startswith(_FORMULA_START).fillna(False).astype(bool)
-    st = st.mask(formula, "'" + st)
-    return terminal_column(st)
+    clean = terminal_column(st)
+    # a formula hidden behind an escape sequence or control character counts too
+    formula = (st.str.startswith(_FORMULA_START) | clean.str.startswith(_FORMULA_START)).fillna(False).astype(bool)
+    return clean.mask(formula, "'" + clean)
 
 
 def flat(value: object) -> object:

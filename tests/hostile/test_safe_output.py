@@ -89,8 +89,6 @@ def test_json_is_valid_and_keeps_names(name):
     assert any("<script>" in str(e.get("process")) for e in events)
 
 
-@pytest.mark.xfail(strict=True, reason="F9 (report/safe.py csv_column): an escape sequence in front of a "
-                   "formula hides it from the check, then is stripped: the CSV cell starts with '='")
 def test_csv_formula_hidden_behind_an_escape_sequence(tmp_path):
     dump = tmp_path / "ss.txt"
     dump.write_text(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pandas as pd
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -57,8 +56,6 @@ def test_terminal_column_agrees_with_terminal(values):
         assert pd.isna(t) if v is None else t == safe.terminal(v)
 
 
-@pytest.mark.xfail(strict=True, reason="F9 (report/safe.py csv_column): the formula check runs before "
-                   "controls are stripped, so '\\x1b[0m=cmd|calc' is written as '=cmd|calc'")
 @settings(max_examples=60, deadline=None, database=None)
 @given(st.lists(HOSTILE | st.none(), max_size=20))
 @example(["\x1b[0m=cmd|' /C calc'!A0"])

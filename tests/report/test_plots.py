@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -174,3 +175,21 @@ def test_findings_of_one_capture() -> None:
     alone = findings.assign(evidence=[["Cx"], ["Cy"], ["ss.txt:1"], []])
     assert plots.findings_of(alone, "a.pcap", None, several=False)["subject"].tolist() == ["10.0.0.1", "10.0.0.9:80", "10.0.0.2"]
     assert plots.findings_of(alone, "a.pcap", None, several=True).empty
+
+
+def test_markdown_report_links_plots_beside_their_tables(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["analyze", str(SAMPLES / "scans" / "nmap_sS.pcap"), "--plot", str(out / "plots"),
+                                   "--format", "markdown", "-o", str(out / "report.md"), "-q"])
+    assert res.exit_code == 0, res.output
+    md = (out / "report.md").read_text(encoding="utf-8")
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert sorted(links) == sorted(f"plots/{p.name}" for p in (out / "plots").iterdir())
+    assert all((out / link).is_file() for link in links)  # relative to the Markdown file
+    sections = md.split("\n### ")
+    beside = {s.split("\n", 1)[0]: s for s in sections}
+    assert "](plots/scans.png)" in beside["Scan candidates"]
+    assert "](plots/closes.png)" in beside["Abnormal closes"]
+    assert "](plots/rates.png)" in next(s for s in sections if s.startswith("Findings"))
+    plain = CliRunner().invoke(app, ["analyze", str(SAMPLES / "scans" / "nmap_sS.pcap"), "--format", "markdown", "-q"])
+    assert "![" not in plain.output  # no --plot, no image links
