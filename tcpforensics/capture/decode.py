@@ -14,7 +14,7 @@ from tcpforensics.capture import headers as h
 
 # --- layer codes (active) -----------------------------------------------------------------
 (L_ETH, L_VLAN, L_MPLS, L_MPLS_PAYLOAD, L_PPPOE, L_PPP, L_SLL, L_SLL2, L_NULL, L_LOOP, L_RAW,
- L_IPV4, L_IPV6, L_IPEXT, L_UDP, L_TEREDO, L_GTP, L_VXLAN, L_GRE, L_TCP) = range(1, 21)
+ L_IPV4, L_IPV6, L_IPEXT, L_UDP, L_TEREDO, L_GTP, L_VXLAN, L_GRE, L_TCP, L_TEREDO_PROBE) = range(1, 22)
 
 # --- outcomes (terminal): (accounting bucket, name); code = FIRST_OUTCOME + position --------
 OUTCOMES: tuple[tuple[str, str], ...] = (
@@ -122,6 +122,7 @@ class Packets:
         self.partial = np.zeros(n, dtype=bool)  # first fragment: the segment is incomplete
         self.frag_id = np.zeros(n, dtype=np.int64)
         self.has_frag_id = np.zeros(n, dtype=bool)
+        self.udp_end = np.zeros(n, dtype=np.int64)  # where the innermost UDP datagram ends
 
     # helpers: gather relative to each packet's current offset
     def u8(self, idx: np.ndarray, rel: int = 0) -> np.ndarray:
@@ -335,25 +336,54 @@ def _udp(p: Packets, idx: np.ndarray) -> None:
     idx = p.need(idx, h.UDP.size)
     sport = p.u16(idx, 0)
     dport = p.u16(idx, 2)
+    ulen = p.u16(idx, h.UDP.offsets["ulen"])
+    p.udp_end[idx] = np.where(ulen >= h.UDP.size, np.minimum(p.off[idx] + ulen, p.l4_end[idx]), p.l4_end[idx])
     p.off[idx] += h.UDP.size
-    codes = np.full(len(idx), OUT_UDP, dtype=np.uint8)
+    codes = np.full(len(idx), L_TEREDO_PROBE, dtype=np.uint8)  # no tunnel port: Teredo only if it proves it
     for port, code in ((h.PORT_VXLAN, L_VXLAN), (h.PORT_TEREDO, L_TEREDO), (h.PORT_GTP_U, L_GTP)):
         codes[(sport == port) | (dport == port)] = code
     p.goto(idx, codes)
 
 
-def _teredo(p: Packets, idx: np.ndarray) -> None:
-    """Teredo: optional authentication and origin-indication headers, then IPv6."""
+def _teredo_headers(p: Packets, idx: np.ndarray) -> None:
+    """Skip the optional Teredo authentication (0x0001) and origin indication (0x0000) headers."""
     ok = p.fits(idx, 4)
-    auth = idx[ok][p.u16(idx[ok]) == 1]
-    p.off[auth] += 13 + p.u8(auth, 2) + p.u8(auth, 3)
+    auth = idx[ok][p.u16(idx[ok]) == h.TEREDO_AUTH]
+    p.off[auth] += h.TEREDO_AUTH_SIZE + p.u8(auth, 2) + p.u8(auth, 3)
     ok = p.fits(idx, 2)
-    origin = idx[ok][p.u16(idx[ok]) == 0]
-    p.off[origin] += 8
+    origin = idx[ok][p.u16(idx[ok]) == h.TEREDO_ORIGIN]
+    p.off[origin] += h.TEREDO_ORIGIN_SIZE
+
+
+def _teredo(p: Packets, idx: np.ndarray) -> None:
+    """Teredo on its port (3544): optional authentication and origin-indication headers, then IPv6."""
+    _teredo_headers(p, idx)
     ok = p.fits(idx, h.IPV6.size)
     v6 = idx[ok][(p.u8(idx[ok]) >> 4) == 6]
     p.goto(idx, OUT_UDP)
     p.goto(v6, L_IPV6)
+
+
+def _teredo_probe(p: Packets, idx: np.ndarray) -> None:
+    """UDP on any other port is Teredo (direct, relay or peer traffic) only when its payload is,
+    like Zeek's Teredo analyzer checks: after the optional Teredo headers, an IPv6 header whose
+    payload length fills the rest of the datagram exactly, with a plausible next header, and
+    (our extra guard, see docs/captures.md) a Teredo address (2001:0::/32) on one side."""
+    start = p.off[idx].copy()
+    _teredo_headers(p, idx)
+    ok = p.fits(idx, h.IPV6.size)
+    p.goto(idx, OUT_UDP)
+    c = idx[ok]
+    plen = p.u16(c, h.IPV6.offsets["plen"])
+    nxt = p.u8(c, h.IPV6.offsets["nxt"])
+    src = p.u32(c, h.IPV6.offsets["src"])
+    dst = p.u32(c, h.IPV6.offsets["dst"])
+    teredo = np.isin(src, h.TEREDO_PREFIXES) | np.isin(dst, h.TEREDO_PREFIXES)
+    valid = (((p.u8(c) >> 4) == 6) & (plen + h.IPV6.size == p.udp_end[c] - p.off[c])
+             & np.isin(nxt, h.TEREDO_NEXT_HEADERS) & teredo)
+    p.goto(c[valid], L_IPV6)
+    udp = np.setdiff1d(idx, c[valid], assume_unique=True)
+    p.off[udp] = start[np.searchsorted(idx, udp)]  # plain UDP: leave the offset where UDP ended
 
 
 def _gtp(p: Packets, idx: np.ndarray) -> None:
@@ -420,5 +450,5 @@ HANDLERS = {
     L_ETH: _eth, L_VLAN: _vlan, L_MPLS: _mpls, L_MPLS_PAYLOAD: _mpls_payload, L_PPPOE: _pppoe,
     L_PPP: _ppp, L_SLL: _sll, L_SLL2: _sll2, L_NULL: _null, L_LOOP: _loop, L_RAW: _raw,
     L_IPV4: _ipv4, L_IPV6: _ipv6, L_IPEXT: _ipext, L_UDP: _udp, L_TEREDO: _teredo, L_GTP: _gtp,
-    L_VXLAN: _vxlan, L_GRE: _gre, L_TCP: _tcp,
+    L_VXLAN: _vxlan, L_GRE: _gre, L_TCP: _tcp, L_TEREDO_PROBE: _teredo_probe,
 }

@@ -79,6 +79,17 @@ PORT_TEREDO = 3544  # Teredo: IPv6 over UDP/IPv4
 PORT_GTP_U = 2152  # GTP-U: user-plane IP over UDP (mobile core)
 PORT_VXLAN = 4789  # VXLAN: Ethernet over UDP
 
+# Teredo (RFC 4380): optional headers before the IPv6 packet, and what marks it off any port
+TEREDO_AUTH = 0x0001  # authentication header: id len, auth len, id, auth, nonce (8), confirmation (1)
+TEREDO_AUTH_SIZE = 13  # its fixed part: type (2), two lengths (2), nonce (8), confirmation (1)
+TEREDO_ORIGIN = 0x0000  # origin indication: type (2), obfuscated port (2) and IPv4 address (4)
+TEREDO_ORIGIN_SIZE = 8
+TEREDO_PREFIXES = (0x20010000, 0x3FFE831F)  # first 32 bits of a Teredo address: RFC 4380, pre-RFC
+TEREDO_NEXT_HEADERS = (  # what an IPv6 packet in Teredo starts with (59: bubbles)
+    IPPROTO_HOPOPTS, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ROUTING, IPPROTO_FRAGMENT, IPPROTO_ICMPV6,
+    IPPROTO_NONE, IPPROTO_DSTOPTS,
+)
+
 # GRE header flag bits
 GRE_CSUM = 0x8000  # checksum (+4 bytes with the reserved word)
 GRE_KEY = 0x2000  # key present (+4 bytes)

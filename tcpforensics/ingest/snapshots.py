@@ -265,7 +265,7 @@ def _times(m: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
             "ns": pd.to_numeric(frac.where(frac.ne(""), "0"), errors="coerce").fillna(0),
         }
     )
-    ok = parts.notna().all(axis=1)
+    ok = parts.notna().all(axis=1) & parts["year"].between(1678, 2261)  # datetime64[ns] range
     when = pd.Series(pd.NaT, index=m.index, dtype="datetime64[ns]")
     if ok.any():
         when[ok] = pd.to_datetime(parts[ok], errors="coerce").astype("datetime64[ns]")

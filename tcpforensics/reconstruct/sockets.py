@@ -126,7 +126,6 @@ def _sighting_runs(df: pd.DataFrame) -> pd.DataFrame:
     out["last_state_since"] = last_run["t0"]
     out["last_state_s"] = last_run["secs"].where(last_run["timed"])
     return out
-    return _finish(df, ev, out)
 
 
 def _totals(df: pd.DataFrame, snapshots: dict[str, int] | None) -> np.ndarray:
@@ -200,17 +199,22 @@ def _local_role(df: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
     same input; originator when seen in SYN_SENT; otherwise the end with the higher port is
     taken for the originator (ephemeral ports sit high), which is a guess.
     """
-    syn_recv = df["state"].eq("SYN_RECEIVED").groupby(df["sid"]).any()
-    syn_sent = df["state"].eq("SYN_SENT").groupby(df["sid"]).any()
-    listen = df.loc[df["state"].eq("LISTEN"), ["input", "proto", "src_port"]].drop_duplicates()
+    codes, names = pd.factorize(df["state"])
+    sid = df["sid"].to_numpy()
+    at = out.index.to_numpy()
+
+    def seen(state: str) -> np.ndarray:  # per socket of ``out``: ever sighted in ``state``
+        return (np.bincount(sid[codes == _code(names, state)], minlength=len(at)) > 0)[at]
+
+    syn_recv, syn_sent = seen("SYN_RECEIVED"), seen("SYN_SENT")
+    listen = df.loc[codes == _code(names, "LISTEN"), ["input", "proto", "src_port"]].drop_duplicates()
     listen = listen.assign(listening=True)
     probe = out[["input", "proto", "src_port"]].reset_index()
     merged = probe.merge(listen, on=["input", "proto", "src_port"], how="left").set_index("sid")
     listening = merged["listening"].fillna(False).astype(bool).reindex(out.index)
     high = (out["src_port"].astype("Float64") > out["dst_port"].astype("Float64")).fillna(False).astype(bool)
     role = np.select(
-        [syn_recv.reindex(out.index).to_numpy(), syn_sent.reindex(out.index).to_numpy(),
-         listening.to_numpy(), high.to_numpy()],
+        [syn_recv, syn_sent, listening.to_numpy(), high.to_numpy()],
         ["resp", "orig", "resp", "orig"],
         default="resp",
     )

@@ -19,3 +19,14 @@ def test_counter_value_beyond_int64(value):
     ing = ingest_text(data, "x", "counters")
     values = dict(zip(ing.counters["counter"], ing.counters["value"], strict=True))
     assert values["SyncookiesSent"] == 0 and values["ListenOverflows"] is pd.NA
+
+
+@pytest.mark.parametrize("year", ["0024", "9999", "1000"])
+def test_date_line_with_a_year_beyond_datetime64(year):
+    # F10: found by atheris (fuzz_counters, a bit flip in a `date` line): a year outside
+    # datetime64[ns] (1678-2261) raised ValueError 'Out of bounds nanosecond timestamp' in
+    # snapshots._times for every text format. Fixed: such a time is unknown (NaT).
+    data = f"Thu Mar  7 10:00:30 UTC {year}\ntcp 0 0 1.2.3.4:1 5.6.7.8:2 ESTABLISHED\n".encode()
+    check_text_account(data, None)
+    ing = ingest_text(data, "x")
+    assert len(ing.events) == 1 and ing.events["ts"].isna().all()
