@@ -40,13 +40,13 @@ def frame(events: pd.DataFrame) -> pd.DataFrame:
     ev = events[events["kind"].astype(object).eq("socket")]
     df = pd.DataFrame(
         {
-            "input": ev["input"].astype(object).astype(str),
-            "proto": ev["proto"].astype(object).fillna("").astype(str).str.lower(),
-            "src_addr": ev["src_addr"].astype(object).fillna("").astype(str),
+            "input": text(ev["input"]),
+            "proto": text(ev["proto"], "", lower=True),
+            "src_addr": text(ev["src_addr"], ""),
             "src_port": ev["src_port"],
-            "dst_addr": ev["dst_addr"].astype(object).fillna("").astype(str),
+            "dst_addr": text(ev["dst_addr"], ""),
             "dst_port": ev["dst_port"],
-            "state": ev["state"].astype(object).fillna("-").astype(str),
+            "state": text(ev["state"], "-"),
             "pid": ev["pid"],
             "process": ev["process"].astype(object),
             "recv_q": ev["recv_q"],
@@ -64,6 +64,21 @@ def frame(events: pd.DataFrame) -> pd.DataFrame:
     df["owner"] = owner(df)
     df["sock"] = df["input"] + "|" + df["proto"] + "|" + df["local"] + "|" + df["remote"] + "|" + df["pid"].astype("Int64").astype("string").fillna("-").astype(str)
     return df
+
+
+def text(values: pd.Series, fill: str | None = None, lower: bool = False) -> pd.Series:
+    """Column as plain strings, missing values as ``fill``; a categorical is converted through
+    its categories (a few) and codes, not value by value."""
+    if not isinstance(values.dtype, pd.CategoricalDtype) or (fill is None and values.isna().any()):
+        out = values.astype(object)
+        out = (out if fill is None else out.fillna(fill)).astype(str)
+        return out.str.lower() if lower else out
+    cats = values.cat.categories.astype(object).astype(str)
+    names = pd.array(np.append(cats.to_numpy(dtype=object), "" if fill is None else fill), dtype="str")
+    if lower:
+        names = pd.Series(names).str.lower().array
+    codes = values.cat.codes.to_numpy()
+    return pd.Series(names.take(np.where(codes < 0, len(names) - 1, codes)), index=values.index)
 
 
 def endpoint(addr: pd.Series, port: pd.Series) -> pd.Series:

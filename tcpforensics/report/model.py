@@ -34,7 +34,7 @@ def build_report(ingested: list[Ingested], findings: pd.DataFrame, tables: dict[
     hist = state_histogram([i.events for i in ingested])
     sev = findings["severity"].astype(str).value_counts() if len(findings) else pd.Series(dtype="int64")
     summary = {
-        "verdict": verdict(findings, sum(hist.values()), len(ingested)),
+        "verdict": verdict(findings, sum(hist.values()), len(ingested), incomplete(ingested)),
         "findings": len(findings),
         "max_severity": None if findings.empty else str(findings["severity"].max()),
         "severity_counts": {s: int(sev.get(s, 0)) for s in reversed(schema.SEVERITIES)},
@@ -74,8 +74,27 @@ def state_histogram(events: list[pd.DataFrame]) -> dict[str, int]:
     return {s: int(counts[s]) for s in schema.STATES if counts.get(s, 0)}
 
 
-def verdict(findings: pd.DataFrame, sockets: int = 0, inputs: int = 1) -> str:
-    """One line a person reads first: the worst finding, or that nothing is abnormal."""
+def incomplete(ingested: list[Ingested]) -> list[str]:
+    """One note per input whose reading stopped early (a damaged capture): where and why."""
+    notes = []
+    for i in ingested:
+        stop = i.accounting.get("stopped")
+        if stop:
+            after = stop.get("after_frame")
+            where = f" after packet {after}" if after is not None else ""
+            notes.append(f"{i.input}: reading stopped{where}: {stop.get('reason', 'damaged input')}")
+    return notes
+
+
+def verdict(findings: pd.DataFrame, sockets: int = 0, inputs: int = 1,
+            incomplete_notes: list[str] | None = None) -> str:
+    """One line a person reads first: the worst finding, or that nothing is abnormal; inputs
+    read only in part are named on the same line, so "OK" never hides a damaged input."""
+    tail = f" | INCOMPLETE: {'; '.join(incomplete_notes)}" if incomplete_notes else ""
+    return _verdict(findings, sockets, inputs) + tail
+
+
+def _verdict(findings: pd.DataFrame, sockets: int, inputs: int) -> str:
     if findings.empty:
         seen = f" in {sockets} sockets" if sockets else ""
         return f"OK: nothing abnormal found{seen} ({inputs} input{'s' if inputs != 1 else ''})"

@@ -50,7 +50,8 @@ ENCAPS = {  # frame -> (src_port, tunnel_depth, family) for the TCP events of en
     5: (40004, 0, "ipv4"), 6: (40005, 0, "ipv4"), 7: (40006, 0, "ipv6"), 8: (40007, 1, "ipv4"),
     9: (40008, 1, "ipv4"), 10: (40009, 1, "ipv4"), 11: (40010, 1, "ipv6"), 12: (40011, 1, "ipv4"),
     13: (40012, 0, "ipv4"), 14: (40013, 0, "ipv4"), 19: (40014, 0, "ipv4"), 20: (40015, 0, "ipv6"),
-}
+    23: (40016, 1, "ipv6"), 24: (40017, 1, "ipv6"),  # Teredo off port 3544, plain and with origin indication
+}  # 25, 26: IPv6 in UDP without a Teredo address, or not filling the datagram: plain udp
 
 
 def test_encapsulations_tunnels_and_non_tcp():
@@ -59,8 +60,8 @@ def test_encapsulations_tunnels_and_non_tcp():
     got = {f: (r.src_port, r.tunnel_depth, r.family) for f, r in ev.iterrows()}
     assert got == ENCAPS
     acc = ing.accounting
-    assert acc["records_read"] == 22 and acc["events"] == 16
-    assert acc["non_tcp"] == {"udp": 1, "icmp": 1, "arp": 1, "other link": 1}  # ICMP quoting TCP is icmp
+    assert acc["records_read"] == 26 and acc["events"] == 18
+    assert acc["non_tcp"] == {"udp": 3, "icmp": 1, "arp": 1, "other link": 1}  # ICMP quoting TCP is icmp
     assert acc["skipped"] == {"truncated": 1, "fragment": 1}
     assert acc["unaccounted"] == 0
     assert dict(zip(ing.skipped["line"], ing.skipped["reason"], strict=True)) == {18: "fragment", 22: "truncated"}
