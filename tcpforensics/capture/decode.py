@@ -367,8 +367,8 @@ def _teredo(p: Packets, idx: np.ndarray) -> None:
 def _teredo_probe(p: Packets, idx: np.ndarray) -> None:
     """UDP on any other port is Teredo (direct, relay or peer traffic) only when its payload is,
     like Zeek's Teredo analyzer checks: after the optional Teredo headers, an IPv6 header whose
-    payload length fills the rest of the datagram exactly, with a plausible next header, and
-    (our extra guard, see docs/captures.md) a Teredo address (2001:0::/32) on one side."""
+    payload length fills the rest of the datagram exactly, with a plausible next header, and a
+    Teredo address (2001:0::/32) on one side, as Zeek's detection pattern (docs/captures.md)."""
     start = p.off[idx].copy()
     _teredo_headers(p, idx)
     ok = p.fits(idx, h.IPV6.size)
@@ -378,7 +378,7 @@ def _teredo_probe(p: Packets, idx: np.ndarray) -> None:
     nxt = p.u8(c, h.IPV6.offsets["nxt"])
     src = p.u32(c, h.IPV6.offsets["src"])
     dst = p.u32(c, h.IPV6.offsets["dst"])
-    teredo = np.isin(src, h.TEREDO_PREFIXES) | np.isin(dst, h.TEREDO_PREFIXES)
+    teredo = (src == h.TEREDO_PREFIX) | (dst == h.TEREDO_PREFIX)
     valid = (((p.u8(c) >> 4) == 6) & (plen + h.IPV6.size == p.udp_end[c] - p.off[c])
              & np.isin(nxt, h.TEREDO_NEXT_HEADERS) & teredo)
     p.goto(c[valid], L_IPV6)

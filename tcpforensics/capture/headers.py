@@ -84,7 +84,7 @@ TEREDO_AUTH = 0x0001  # authentication header: id len, auth len, id, auth, nonce
 TEREDO_AUTH_SIZE = 13  # its fixed part: type (2), two lengths (2), nonce (8), confirmation (1)
 TEREDO_ORIGIN = 0x0000  # origin indication: type (2), obfuscated port (2) and IPv4 address (4)
 TEREDO_ORIGIN_SIZE = 8
-TEREDO_PREFIXES = (0x20010000, 0x3FFE831F)  # first 32 bits of a Teredo address: RFC 4380, pre-RFC
+TEREDO_PREFIX = 0x20010000  # first 32 bits of a Teredo address (2001:0::/32), as Zeek's DPD pattern
 TEREDO_NEXT_HEADERS = (  # what an IPv6 packet in Teredo starts with (59: bubbles)
     IPPROTO_HOPOPTS, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ROUTING, IPPROTO_FRAGMENT, IPPROTO_ICMPV6,
     IPPROTO_NONE, IPPROTO_DSTOPTS,

@@ -496,7 +496,12 @@ def _all_names(arr: pa.Array) -> np.ndarray:
     flat = pc.list_flatten(parts)
     parent = pc.list_parent_indices(parts).to_numpy()
     names = ac.extract(flat, r'^\(?"?(?P<n>.*?)",(?:pid=)?[0-9]+')["n"]
-    df = pd.DataFrame({"p": parent, "n": pc.fill_null(names, "").to_pylist()})
+    df = pd.DataFrame({"p": parent, "n": pd.array(pc.fill_null(names, ""), dtype="str")})
     df = df[df["n"] != ""].drop_duplicates()
-    joined = df.groupby("p", sort=True)["n"].agg(",".join)
-    return joined.reindex(range(len(arr))).fillna("").to_numpy(dtype=object)
+    pos = df.groupby("p", sort=False).cumcount().to_numpy()
+    out = np.full(len(arr), "", dtype=object)
+    for k in range(int(pos.max()) + 1 if len(pos) else 0):  # one pass per name position (a few)
+        at = df[pos == k]
+        p, n = at["p"].to_numpy(), at["n"].to_numpy(dtype=object)
+        out[p] = n if k == 0 else out[p] + "," + n
+    return out
