@@ -369,21 +369,18 @@ def _teredo_probe(p: Packets, idx: np.ndarray) -> None:
     like Zeek's Teredo analyzer checks: after the optional Teredo headers, an IPv6 header whose
     payload length fills the rest of the datagram exactly, with a plausible next header, and a
     Teredo address (2001:0::/32) on one side, as Zeek's detection pattern (docs/captures.md)."""
-    start = p.off[idx].copy()
     _teredo_headers(p, idx)
     ok = p.fits(idx, h.IPV6.size)
-    p.goto(idx, OUT_UDP)
+    p.goto(idx, OUT_UDP)  # the others stay plain UDP (the offset past the UDP header no longer matters)
     c = idx[ok]
+    c = c[(p.u8(c) >> 4) == 6]  # cheap test first: most UDP payloads stop here
     plen = p.u16(c, h.IPV6.offsets["plen"])
+    c = c[plen + h.IPV6.size == p.udp_end[c] - p.off[c]]
     nxt = p.u8(c, h.IPV6.offsets["nxt"])
     src = p.u32(c, h.IPV6.offsets["src"])
     dst = p.u32(c, h.IPV6.offsets["dst"])
-    teredo = (src == h.TEREDO_PREFIX) | (dst == h.TEREDO_PREFIX)
-    valid = (((p.u8(c) >> 4) == 6) & (plen + h.IPV6.size == p.udp_end[c] - p.off[c])
-             & np.isin(nxt, h.TEREDO_NEXT_HEADERS) & teredo)
+    valid = np.isin(nxt, h.TEREDO_NEXT_HEADERS) & ((src == h.TEREDO_PREFIX) | (dst == h.TEREDO_PREFIX))
     p.goto(c[valid], L_IPV6)
-    udp = np.setdiff1d(idx, c[valid], assume_unique=True)
-    p.off[udp] = start[np.searchsorted(idx, udp)]  # plain UDP: leave the offset where UDP ended
 
 
 def _gtp(p: Packets, idx: np.ndarray) -> None:

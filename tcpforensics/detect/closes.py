@@ -13,6 +13,10 @@ DEFAULTS = {
     "close.pile_low": 10,  # ours: this many of one close kind from one host is worth a look
     "close.pile_medium": 100,  # ours: a pile (a leaking service, a resetting middlebox)
     "close.hosts_per_kind": 5,  # findings per close kind; the other hosts share one finding
+    # ours: a half-closed connection whose last packet is this close to the end of the capture,
+    # on an endpoint that closed its other connections gracefully, was cut off by the capture
+    # (the missing FIN came after it stopped), not left open; 5 s = Zeek's tcp_close_delay
+    "close.end_grace_s": 5.0,
 }
 register_defaults(DEFAULTS)
 
@@ -164,6 +168,26 @@ def abnormal_table(flows: pd.DataFrame) -> pd.DataFrame:
     return t.sort_values("connections", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def cut_by_capture_end(flows: pd.DataFrame, grace_s: float) -> np.ndarray:
+    """Mask of half-closed flows that the end of the capture cut off rather than a peer that
+    never closed: the flow's last packet is within ``grace_s`` of the capture's last packet,
+    and the endpoint that did not close (the server for half_closed_orig, the client for
+    half_closed_resp) closed at least one other connection gracefully in the capture."""
+    close = flows["close"].astype(str).to_numpy()
+    orig_side = close == "half_closed_resp"  # the client is the one that did not close
+    half = orig_side | (close == "half_closed_orig")
+    if not half.any():
+        return np.zeros(len(flows), dtype=bool)
+    end = pd.to_datetime(flows["end"]).to_numpy()
+    near_end = end >= end.max() - np.timedelta64(int(grace_s * 1e9), "ns")
+    o_key = flows["orig_addr"].astype(str).to_numpy()
+    r_key = flows["resp_addr"].astype(str) + ":" + flows["resp_port"].astype(str)
+    r_key = r_key.to_numpy()
+    graceful = close == "graceful"
+    closes_others = np.where(orig_side, np.isin(o_key, o_key[graceful]), np.isin(r_key, r_key[graceful]))
+    return half & near_end & closes_others
+
+
 def _had_data(f: pd.DataFrame) -> np.ndarray:
     return (f["orig_bytes"].to_numpy(dtype="float64", na_value=0) > 0) | (
         f["resp_bytes"].to_numpy(dtype="float64", na_value=0) > 0)
@@ -177,6 +201,7 @@ def detect(flows: pd.DataFrame | None, config: Config, explained: np.ndarray | N
         return []
     if explained is not None and explained.any():
         flows = flows[~explained]
+    flows = flows[~cut_by_capture_end(flows, float(config.get("close.end_grace_s")))]
     f, names = _abnormal(flows)
     if f.empty:
         return []

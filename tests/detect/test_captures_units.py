@@ -402,3 +402,25 @@ def test_window_counts_match_brute_force(events, width_us) -> None:
     for pos, i in enumerate(order):
         expect = int(((g == g[i]) & (t >= t[i]) & (t < t[i] + width)).sum())
         assert counts[pos] == expect
+
+
+def test_half_closed_flows_cut_by_capture_end_are_not_leaks() -> None:
+    """A server that closes its other connections gracefully is not leaking the last ones the
+    capture cut off; a server that closes none of them is reported however short the capture."""
+    from tcpforensics.detect.closes import cut_by_capture_end
+
+    t0 = pd.Timestamp("2026-01-01")
+    ms = pd.Timedelta(milliseconds=1)
+    flows = pd.DataFrame({
+        "orig_addr": ["10.0.0.1"] * 4 + ["10.0.0.9"],
+        "resp_addr": ["10.0.0.2"] * 3 + ["10.0.0.3", "10.0.0.2"],
+        "resp_port": [80, 80, 80, 8080, 80],
+        "close": ["graceful", "half_closed_orig", "half_closed_orig", "half_closed_orig", "half_closed_resp"],
+        "end": [t0, t0 + 10 * ms, t0 - pd.Timedelta(seconds=60), t0 + 10 * ms, t0 + 9 * ms],
+    })
+    mask = cut_by_capture_end(flows, grace_s=5.0)
+    # row 1: near the end, server 10.0.0.2:80 closed another connection -> cut off
+    # row 2: half-closed a minute before the end -> a real leak
+    # row 3: near the end but server :8080 never closed anything -> reported
+    # row 4: client 10.0.0.9 never closed anything gracefully -> reported
+    assert mask.tolist() == [False, True, False, False, False]
