@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # C0/C1 controls (newlines, ESC), DEL and bidi overrides: a file name or a tool's error text
 # holding them could split the one-line message or drive the terminal.
@@ -28,3 +30,18 @@ class InputError(Exception):
 
 class UsageError(Exception):
     """Bad options or configuration: exit 2 with one line."""
+
+
+@contextmanager
+def reading(input_name: str) -> Iterator[None]:
+    """Turn the OS errors of opening or reading ``input_name`` into one-line InputErrors."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise InputError(input_name, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(input_name, "is a directory, not a file") from None
+    except PermissionError:
+        raise InputError(input_name, "permission denied") from None
+    except OSError as e:
+        raise InputError(input_name, f"cannot read: {e.strerror or e}") from None

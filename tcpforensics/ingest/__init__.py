@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tcpforensics import schema
-from tcpforensics.errors import InputError
+from tcpforensics.errors import InputError, reading
 from tcpforensics.ingest import snapshots, textio
 from tcpforensics.ingest.base import Ingested, Lines, Parsed
 
@@ -47,7 +47,7 @@ def _module(name: str) -> ModuleType:
 
 def read_input(source: str) -> bytes:
     """The bytes of a path, or of standard input for ``-``; InputError when unreadable."""
-    try:
+    with reading(source):
         if source == "-":
             data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
             if len(data) > MAX_STDIN_BYTES:
@@ -60,14 +60,6 @@ def read_input(source: str) -> bytes:
         if size > MAX_TEXT_BYTES and not _is_capture_path(p):
             raise InputError(source, f"text input of {size} bytes is larger than the {MAX_TEXT_BYTES} byte limit")
         return p.read_bytes()
-    except InputError:
-        raise
-    except FileNotFoundError:
-        raise InputError(source, "no such file") from None
-    except PermissionError:
-        raise InputError(source, "permission denied") from None
-    except OSError as e:
-        raise InputError(source, f"cannot read: {e.strerror or e}") from None
 
 
 def _is_capture_path(p: Path) -> bool:
@@ -140,16 +132,8 @@ def ingest(source: str, input_format: str | None = None, **options) -> Ingested:
 
 
 def _path_is_capture(source: str) -> bool:
-    try:
+    with reading(source):
         return _is_capture_path(Path(source))
-    except FileNotFoundError:
-        raise InputError(source, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(source, "is a directory, not a file") from None
-    except PermissionError:
-        raise InputError(source, "permission denied") from None
-    except OSError as e:
-        raise InputError(source, f"cannot read: {e.strerror or e}") from None
 
 
 def ingest_text(data: bytes, source: str, input_format: str | None = None) -> Ingested:

@@ -13,7 +13,7 @@ import pandas as pd
 from tcpforensics import schema
 from tcpforensics.capture import native, progress, table
 from tcpforensics.capture.pcapfile import NotACapture, Walker
-from tcpforensics.errors import InputError
+from tcpforensics.errors import InputError, reading
 from tcpforensics.ingest.base import Ingested
 
 NAME = "pcap"
@@ -155,15 +155,7 @@ def _size(source: str) -> int | None:
 
 @contextmanager
 def _opened(source: str) -> Iterator[io.BufferedReader]:
-    try:
+    with reading(source):
         fh = open(source, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        raise InputError(source, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(source, "is a directory, not a file") from None
-    except PermissionError:
-        raise InputError(source, "permission denied") from None
-    except OSError as e:
-        raise InputError(source, f"cannot read: {e.strerror or e}") from None
     with fh:
         yield fh
