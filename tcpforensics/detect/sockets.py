@@ -242,7 +242,12 @@ def _remote_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> p
     d["distinct_remote_hosts"] = g["dst_addr"].nunique()
     d["unread_bytes"] = g["recv_q"].sum(min_count=1)
     d["unsent_bytes"] = g["send_q"].sum(min_count=1)
-    d["orphaned"] = at_peak["pid"].isna().groupby([at_peak[c] for c in by], sort=False).sum()
+    # orphaned (no owning process) only means something where the dump shows owners at all
+    # (ss -p, netstat -p/-o); without them every socket would look orphaned
+    shows_owner = ctx.df.groupby("input", sort=False)["pid"].apply(lambda s: bool(s.notna().any()))
+    orphaned = at_peak["pid"].isna().groupby([at_peak[c] for c in by], sort=False).sum().astype("Int64")
+    known = orphaned.index.get_level_values("input").map(shows_owner).to_numpy(dtype=bool, na_value=False)
+    d["orphaned"] = orphaned.where(known)
     out = out.merge(d.reset_index(), on=by, how="left")
     return finish(out, ["distinct_remote_hosts", "top_remote", "top_remote_count", "top_local_endpoint",
                          "distinct_local_endpoints", "unread_bytes", "unsent_bytes", "orphaned"])
