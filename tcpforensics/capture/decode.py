@@ -174,18 +174,22 @@ def _ethertype(p: Packets, idx: np.ndarray, etype: np.ndarray, default: int = OU
     p.goto(idx, codes)
 
 
-def _eth(p: Packets, idx: np.ndarray) -> None:
-    idx = p.need(idx, h.ETHERNET.size)
-    etype = p.u16(idx, h.ETHERNET.offsets["type"])
-    p.off[idx] += h.ETHERNET.size
-    _ethertype(p, idx, etype)
+def _ethertype_layer(header: h.Header, field: str):
+    """A decoder for a link header that ends in an EtherType field (Ethernet, 802.1Q, SLL, SLL2)."""
+
+    def decode(p: Packets, idx: np.ndarray) -> None:
+        idx = p.need(idx, header.size)
+        etype = p.u16(idx, header.offsets[field])
+        p.off[idx] += header.size
+        _ethertype(p, idx, etype)
+
+    return decode
 
 
-def _vlan(p: Packets, idx: np.ndarray) -> None:
-    idx = p.need(idx, h.VLAN.size)
-    etype = p.u16(idx, h.VLAN.offsets["type"])
-    p.off[idx] += h.VLAN.size
-    _ethertype(p, idx, etype)
+_eth = _ethertype_layer(h.ETHERNET, "type")
+
+
+_vlan = _ethertype_layer(h.VLAN, "type")
 
 
 def _mpls(p: Packets, idx: np.ndarray) -> None:
@@ -226,18 +230,10 @@ def _ppp(p: Packets, idx: np.ndarray) -> None:
     p.goto(idx, _PPP_LUT[proto])
 
 
-def _sll(p: Packets, idx: np.ndarray) -> None:
-    idx = p.need(idx, h.SLL.size)
-    etype = p.u16(idx, h.SLL.offsets["proto"])
-    p.off[idx] += h.SLL.size
-    _ethertype(p, idx, etype)
+_sll = _ethertype_layer(h.SLL, "proto")
 
 
-def _sll2(p: Packets, idx: np.ndarray) -> None:
-    idx = p.need(idx, h.SLL2.size)
-    etype = p.u16(idx, h.SLL2.offsets["proto"])
-    p.off[idx] += h.SLL2.size
-    _ethertype(p, idx, etype)
+_sll2 = _ethertype_layer(h.SLL2, "proto")
 
 
 def _family(p: Packets, idx: np.ndarray, family: np.ndarray) -> None:
