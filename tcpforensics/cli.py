@@ -104,14 +104,7 @@ def analyze(
     from tcpforensics.report import fails, is_directory_output, render, write_directory
 
     try:
-        conf = cfg.load(config)
-        for item in threshold:
-            name, sep, value = item.partition("=")
-            if not sep:
-                raise UsageError(f"--threshold {item!r}: expected NAME=VALUE")
-            conf.thresholds[name.strip()] = _number(value.strip())
-        if expected_listeners is not None:
-            conf.expected_listeners = [x.strip() for x in expected_listeners.split(",") if x.strip()]
+        conf = cfg.with_overrides(cfg.load(config), threshold, expected_listeners)
         report = run(inputs, conf, input_format, engine=engine, progress=False if quiet else None)
     except (InputError, UsageError) as e:
         _fail(str(e))
@@ -132,15 +125,6 @@ def analyze(
         _write(render(report, fmt.value), Path(output) if output is not None else None)
     if fails(report, fail_on.value):
         raise typer.Exit(1)
-
-
-def _number(text: str) -> float | int | str:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 @app.command()
@@ -174,7 +158,6 @@ def events(
     _write(write_table(table, fmt.value), output)
 
 
-
 class FlowFormat(StrEnum):
     table = "table"
     csv = "csv"
@@ -204,6 +187,7 @@ def flows(
         _fail(str(e))
         return
     _write(render_flows(table, fmt.value), output)
+
 
 def main() -> None:
     """Console-script entry point."""

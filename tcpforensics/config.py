@@ -133,3 +133,25 @@ def load(path: str | None = None, cwd: Path | None = None) -> Config:
     if expected is not None:
         expected = [str(x) for x in expected]
     return Config(thresholds=dict(thresholds), expected_listeners=expected, source=source)
+
+
+def with_overrides(config: Config, thresholds: list[str], expected_listeners: str | None = None) -> Config:
+    """``config`` with command-line overrides applied: ``NAME=VALUE`` threshold items (numbers
+    parsed as int or float) and a comma-separated listener allow-list."""
+    for item in thresholds:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--threshold {item!r}: expected NAME=VALUE")
+        config.thresholds[name.strip()] = _number(value.strip())
+    if expected_listeners is not None:
+        config.expected_listeners = [x.strip() for x in expected_listeners.split(",") if x.strip()]
+    return config
+
+
+def _number(text: str) -> float | int | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
