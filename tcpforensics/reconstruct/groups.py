@@ -87,34 +87,28 @@ def prev_cummax(values: np.ndarray, g: np.ndarray, fill) -> np.ndarray:
 
 def first_where(mask: np.ndarray, owner: np.ndarray, n: int, values: np.ndarray | None = None, fill=-1):
     """Per group id 0..n-1: ``values`` at the first element (array order) where ``mask`` holds, else ``fill``."""
+    return _pick_where(mask, owner, n, values, fill, last=False)
+
+
+def last_where(mask: np.ndarray, owner: np.ndarray, n: int, values: np.ndarray | None = None, fill=-1):
+    """Per group: ``values`` at the last element where ``mask`` holds, else ``fill``."""
+    return _pick_where(mask, owner, n, values, fill, last=True)
+
+
+def _pick_where(mask: np.ndarray, owner: np.ndarray, n: int, values: np.ndarray | None, fill, last: bool):
     vals = np.arange(len(mask)) if values is None else values
     out = np.full(n, fill, dtype=np.asarray(vals).dtype if values is not None else np.int64)
     sel = np.flatnonzero(mask)
     if len(sel):
         o = owner[sel]
         if len(o) < 2 or bool((o[1:] >= o[:-1]).all()):  # owners already grouped: O(k)
-            keep = np.r_[True, o[1:] != o[:-1]]
+            change = o[1:] != o[:-1]
+            keep = np.r_[change, True] if last else np.r_[True, change]
             out[o[keep]] = vals[sel[keep]]
         else:
-            u, i = np.unique(o, return_index=True)
-            out[u] = vals[sel[i]]
-    return out
-
-
-def last_where(mask: np.ndarray, owner: np.ndarray, n: int, values: np.ndarray | None = None, fill=-1):
-    """Per group: ``values`` at the last element where ``mask`` holds, else ``fill``."""
-    vals = np.arange(len(mask)) if values is None else values
-    out = np.full(n, fill, dtype=np.asarray(vals).dtype if values is not None else np.int64)
-    sel = np.flatnonzero(mask)
-    if len(sel):
-        o = owner[sel]
-        if len(o) < 2 or bool((o[1:] >= o[:-1]).all()):
-            keep = np.r_[o[1:] != o[:-1], True]
-            out[o[keep]] = vals[sel[keep]]
-        else:
-            rev = sel[::-1]
-            u, i = np.unique(owner[rev], return_index=True)
-            out[u] = vals[rev[i]]
+            order = sel[::-1] if last else sel
+            u, i = np.unique(owner[order], return_index=True)
+            out[u] = vals[order[i]]
     return out
 
 
