@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -39,3 +40,15 @@ def ours(events: pd.DataFrame) -> pd.DataFrame:
     for c in ("proto", "src_addr", "dst_addr", "state"):
         out[c] = out[c].astype(object)
     return out.reset_index(drop=True)
+
+
+def wild_expected(prefix: str) -> list[dict]:
+    """Rows of ../shared/corpus/text/wild/expected_counts.tsv for files under ``prefix``
+    (empty when the corpus is absent; the tests then skip or fail through corpus_path)."""
+    from tests.conftest import CORPUS
+
+    path = CORPUS / "text" / "wild" / "expected_counts.tsv"
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [r for r in csv.DictReader(fh, delimiter="\t") if r["file"].startswith(prefix)]

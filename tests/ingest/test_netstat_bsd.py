@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections import Counter
@@ -16,8 +15,8 @@ from typer.testing import CliRunner
 
 from tcpforensics.cli import app
 from tcpforensics.ingest import ingest, ingest_text, netstat_bsd, textio, to_lines, vocab
-from tests.conftest import CORPUS, FIXTURES, corpus_files, corpus_path
-from tests.ingest.jc_compare import jc_frame, ours
+from tests.conftest import FIXTURES, corpus_files, corpus_path
+from tests.ingest.jc_compare import jc_frame, ours, wild_expected
 
 MACOS = FIXTURES / "macos"
 FREEBSD = FIXTURES / "freebsd"
@@ -186,16 +185,8 @@ def test_jc_osx_agreement(name: str) -> None:
 # --- corpus: wild files ---------------------------------------------------------------------
 
 
-def _expected(prefix: str) -> list[dict]:
-    path = CORPUS / "text" / "wild" / "expected_counts.tsv"
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8") as fh:
-        return [r for r in csv.DictReader(fh, delimiter="\t") if r["file"].startswith(prefix)]
-
-
 @pytest.mark.corpus
-@pytest.mark.parametrize("row", _expected("macos/"), ids=lambda r: r["file"])
+@pytest.mark.parametrize("row", wild_expected("macos/"), ids=lambda r: r["file"])
 def test_wild_macos_counts(row: dict) -> None:
     path = corpus_path("text", "wild", row["file"])
     e = _ingest(path).events
@@ -210,7 +201,7 @@ def test_wild_macos_counts(row: dict) -> None:
 @pytest.mark.corpus
 def test_wild_macos_all_listed_and_pids() -> None:
     corpus_path("text", "wild", "macos")
-    listed = {r["file"] for r in _expected("macos/")}
+    listed = {r["file"] for r in wild_expected("macos/")}
     assert {f"macos/{p.name}" for p in corpus_files("*", "text", "wild", "macos")} == listed
     e = _ingest(corpus_path("text", "wild", "macos", "macos-new_netstat-anv_process-pid-column_test-fixture.txt")).events
     assert e["process"].astype(str).tolist() == ["secure-agentd", "Brave Browser He", "Brave Browser He", "Google Chrome He"]

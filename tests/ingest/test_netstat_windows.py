@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections import Counter
@@ -24,8 +23,8 @@ from tcpforensics.ingest import (
     to_lines,
     vocab,
 )
-from tests.conftest import CORPUS, FIXTURES, corpus_files, corpus_path
-from tests.ingest.jc_compare import jc_frame, ours
+from tests.conftest import FIXTURES, corpus_files, corpus_path
+from tests.ingest.jc_compare import jc_frame, ours, wild_expected
 
 WINDOWS = FIXTURES / "windows"
 KEY = ["line", "proto", "family", "src_addr", "src_port", "dst_addr", "dst_port", "state",
@@ -207,14 +206,6 @@ def test_jc_windows_10_agreement(name: str) -> None:
 # --- corpus: wild files against expected_counts.tsv ---------------------------------------
 
 
-def _expected(prefix: str) -> list[dict]:
-    path = CORPUS / "text" / "wild" / "expected_counts.tsv"
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8") as fh:
-        return [r for r in csv.DictReader(fh, delimiter="\t") if r["file"].startswith(prefix)]
-
-
 def canonical_counts(counts: dict) -> dict:
     """expected_counts.tsv uses net-tools names (FIN_WAIT2, SYN_RECV): map to canonical."""
     out: Counter = Counter()
@@ -224,7 +215,7 @@ def canonical_counts(counts: dict) -> dict:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("row", _expected("windows/"), ids=lambda r: r["file"])
+@pytest.mark.parametrize("row", wild_expected("windows/"), ids=lambda r: r["file"])
 def test_wild_windows_counts(row: dict) -> None:
     """Counts of every wild Windows file. Notes honoured: ABH™REN mojibake maps to LISTEN
     (vocab), '...' elisions are structural, QUIC UDP rows with a foreign address count as UDP,
@@ -241,7 +232,7 @@ def test_wild_windows_counts(row: dict) -> None:
 @pytest.mark.corpus
 def test_wild_windows_all_listed() -> None:
     corpus_path("text", "wild", "windows")
-    listed = {r["file"] for r in _expected("windows/")}
+    listed = {r["file"] for r in wild_expected("windows/")}
     present = {f"windows/{p.name}" for p in corpus_files("*", "text", "wild", "windows")}
     assert present == listed
 
