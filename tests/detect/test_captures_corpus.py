@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import CORPUS, corpus_files, corpus_path
 
 from tcpforensics.config import Config
 from tcpforensics.detect import captures
 from tcpforensics.detect.probes import SYN_SHAPES
 from tcpforensics.ingest import ingest
+from tests.conftest import CORPUS, corpus_files, corpus_path
 
 pytestmark = pytest.mark.corpus
 

@@ -8,10 +8,10 @@ import re
 from functools import cache
 
 import pytest
-from conftest import SAMPLES
 from typer.testing import CliRunner
 
 from tcpforensics.cli import app
+from tests.conftest import SAMPLES
 
 NMAP_PROBE = {"sS": "syn_half_open", "sT": "connect", "sF": "fin", "sN": "null", "sX": "xmas", "sA": "ack"}
 #: Where the listeners' ports show up in each probe type's port states (nmap's vocabulary).
