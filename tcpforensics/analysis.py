@@ -55,4 +55,9 @@ def analyze(
     findings, tables = run_all(ingested, config)
     report = build_report(ingested, findings, tables)
     report.data.update({f"events:{i.input}": i.events for i in ingested if len(i.events)})
+    flows = [f for i in ingested if (f := i.meta.get("flows")) is not None and len(f)]
+    if flows:  # the flows the capture detectors built: plots reuse them instead of rebuilding
+        if len(flows) > 1:
+            flows = [f.astype({"input": object, "orig_addr": object, "resp_addr": object}) for f in flows]
+        report.data["flows"] = pd.concat(flows, ignore_index=True)
     return report

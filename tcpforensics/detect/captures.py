@@ -124,7 +124,9 @@ def diagnose(inputs: list[Ingested], config: Config) -> tuple[pd.DataFrame, dict
     per_input: dict[str, list[pd.DataFrame]] = {}
     for item in inputs:  # one pass per capture file
         pkts = tcp_packets(item.events)
-        found, tables = diagnose_one(pkts, config, item.input, reconstruct(pkts, config) if len(pkts) else None)
+        flows = reconstruct(pkts, config) if len(pkts) else None
+        item.meta["flows"] = flows  # kept for what reads the same flows later (plots)
+        found, tables = diagnose_one(pkts, config, item.input, flows)
         rows.extend(found)
         for name, table in tables.items():
             per_input.setdefault(name, []).append(table.assign(input=item.input) if len(inputs) > 1 else table)
