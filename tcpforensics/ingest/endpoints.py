@@ -56,8 +56,8 @@ def ports(text: pd.Series, proto: pd.Series | str = "tcp") -> pd.Series:
         pr = proto if isinstance(proto, pd.Series) else pd.Series(proto, index=t.index)
         pairs = pd.DataFrame({"n": t[named], "p": pr[named].astype(str).str.lower().str.rstrip("6")})
         uniq = pairs.drop_duplicates()
-        lookup = {(n, p): _service(n, "udp" if p == "udp" else "tcp") for n, p in uniq.itertuples(index=False)}
-        found = [lookup[(n, p)] for n, p in pairs.itertuples(index=False)]
-        num[named] = np.array([np.nan if v is None else v for v in found], dtype=float)
+        uniq = uniq.assign(port=[_service(n, "udp" if p == "udp" else "tcp") for n, p in uniq.itertuples(index=False)])
+        found = pairs.merge(uniq, on=["n", "p"], how="left")["port"]  # one lookup per distinct name
+        num[named] = pd.to_numeric(found, errors="coerce").to_numpy(dtype=float)
     num = num.where((num >= 0) & (num <= 65535))
     return num.astype("UInt16")
