@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 # --- vocabularies -------------------------------------------------------------------------
@@ -112,27 +114,29 @@ def conform(df: pd.DataFrame, kind: str | None = None) -> pd.DataFrame:
     Missing columns are added as NA; extra columns are dropped. Used by every ingestor on its
     way out, so the table is the same whichever input filled it.
     """
-    cols = event_columns(kind)
+    return _conform(df, {name: EVENT_DTYPES[name] for name in event_columns(kind)})
+
+
+def _conform(df: pd.DataFrame, dtypes: dict[str, object]) -> pd.DataFrame:
+    """``df`` reduced to ``dtypes``' columns, in order, cast where needed, missing ones all NA."""
     n = len(df)
+    no_values = np.full(n, -1, dtype=np.intp)  # take() positions meaning "missing"
     out = {}
-    for name in cols:
-        dtype = EVENT_DTYPES[name]
+    for name, dtype in dtypes.items():
         if name in df.columns:
             s = df[name]
             if str(s.dtype) != str(dtype):
                 s = _cast(s, dtype)
-            out[name] = s.reset_index(drop=True)
+            out[name] = s.array
         else:
-            out[name] = pd.Series(pd.array([None] * n, dtype=_na_dtype(dtype)), name=name).astype(dtype)
-    return pd.DataFrame(out, columns=cols)
+            out[name] = _empty_array(dtype).take(no_values, allow_fill=True)
+    return pd.DataFrame(out, columns=list(dtypes), index=pd.RangeIndex(n))
 
 
-def _na_dtype(dtype: object) -> object:
-    if dtype == "datetime64[ns]":
-        return "datetime64[ns]"
-    if dtype == "category" or isinstance(dtype, pd.CategoricalDtype):
-        return "object"
-    return dtype
+@functools.cache
+def _empty_array(dtype: object) -> pd.api.extensions.ExtensionArray:
+    """A zero-length array of ``dtype`` (``take`` with -1 positions makes an all-NA column)."""
+    return pd.Series(dtype=dtype).array
 
 
 def _cast(s: pd.Series, dtype: object) -> pd.Series:
@@ -192,17 +196,7 @@ FLOW_DTYPES: dict[str, object] = {c.name: c.dtype for c in FLOW_COLUMNS}
 
 def conform_flows(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with exactly the flow columns, in order, with schema dtypes."""
-    n = len(df)
-    out = {}
-    for c in FLOW_COLUMNS:
-        if c.name in df.columns:
-            s = df[c.name].reset_index(drop=True)
-            if str(s.dtype) != str(c.dtype):
-                s = _cast(s, c.dtype) if c.dtype not in ("string", "float64") else s.astype(c.dtype)
-            out[c.name] = s
-        else:
-            out[c.name] = pd.Series(pd.array([None] * n, dtype=_na_dtype(c.dtype)), name=c.name).astype(c.dtype)
-    return pd.DataFrame(out, columns=[c.name for c in FLOW_COLUMNS])
+    return _conform(df, FLOW_DTYPES)
 
 
 # --- skipped records (input accounting) ---------------------------------------------------
