@@ -64,11 +64,13 @@ def states(raw: pd.Categorical | pa.Array) -> pd.Categorical:
     tokens only); NA stays NA, unknown tokens become UNKNOWN."""
     if not isinstance(raw, pd.Categorical):
         raw = categorical(raw)
-    cats = pd.Series(list(raw.categories), dtype=object)
-    canon = vocab.normalize(cats).astype(object).to_numpy() if len(cats) else np.array([], dtype=object)
-    codes = np.asarray(raw.codes)
-    vals = np.where(codes >= 0, canon[np.clip(codes, 0, None)] if len(canon) else None, None)
-    return pd.Categorical(vals, dtype=vocab.STATE_DTYPE)
+    codes = np.asarray(raw.codes, dtype=np.int64)
+    if len(raw.categories) == 0:
+        return pd.Categorical.from_codes(np.full(len(codes), -1), dtype=vocab.STATE_DTYPE)
+    canon = vocab.normalize(pd.Series(list(raw.categories), dtype=object))
+    canon_codes = np.asarray(canon.cat.codes.to_numpy(), dtype=np.int64)
+    return pd.Categorical.from_codes(np.where(codes >= 0, canon_codes[np.clip(codes, 0, None)], -1),
+                                     dtype=vocab.STATE_DTYPE)
 
 
 def integers(a: pa.Array, dtype: str = "Int64") -> pd.Series:
@@ -78,6 +80,11 @@ def integers(a: pa.Array, dtype: str = "Int64") -> pd.Series:
     digits = pc.match_substring_regex(a, r"^[0-9]{1,18}$")
     num = pc.cast(pc.if_else(digits, a, pa.scalar(None, a.type)), pa.int64())
     values = np.asarray(pc.fill_null(num, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return typed(values, mask(pc.is_valid(num)), dtype)
+
+
+def typed(values: np.ndarray, valid: np.ndarray, dtype: str = "Int64") -> pd.Series:
+    """int64 values + validity -> nullable Series of ``dtype`` (out of its range -> NA)."""
     info = np.iinfo(dtype.lower())
-    ok = mask(pc.is_valid(num)) & (values >= info.min) & (values <= info.max)
+    ok = valid & (values >= info.min) & (values <= info.max)
     return pd.Series(pd.arrays.IntegerArray(np.where(ok, values, 0).astype(dtype.lower()), ~ok))

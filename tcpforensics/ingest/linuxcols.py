@@ -7,8 +7,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tcpforensics.ingest import vocab
-from tcpforensics.schema import STATE_DTYPE
+from tcpforensics.ingest import arrowcols as ac
+from tcpforensics.ingest.arrowcols import mask, matches, states, typed
+
+__all__ = ["blank_to_null", "categorical", "extract", "hex_digits", "hex_values", "integers",
+           "mask", "matches", "states", "strings", "typed"]
 
 
 def strings(text: pd.Series) -> pa.Array:
@@ -26,16 +29,6 @@ def extract(arr: pa.Array, pattern: str) -> dict[str, pa.Array]:
     return {res.type.field(i).name: res.field(i) for i in range(res.type.num_fields)}
 
 
-def mask(arr: pa.Array) -> np.ndarray:
-    """A boolean pyarrow array (nulls as False) as numpy."""
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def matches(arr: pa.Array, pattern: str) -> np.ndarray:
-    """Which strings match an RE2 pattern (searched, not anchored unless the pattern is)."""
-    return mask(pc.match_substring_regex(arr, pattern))
-
-
 def blank_to_null(arr: pa.Array) -> pa.Array:
     """Empty strings -> null."""
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
@@ -44,25 +37,10 @@ def blank_to_null(arr: pa.Array) -> pa.Array:
 def integers(arr: pa.Array, dtype: str = "Int64", base: int = 10) -> pd.Series:
     """Decimal (or hex with ``base=16``) digit strings -> nullable integer Series; bad -> NA."""
     arr = blank_to_null(arr)
-    if base == 16:
-        values, valid = hex_values(arr)
-    else:
-        ok = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{1,18}$"), False)
-        nums = pc.cast(pc.if_else(ok, arr, pa.scalar(None, arr.type)), pa.int64())
-        valid = ~np.asarray(nums.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        values = np.asarray(pc.fill_null(nums, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if base != 16:
+        return ac.integers(arr, dtype)
+    values, valid = hex_values(arr)
     return typed(values, valid, dtype)
-
-
-def typed(values: np.ndarray, valid: np.ndarray, dtype: str = "Int64") -> pd.Series:
-    """int64 values + validity -> nullable Series of ``dtype`` (out-of-range -> NA)."""
-    limits = {"UInt8": 255, "UInt16": 65535, "UInt32": 2**32 - 1, "Int32": 2**31 - 1}
-    valid = valid.copy()
-    if dtype in limits:
-        valid &= (values >= 0) & (values <= limits[dtype])
-    values = np.where(valid, values, 0)
-    out = pd.arrays.IntegerArray(values.astype(np.int64), ~valid)
-    return pd.Series(out).astype(dtype)
 
 
 _HEX = np.full(256, -1, dtype=np.int64)
@@ -115,12 +93,3 @@ def categorical(arr: pa.Array) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=cats)
 
 
-def states(raw: pd.Categorical) -> pd.Categorical:
-    """Printed state tokens (categorical) -> canonical STATE_DTYPE via ``vocab.normalize``."""
-    uniq = vocab.normalize(pd.Series(list(raw.categories), dtype=object))
-    uniq_codes = np.asarray(uniq.cat.codes.to_numpy(), dtype=np.int64)
-    codes = np.asarray(raw.codes, dtype=np.int64)
-    if len(uniq_codes) == 0:
-        return pd.Categorical.from_codes(np.full(len(codes), -1), dtype=STATE_DTYPE)
-    out = np.where(codes >= 0, uniq_codes[np.clip(codes, 0, None)], -1)
-    return pd.Categorical.from_codes(out, dtype=STATE_DTYPE)
