@@ -150,14 +150,14 @@ def parse(lines: Lines) -> Parsed:
             reason[bad] = np.where(other, "non-TCP/UDP protocol: " + proto.astype(str), "unparseable line")
 
     # netstat -L: listen queue lengths of listening sockets (qlen -> recv_q, maxqlen -> send_q)
-    listen_sec = (section == "listen queue") & ~is_title & ~blank & ~other_header & ~elision
+    listen_sec = (section == "listen queue") & ~is_title & ~blank & ~other_header & ~elision & ~command
     listen_rows = listen_sec & ac.matches(arr, _LISTEN_ROW)
     if listen_rows.any():
         sel = np.flatnonzero(listen_rows)
         frames.append(_listen_rows(ac.extract(arr.take(pa.array(sel, type=pa.int64())), _LISTEN_ROW), line_no[sel]))
     reason[listen_sec & ~listen_rows] = "unparseable line"
 
-    not_inet = ~inet & ~is_title & ~blank & ~other_header & ~elision & (section != "listen queue")
+    not_inet = ~inet & ~is_title & ~blank & ~other_header & ~elision & ~command & (section != "listen queue")
     reason[not_inet] = section[not_inet]
     structural = Counter({
         "blank": int(blank.sum()),

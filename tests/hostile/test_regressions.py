@@ -30,3 +30,19 @@ def test_date_line_with_a_year_beyond_datetime64(year):
     check_text_account(data, None)
     ing = ingest_text(data, "x")
     assert len(ing.events) == 1 and ing.events["ts"].isna().all()
+
+
+def test_command_line_inside_a_listen_queue_section_is_counted_once():
+    """F11 (atheris fuzz_netstat_bsd): a pasted ``sudo netstat ...`` line after a ``netstat -L``
+    section was counted as a command line and skipped as unparseable (unaccounted -1)."""
+    from tcpforensics.ingest import ingest_text
+
+    text = (b"Current listen queue sizes (qlen/incqlen/maxqlen)\n"
+            b"Listen         Local Address\n"
+            b"0/0/128        *.5000\n"
+            b"sudo netstat -anv -p tcp\n"
+            b"0/0/128        127.0.0.1.631\n")
+    acc = ingest_text(text, "f11", "netstat_bsd").accounting
+    assert acc["unaccounted"] == 0, acc
+    assert acc["structural"].get("command line") == 1, acc
+    assert not acc["skipped"], acc
