@@ -119,18 +119,21 @@ def parse(lines: Lines) -> Parsed:
     section = pd.Series(section, dtype=object).ffill().fillna("inet").to_numpy()
     inet = section == "inet"
 
-    # the line right after a non-inet title is that section's column header
+    # Structural lines, in order: each line takes the first class that claims it, so no line
+    # is counted twice (a command line right after a title is a command, not a header).
+    # The line right after a non-inet title is that section's column header.
     after_title = np.concatenate(([False], is_title[:-1])) if n else is_title
-    other_header = after_title & ~inet & ~blank & ~is_title
-    header = ac.matches(arr, _HEADER) & inet & ~is_title
-    command = ac.matches(arr, _COMMAND) & ~header & ~is_title
-    elision = ac.matches(arr, _ELISION)
+    claimed = blank | is_title
+    header = _claim(ac.matches(arr, _HEADER) & inet, claimed)
+    command = _claim(ac.matches(arr, _COMMAND), claimed)
+    elision = _claim(ac.matches(arr, _ELISION), claimed)
+    other_header = _claim(after_title & ~inet, claimed)
 
     # each Internet row is read with the layout of the closest header above it (in its section)
     pos = np.arange(n)
     header_id = np.maximum.accumulate(np.where(header | is_title, pos, -1)) if n else pos
     header_id = np.where((header_id >= 0) & header[np.clip(header_id, 0, None)], header_id, -1)
-    candidate = inet & ~header & ~is_title & ~blank & ~command & ~elision
+    candidate = inet & ~claimed
 
     frames = []
     reason = np.full(n, None, dtype=object)
@@ -150,21 +153,21 @@ def parse(lines: Lines) -> Parsed:
             reason[bad] = np.where(other, "non-TCP/UDP protocol: " + proto.astype(str), "unparseable line")
 
     # netstat -L: listen queue lengths of listening sockets (qlen -> recv_q, maxqlen -> send_q)
-    listen_sec = (section == "listen queue") & ~is_title & ~blank & ~other_header & ~elision & ~command
+    listen_sec = (section == "listen queue") & ~claimed
     listen_rows = listen_sec & ac.matches(arr, _LISTEN_ROW)
     if listen_rows.any():
         sel = np.flatnonzero(listen_rows)
         frames.append(_listen_rows(ac.extract(arr.take(pa.array(sel, type=pa.int64())), _LISTEN_ROW), line_no[sel]))
     reason[listen_sec & ~listen_rows] = "unparseable line"
 
-    not_inet = ~inet & ~is_title & ~blank & ~other_header & ~elision & ~command & (section != "listen queue")
+    not_inet = ~inet & (section != "listen queue") & ~claimed
     reason[not_inet] = section[not_inet]
     structural = Counter({
         "blank": int(blank.sum()),
         "title": int(is_title.sum()),
         "header": int((header | other_header).sum()),
         "command line": int(command.sum()),
-        "elision": int((elision & ~blank).sum()),
+        "elision": int(elision.sum()),
     })
     structural = Counter({k: v for k, v in structural.items() if v})
     bad = np.flatnonzero(pd.notna(reason))
@@ -172,6 +175,13 @@ def parse(lines: Lines) -> Parsed:
                             arr.take(pa.array(bad, type=pa.int64())).to_pylist())
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"line": pd.Series(dtype="int64")})
     return Parsed(rows=rows, skipped=skipped, structural=structural)
+
+
+def _claim(mask: np.ndarray, claimed: np.ndarray) -> np.ndarray:
+    """The lines of ``mask`` not claimed by an earlier class; marks them claimed (in place)."""
+    mask = mask & ~claimed
+    claimed |= mask
+    return mask
 
 
 def _layout(header: str) -> dict:

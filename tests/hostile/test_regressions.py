@@ -46,3 +46,19 @@ def test_command_line_inside_a_listen_queue_section_is_counted_once():
     assert acc["unaccounted"] == 0, acc
     assert acc["structural"].get("command line") == 1, acc
     assert not acc["skipped"], acc
+
+
+def test_command_line_right_after_a_section_title_is_counted_once():
+    """F13 (atheris fuzz_netstat_bsd): a pasted ``sudo netstat ...`` line right after a
+    ``Current listen queue sizes`` title was taken both for that section's column header and
+    for a command line (unaccounted -1). Each line now takes the first structural class that
+    claims it: blank, title, header, command line, elision, then a section's own header."""
+    text = (b"Current listen queue sizes (qlen/incqlen/maxqlen)\n"
+            b"sudo netstat -anv -p tcp | egrep 'Proto|(\\*\\.(80|443))'\n"
+            b"Proto Recv-Q Send-Q  Local Address          Foreign Address        (state)\n"
+            b"0/0/128        127.0.0.1.631\n")
+    acc = ingest_text(text, "f13", "netstat_bsd").accounting
+    assert acc["unaccounted"] == 0, acc
+    assert acc["structural"] == {"title": 1, "command line": 1}, acc
+    assert acc["events"] == 1, acc
+    assert acc["skipped"] == {"unparseable line": 1}, acc  # the Proto header outside an inet section
