@@ -1,4 +1,7 @@
-"""Sum the libFuzzer logs of fuzz/run.sh per target: inputs run, seconds, crashes (Markdown rows)."""
+"""Sum the libFuzzer logs of fuzz/run.sh per target: inputs run, seconds, crashes (Markdown rows).
+
+Usage: python fuzz/stats.py [WORK_DIR] [--since YYYYMMDDTHHMMSS] (only runs started then or later).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,13 @@ from collections import defaultdict
 from pathlib import Path
 
 
-def summarize(logs: Path) -> dict[str, dict[str, int]]:
-    """Per target: inputs (executed units), seconds and crash count over every log file."""
+def summarize(logs: Path, since: str = "") -> dict[str, dict[str, int]]:
+    """Per target: inputs (executed units), seconds and crash count over the log files of runs
+    started at or after ``since`` (run.sh's ``YYYYMMDDTHHMMSS`` log stamp; empty: all)."""
     out: dict[str, dict[str, int]] = defaultdict(lambda: {"inputs": 0, "seconds": 0, "crashes": 0, "runs": 0})
     for log in sorted(logs.glob("*.log")):
+        if log.name.split(".")[1] < since:
+            continue
         target = log.name.split(".")[0]
         text = log.read_text(errors="replace")
         done = re.search(r"Done (\d+) runs in (\d+) second", text)
@@ -33,14 +39,21 @@ def summarize(logs: Path) -> dict[str, dict[str, int]]:
         row["inputs"] += inputs
         row["seconds"] += seconds
         row["runs"] += 1
-        row["crashes"] += len(re.findall(r"Uncaught Python exception|==ERROR: libFuzzer", text))
+        # libFuzzer stops at the first crash, leak or out-of-memory: at most one per log
+        row["crashes"] += bool(re.search(r"Uncaught Python exception|ERROR: libFuzzer", text))
     return dict(out)
 
 
 def main() -> None:
     """Print one Markdown table row per target."""
-    logs = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("TCPF_FUZZ_WORK", "/tmp/tcpf-fuzz")) / "logs"
-    for target, r in sorted(summarize(logs).items()):
+    args = sys.argv[1:]
+    since = ""
+    if "--since" in args:
+        i = args.index("--since")
+        since = args[i + 1] if i + 1 < len(args) else ""
+        del args[i : i + 2]
+    logs = Path(args[0] if args else os.environ.get("TCPF_FUZZ_WORK", "/tmp/tcpf-fuzz")) / "logs"
+    for target, r in sorted(summarize(logs, since).items()):
         print(f"| {target} | {r['inputs']:,} | {r['seconds']} s ({r['runs']} run(s)) | {r['crashes']} |")
 
 
