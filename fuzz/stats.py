@@ -5,10 +5,10 @@ Usage: python fuzz/stats.py [WORK_DIR] [--since YYYYMMDDTHHMMSS] (only runs star
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,9 +18,10 @@ def summarize(logs: Path, since: str = "") -> dict[str, dict[str, int]]:
     started at or after ``since`` (run.sh's ``YYYYMMDDTHHMMSS`` log stamp; empty: all)."""
     out: dict[str, dict[str, int]] = defaultdict(lambda: {"inputs": 0, "seconds": 0, "crashes": 0, "runs": 0})
     for log in sorted(logs.glob("*.log")):
-        if log.name.split(".")[1] < since:
+        target, _, rest = log.name.partition(".")
+        stamp = re.fullmatch(r"(\d{8}T\d{6})\.log", rest)  # run.sh names logs by start time
+        if since and (not stamp or stamp.group(1) < since):
             continue
-        target = log.name.split(".")[0]
         text = log.read_text(errors="replace")
         done = re.search(r"Done (\d+) runs in (\d+) second", text)
         if done:
@@ -29,7 +30,6 @@ def summarize(logs: Path, since: str = "") -> dict[str, dict[str, int]]:
             counts = re.findall(r"^#(\d+)\s", text, flags=re.M)
             inputs = int(counts[-1]) if counts else 0
             seconds = 0
-            stamp = re.search(r"\.(\d{8}T\d{6})\.log$", log.name)  # run.sh names logs by start time
             if counts and stamp:
                 start = dt.datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
                 seconds = int(log.stat().st_mtime - start.timestamp())
@@ -46,16 +46,12 @@ def summarize(logs: Path, since: str = "") -> dict[str, dict[str, int]]:
 
 def main() -> None:
     """Print one Markdown table row per target."""
-    args = sys.argv[1:]
-    since = ""
-    if "--since" in args:
-        i = args.index("--since")
-        since = args[i + 1] if i + 1 < len(args) else ""
-        del args[i : i + 2]
-    logs = Path(args[0] if args else os.environ.get("TCPF_FUZZ_WORK", "/tmp/tcpf-fuzz")) / "logs"
-    for target, r in sorted(summarize(logs, since).items()):
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("work", nargs="?", default=os.environ.get("TCPF_FUZZ_WORK", "/tmp/tcpf-fuzz"))
+    cli.add_argument("--since", default="", help="only runs started at or after YYYYMMDDTHHMMSS")
+    args = cli.parse_args()
+    for target, r in sorted(summarize(Path(args.work) / "logs", args.since).items()):
         print(f"| {target} | {r['inputs']:,} | {r['seconds']} s ({r['runs']} run(s)) | {r['crashes']} |")
-
 
 if __name__ == "__main__":
     main()
