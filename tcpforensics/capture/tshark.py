@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import shutil
+import signal
 import threading
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -88,22 +91,27 @@ def _ingest(source: str, max_packets: int | None) -> Ingested:
     outcome: Counter = Counter()
     skipped: list[tuple[int, str]] = []
     packets = 0
-    try:
-        for pkt in cap:
-            packets += 1
-            kind, row = _row(pkt)
-            outcome[kind] += 1
-            if row is not None:
-                rows.append(row)
-            elif kind == "fragment":
-                skipped.append((int(pkt.frame_info._all_fields["frame.number"]), kind))
-    except KeyboardInterrupt:
-        _close(cap)
-        raise
-    except Exception as e:  # tshark failing on a file: one line, like any unusable input
-        _close(cap)
-        raise InputError(source, f"tshark could not read it ({stderr.message() or f'{type(e).__name__}: {e}'})") from None
-    failed = _close(cap)
+    with _noting_ctrl_c() as interrupted:
+        try:
+            for pkt in cap:
+                packets += 1
+                kind, row = _row(pkt)
+                outcome[kind] += 1
+                if row is not None:
+                    rows.append(row)
+                elif kind == "fragment":
+                    skipped.append((int(pkt.frame_info._all_fields["frame.number"]), kind))
+        except KeyboardInterrupt:
+            _close(cap)
+            raise _interrupt() from None
+        except Exception as e:  # tshark failing on a file: one line, like any unusable input
+            _close(cap)
+            if interrupted:  # Ctrl-C inside one of pyshark's tasks: asyncio raises RuntimeError instead
+                raise _interrupt() from None
+            raise InputError(source, f"tshark could not read it ({stderr.message() or f'{type(e).__name__}: {e}'})") from None
+        failed = _close(cap)
+    if interrupted:  # Ctrl-C while tshark was being stopped: _close swallowed it
+        raise _interrupt()
     stopped = None
     if failed:
         reason = stderr.message() or failed
@@ -161,6 +169,32 @@ def _close(cap: object) -> str | None:
             pass
     cap._running_processes.clear()  # so pyshark's __del__ does not close (and raise) again
     return failed
+
+
+def _interrupt() -> KeyboardInterrupt:
+    """The Ctrl-C to raise; pyshark's coroutine that never started would warn at exit: not ours."""
+    warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
+    return KeyboardInterrupt()
+
+
+@contextlib.contextmanager
+def _noting_ctrl_c():
+    """A list that gets an entry when SIGINT arrives in the block (the usual handler still runs)."""
+    seen: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+        yield seen  # SIGINT ignored, or not ours to handle here
+        return
+
+    def note(signum: int, frame: object) -> None:
+        seen.append(signum)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @functools.cache

@@ -234,9 +234,11 @@ def _times(m: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
         digits = m["epoch"].str.len()
         frac = _col(m, "efrac").fillna("").where(digits.eq(10), "")
         ns_text = (m["epoch"] + frac.str.ljust(9, "0").str.slice(0, 9)).where(digits.eq(10), m["epoch"].str.ljust(19, "0"))
-        ns = pd.to_numeric(ns_text, errors="coerce").astype("Int64")
+        # 19 digits may pass int64 (F14): uint64 then, compared as is; only kept ones become int64.
+        ns = pd.to_numeric(ns_text, errors="coerce")
         keep = ((ns >= _EPOCH_MIN * 10**9) & (ns < _EPOCH_MAX * 10**9)).to_numpy()
-        when = pd.to_datetime(ns.where(keep), unit="ns", errors="coerce").astype("datetime64[ns]")
+        exact = pd.to_numeric(ns_text.where(keep, "0")).astype("Int64").where(keep)  # Int64: no float
+        when = pd.to_datetime(exact, unit="ns", errors="coerce").astype("datetime64[ns]")
         return when, keep
     month = pd.to_numeric(_col(m, "m"), errors="coerce")
     if "mon" in m.columns:

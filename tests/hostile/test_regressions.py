@@ -64,12 +64,16 @@ def test_command_line_right_after_a_section_title_is_counted_once():
     assert acc["skipped"] == {"unparseable line": 1}, acc  # the Proto header outside an inet section
 
 
-@pytest.mark.xfail(strict=True, reason="F14: an epoch line past int64 nanoseconds (fix pending)")
 def test_epoch_line_beyond_int64_nanoseconds():
     """F14 (atheris fuzz_netstat_linux): a 19-digit epoch line above 2**63 ns raises
     ``TypeError: cannot safely cast non-equivalent uint64 to int64`` in ``snapshots._times``
-    for every text format. Expected: the line still separates snapshots, with ``ts`` NaT."""
+    for every text format. Fixed: the range check (years 2000..2099) runs on the unsigned value,
+    so the line is, like any epoch out of that range, no timestamp line and is counted as skipped."""
     text = (b"9999999999999999999\n"
+            b"1700000000123456789\n"  # an epoch in range beside it keeps every nanosecond
             b"tcp        0      0 127.0.0.1:22            127.0.0.1:5000          ESTABLISHED\n")
-    acc = ingest_text(text, "f14", "netstat_linux").accounting
+    got = ingest_text(text, "f14", "netstat_linux")
+    acc = got.accounting
     assert acc["unaccounted"] == 0, acc
+    assert acc["structural"] == {"snapshot marker": 1} and acc["skipped"] == {"unparseable line": 1}, acc
+    assert acc["events"] == 1 and got.events["ts"].iloc[0] == pd.Timestamp("2023-11-14 22:13:20.123456789")

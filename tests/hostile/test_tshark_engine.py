@@ -141,3 +141,43 @@ def test_ctrl_c_native_engine_one_line(tmp_path):
             p.wait()
     assert rc == 130
     assert p.stderr.read().strip() == "tcpforensics: interrupted"
+
+
+class _CaptureInterruptedInAsyncio:
+    """Stands in for pyshark.FileCapture: Ctrl-C lands inside one of its tasks, and asyncio,
+    as it does when the interrupt hits a task callback, reports a RuntimeError instead."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        import logging
+
+        self._log = logging.getLogger("fake-pyshark")
+        self.eventloop = type("Loop", (), {"set_exception_handler": lambda self, h: None})()
+        self._running_processes: set = set()
+        self.closed = False
+
+    def __iter__(self):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # the usual handler raises KeyboardInterrupt here
+            time.sleep(1)
+        except KeyboardInterrupt:
+            raise RuntimeError("Event loop stopped before Future completed.") from None
+        yield from ()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_ctrl_c_turned_into_runtime_error_by_asyncio_is_still_an_interrupt(monkeypatch, tmp_path):
+    # CI run of stop 11: SIGINT reached pyshark's event loop inside a task; asyncio raised
+    # "Event loop stopped before Future completed." and the CLI said "tshark could not read it"
+    # (exit 2) instead of "interrupted" (130). capture/tshark.py now notes the SIGINT itself.
+    pyshark = pytest.importorskip("pyshark")
+    from tcpforensics.capture import tshark
+
+    monkeypatch.setattr(pyshark, "FileCapture", _CaptureInterruptedInAsyncio)
+    monkeypatch.setattr(tshark, "available", lambda: True)
+    monkeypatch.setattr(tshark, "_version", lambda: "4.0")
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        tshark.ingest(str(synth.syn_flows(tmp_path / "s.pcap", 1)))
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
