@@ -75,6 +75,7 @@ def _in_new_loop(source: str, max_packets: int | None) -> Ingested:
 
 def _ingest(source: str, max_packets: int | None) -> Ingested:
     import pyshark
+    from pyshark.capture.capture import TSharkCrashException
 
     params = ["-J", JSON_PROTOCOLS]
     if max_packets is not None:
@@ -108,8 +109,13 @@ def _ingest(source: str, max_packets: int | None) -> Ingested:
             _close(cap)
             if interrupted:  # Ctrl-C inside one of pyshark's tasks: asyncio raises RuntimeError instead
                 raise _interrupt() from None
-            raise InputError(source, f"tshark could not read it ({stderr.message() or f'{type(e).__name__}: {e}'})") from None
-        failed = _close(cap)
+            if not isinstance(e, TSharkCrashException):
+                raise InputError(source, f"tshark could not read it ({stderr.message() or f'{type(e).__name__}: {e}'})") from None
+            # tshark exited with an error and pyshark noticed before close (F8: a race with its
+            # exit): the packets it wrote are kept, like the same error reported by close below.
+            failed = str(e).splitlines()[0]
+        else:
+            failed = _close(cap)
     if interrupted:  # Ctrl-C while tshark was being stopped: _close swallowed it
         raise _interrupt()
     stopped = None
