@@ -92,6 +92,7 @@ def _ingest(source: str, max_packets: int | None) -> Ingested:
     outcome: Counter = Counter()
     skipped: list[tuple[int, str]] = []
     packets = 0
+    error: Exception | None = None
     with _noting_ctrl_c() as interrupted:
         try:
             for pkt in cap:
@@ -103,21 +104,20 @@ def _ingest(source: str, max_packets: int | None) -> Ingested:
                 elif kind == "fragment":
                     skipped.append((int(pkt.frame_info._all_fields["frame.number"]), kind))
         except KeyboardInterrupt:
-            _close(cap)
-            raise _interrupt() from None
-        except Exception as e:  # tshark failing on a file: one line, like any unusable input
-            _close(cap)
-            if interrupted:  # Ctrl-C inside one of pyshark's tasks: asyncio raises RuntimeError instead
-                raise _interrupt() from None
-            if not isinstance(e, TSharkCrashException):
-                raise InputError(source, f"tshark could not read it ({stderr.message() or f'{type(e).__name__}: {e}'})") from None
-            # tshark exited with an error and pyshark noticed before close (F8: a race with its
-            # exit): the packets it wrote are kept, like the same error reported by close below.
-            failed = str(e).splitlines()[0]
-        else:
-            failed = _close(cap)
-    if interrupted:  # Ctrl-C while tshark was being stopped: _close swallowed it
-        raise _interrupt()
+            interrupted.append(signal.SIGINT)
+        except Exception as e:  # noqa: BLE001 - judged below, once tshark is stopped
+            error = e
+        failed = _close(cap)
+    # Ctrl-C: raised in the loop, turned by asyncio into a RuntimeError inside one of pyshark's
+    # tasks, or swallowed by _close while tshark was being stopped.
+    if interrupted:
+        raise KeyboardInterrupt
+    if isinstance(error, TSharkCrashException):
+        # tshark exited with an error and pyshark noticed before close (F8: a race with its
+        # exit): the packets it wrote are kept, like the same error reported by close.
+        failed = str(error).splitlines()[0]
+    elif error is not None:  # tshark failing on a file: one line, like any unusable input
+        raise InputError(source, f"tshark could not read it ({stderr.message() or f'{type(error).__name__}: {error}'})")
     stopped = None
     if failed:
         reason = stderr.message() or failed
@@ -177,12 +177,6 @@ def _close(cap: object) -> str | None:
     return failed
 
 
-def _interrupt() -> KeyboardInterrupt:
-    """The Ctrl-C to raise; pyshark's coroutine that never started would warn at exit: not ours."""
-    warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
-    return KeyboardInterrupt()
-
-
 @contextlib.contextmanager
 def _noting_ctrl_c():
     """A list that gets an entry when SIGINT arrives in the block (the usual handler still runs)."""
@@ -194,6 +188,8 @@ def _noting_ctrl_c():
 
     def note(signum: int, frame: object) -> None:
         seen.append(signum)
+        # pyshark's coroutine that the interrupt keeps from starting warns when freed: not ours
+        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
         previous(signum, frame)
 
     signal.signal(signal.SIGINT, note)

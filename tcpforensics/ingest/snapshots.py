@@ -234,11 +234,10 @@ def _times(m: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
         digits = m["epoch"].str.len()
         frac = _col(m, "efrac").fillna("").where(digits.eq(10), "")
         ns_text = (m["epoch"] + frac.str.ljust(9, "0").str.slice(0, 9)).where(digits.eq(10), m["epoch"].str.ljust(19, "0"))
-        # 19 digits may pass int64 (F14): uint64 then, compared as is; only kept ones become int64.
-        ns = pd.to_numeric(ns_text, errors="coerce")
+        ns = pd.to_numeric(ns_text, errors="coerce")  # uint64 when one passes int64 (F14)
         keep = ((ns >= _EPOCH_MIN * 10**9) & (ns < _EPOCH_MAX * 10**9)).to_numpy()
-        exact = pd.to_numeric(ns_text.where(keep, "0")).astype("Int64").where(keep)  # Int64: no float
-        when = pd.to_datetime(exact, unit="ns", errors="coerce").astype("datetime64[ns]")
+        exact = np.where(keep, ns.to_numpy(), 0).astype(np.int64)  # kept ones fit int64: no float detour
+        when = pd.Series(exact.view("datetime64[ns]"), index=m.index).where(keep)
         return when, keep
     month = pd.to_numeric(_col(m, "m"), errors="coerce")
     if "mon" in m.columns:
