@@ -137,8 +137,7 @@ def events(
     quiet: bool = QUIET,
 ) -> None:
     """Write the common connection-event table of the inputs."""
-    import pandas as pd
-
+    from tcpforensics import schema
     from tcpforensics.analysis import ingest_all
     from tcpforensics.capture import stream
     from tcpforensics.report.export import write_table
@@ -152,7 +151,7 @@ def events(
     except InputError as e:
         _fail(str(e))
         return
-    table = pd.concat([i.events for i in ingested], ignore_index=True) if len(ingested) > 1 else ingested[0].events
+    table = schema.concat_events([i.events for i in ingested])
     if fmt == EventFormat.parquet and output is None:
         _fail("--format parquet needs --output PATH")
     _write(write_table(table, fmt.value), output)

@@ -151,6 +151,25 @@ def _cast(s: pd.Series, dtype: object) -> pd.Series:
     return s.astype(dtype)
 
 
+def concat_events(frames: list[pd.DataFrame], kind: str | None = None) -> pd.DataFrame:
+    """Event tables of several inputs stacked into one, with the schema's dtypes.
+
+    Each input has its own categories (addresses, processes); pandas would turn such columns
+    into object, and pandas 2 and 3 disagree on the dtype when one input's column is all NA.
+    The categories are united first (codes recoded, no strings rebuilt)."""
+    if not frames:
+        return empty_events(kind)
+    if len(frames) == 1:
+        return frames[0]
+    frames = [conform(f, kind) for f in frames]
+    for name in frames[0].columns:
+        dtypes = [f[name].dtype for f in frames]
+        if isinstance(dtypes[0], pd.CategoricalDtype) and any(d != dtypes[0] for d in dtypes):
+            cats = pd.Index(np.concatenate([d.categories.to_numpy(dtype=object) for d in dtypes])).unique()
+            frames = [f.assign(**{name: f[name].cat.set_categories(cats)}) for f in frames]
+    return pd.concat(frames, ignore_index=True)
+
+
 def empty_events(kind: str | None = None) -> pd.DataFrame:
     """An event table with no rows and the right columns and dtypes."""
     return conform(pd.DataFrame(), kind)

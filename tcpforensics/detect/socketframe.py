@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tcpforensics import fills
 from tcpforensics.config import DEFAULTS, Config
 from tcpforensics.schema import SEVERITIES
 
@@ -95,14 +96,14 @@ def owner(df: pd.DataFrame) -> pd.Series:
     name = df["process"].astype(object).fillna("").astype(str)
     pid = df["pid"].astype("Int64").astype("string").fillna("-").astype(str)
     proc = (name.where(name.ne(""), "pid") + "[" + pid + "]").where(df["pid"].notna())
-    proc = proc.fillna((name + "[?]").where(name.ne("")))
+    proc = fills.fill(proc, (name + "[?]").where(name.ne("")))
     listen = listeners(df)
     key = df["input"] + "|" + df["proto"] + "|" + df["src_port"].astype("Int64").astype("string").fillna("-").astype(str)
     lkey = listen["input"] + "|" + listen["proto"] + "|" + listen["src_port"].astype("Int64").astype("string").fillna("-").astype(str)
     by_port = pd.Series(listen["listener"].to_numpy(), index=lkey.to_numpy())
     by_port = by_port[~by_port.index.duplicated()]
     served = key.map(by_port)
-    return proc.astype(object).fillna(served.astype(object)).fillna(df["src_addr"].astype(object))
+    return fills.fill(fills.fill(proc.astype(object), served.astype(object)), df["src_addr"].astype(object))
 
 
 def listeners(df: pd.DataFrame) -> pd.DataFrame:

@@ -459,7 +459,7 @@ RULES: tuple[tuple[str, Callable[[Context], pd.DataFrame]], ...] = (
 def diagnose(inputs: list[Ingested], config: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Findings and summary tables from socket snapshots and kernel counters."""
     events = [i.events for i in inputs if len(i.events)]
-    ev = pd.concat(events, ignore_index=True) if events else schema.empty_events("socket")
+    ev = schema.concat_events(events, "socket")
     snaps = {i.input: int(i.accounting.get("snapshots") or 1) for i in inputs}
     df = sf.frame(ev)
     tl = timelines(ev, snaps)

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from tcpforensics import schema
+from tcpforensics import fills, schema
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
 
 NAME = "counters"
@@ -179,7 +179,7 @@ def _classify(text: pd.Series) -> pd.DataFrame:
     proc = t.str.extract(_PROC)
     is_proc = proc["group"].notna()
     rest_tokens = proc["rest"].str.split()
-    is_values = is_proc & proc["rest"].str.fullmatch(r"(?:[ \t]+-?\d+)+[ \t]*").fillna(False).astype(bool)
+    is_values = is_proc & proc["rest"].str.fullmatch(r"(?:[ \t]+-?\d+)+[ \t]*", na=False).astype(bool)
     nstat = t.str.extract(_NSTAT)
     nameval = t.str.extract(_NAMEVAL)
     return pd.DataFrame(
@@ -220,7 +220,7 @@ def detect(lines: Lines) -> float:
         return 0.0
     proc_ok = _proc_pairs(c)
     sections = c["section"].isin(GROUPS)
-    nstat_ok = c["nstat_name"].str.match(f"^(?:{_GROUP_RE})").fillna(False).astype(bool)
+    nstat_ok = c["nstat_name"].str.match(f"^(?:{_GROUP_RE})", na=False).astype(bool)
     netstat_s = c["indented"] & (c["nameval_name"].notna() | text.astype(str).str.match(r"^[ \t]+\d+ \S"))
     recognised = proc_ok | sections | nstat_ok | c["nstat_head"].fillna(False) | netstat_s
     share = float(recognised[content].mean())
@@ -256,11 +256,11 @@ def parse(lines: Lines) -> Parsed:
     open_ = kind == ""
     is_section = open_ & c["section"].notna() & ~c["indented"]
     kind[is_section] = "section header"
-    section = c["section"].where(is_section).ffill()
+    section = fills.ffill(c["section"].where(is_section))
     hist_head = open_ & text.str.match(_HIST_HEAD)
     kind[hist_head] = "histogram header"
     hist_dir = text.str.extract(_HIST_HEAD)["dir"].where(hist_head | is_section)
-    hist_dir = hist_dir.where(~is_section, "").ffill().fillna("")
+    hist_dir = fills.fill(fills.ffill(hist_dir.where(~is_section, "")), "")
     hist = text.str.extract(_HIST_ENTRY)
     in_hist = (kind == "") & c["indented"] & hist_dir.ne("") & hist["what"].notna() & section.eq("Icmp")
     nameval = (kind == "") & c["indented"] & c["nameval_name"].notna() & section.notna()

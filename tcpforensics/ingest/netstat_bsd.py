@@ -149,7 +149,7 @@ def parse(lines: Lines) -> Parsed:
         if len(bad):
             proto = ac.extract(arr.take(pa.array(bad, type=pa.int64())), _ANY_PROTO % layout["n_pre"])["proto"]
             proto = np.asarray(proto.to_pylist(), dtype=object)
-            other = pd.notna(proto) & ~pd.Series(proto, dtype=object).str.match(r"(?:tcp|udp)\d*$").fillna(False).to_numpy(bool)
+            other = pd.notna(proto) & ~pd.Series(proto, dtype=object).str.match(r"(?:tcp|udp)\d*$", na=False).to_numpy(bool)
             reason[bad] = np.where(other, "non-TCP/UDP protocol: " + proto.astype(str), "unparseable line")
 
     # netstat -L: listen queue lengths of listening sockets (qlen -> recv_q, maxqlen -> send_q)

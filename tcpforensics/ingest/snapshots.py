@@ -40,6 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tcpforensics import fills
 from tcpforensics.ingest.datewords import MONTHS, PM_WORDS
 
 # --- timestamp line shapes ----------------------------------------------------------------
@@ -250,7 +251,7 @@ def _times(m: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
         dmy = m["sep"].eq(".") | (a > 12)
         day, month = a.where(dmy, b), b.where(dmy, a)
     hour = pd.to_numeric(_col(m, "H"), errors="coerce")
-    ampm = _col(m, "ampm").fillna(_col(m, "ampm0")).fillna("").str.upper().str.replace(".", "", regex=False)
+    ampm = fills.fill(fills.fill(_col(m, "ampm"), _col(m, "ampm0")), "").str.upper().str.replace(".", "", regex=False)
     pm = ampm.isin([w.upper() for w in PM_WORDS])
     am = ampm.ne("") & ~pm
     hour = hour.where(~(pm & (hour < 12)), hour + 12).where(~(am & (hour == 12)), 0)

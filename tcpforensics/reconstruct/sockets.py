@@ -211,7 +211,7 @@ def _local_role(df: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
     listen = listen.assign(listening=True)
     probe = out[["input", "proto", "src_port"]].reset_index()
     merged = probe.merge(listen, on=["input", "proto", "src_port"], how="left").set_index("sid")
-    listening = merged["listening"].fillna(False).astype(bool).reindex(out.index)
+    listening = merged["listening"].eq(True).reindex(out.index)
     high = (out["src_port"].astype("Float64") > out["dst_port"].astype("Float64")).fillna(False).astype(bool)
     role = np.select(
         [syn_recv, syn_sent, listening.to_numpy(), high.to_numpy()],
