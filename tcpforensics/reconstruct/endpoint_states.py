@@ -78,7 +78,6 @@ def _times(n, cid, pos, t, mine, syn, fin, rst, ackf, seq, ack, plen) -> dict[st
 
 
 def _path(x: dict, y: dict, eoc: int, tw: int) -> tuple[np.ndarray, np.ndarray]:
-    n = len(x["first"])
     fin_x, fin_y = x["fin"], y["fin"]
     # --- opening: ordered rules ---
     active = x["syn"] < INF
@@ -133,20 +132,31 @@ def _path(x: dict, y: dict, eoc: int, tw: int) -> tuple[np.ndarray, np.ndarray]:
     done_before = (np.minimum(t_closed, t_tw) <= t_rst)
     t_closed2 = np.where((t_rst < INF) & ~done_before, t_rst, times[:, 10])
     times[:, 10] = np.minimum(times[:, 10], t_closed2)
-    order = np.argsort(times, axis=1, kind="stable")
-    names = np.asarray(STEPS, dtype=object)
-    path = np.full(n, "", dtype=object)
-    last = np.full(n, "", dtype=object)
-    ts_sorted = np.take_along_axis(times, order, axis=1)
-    for k in range(times.shape[1]):
-        present = ts_sorted[:, k] < INF
-        nm = names[order[:, k]]
-        path = np.where(present, np.where(path == "", nm, path + ">" + nm), path)
-        last = np.where(present, nm, last)
+    path, last = _spell(times)
     tw_at = np.where(last == "TIME_WAIT", times[:, 9], INF)
     final = np.where((tw_at < INF) & (eoc - tw_at >= tw), "CLOSED", last)
     final = np.where(final == "", "UNKNOWN", final)
     return path, final
+
+
+def _spell(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's steps in time order, as ``A>B>C`` and its last step ("" when none).
+
+    The order of the present steps is packed into one int64 per row (4 bits a step), and
+    only the distinct orders (a handful, whatever the row count) are spelled out.
+    """
+    assert times.shape[1] == len(STEPS) < 16  # a step index fits in 4 bits
+    order = np.argsort(times, axis=1, kind="stable")
+    present = np.take_along_axis(times, order, axis=1) < INF  # the present steps sort first
+    digits = np.where(present, order + 1, 0).astype(np.int64)  # 0 = no step, k + 1 = STEPS[k]
+    key = (digits << (4 * np.arange(times.shape[1], dtype=np.int64))).sum(axis=1)
+    keys, inverse = np.unique(key, return_inverse=True)
+    one_row = np.zeros(len(keys), dtype=np.int64)
+    one_row[inverse] = np.arange(len(key))  # any row of each distinct order: they all spell the same
+    spelled = [[STEPS[d - 1] for d in digits[r] if d] for r in one_row]
+    path = np.asarray([">".join(steps) for steps in spelled], dtype=object)
+    last = np.asarray([steps[-1] if steps else "" for steps in spelled], dtype=object)
+    return path[inverse], last[inverse]
 
 
 def _after(a: np.ndarray, b: np.ndarray) -> np.ndarray:
