@@ -26,9 +26,10 @@ def summarize(logs: Path, since: str = "") -> dict[str, dict[str, int]]:
         done = re.search(r"Done (\d+) runs in (\d+) second", text)
         if done:
             inputs, seconds = int(done.group(1)), int(done.group(2))
-        else:  # still running or stopped by a crash: the last status line
-            counts = re.findall(r"^#(\d+)\s", text, flags=re.M)
-            inputs = int(counts[-1]) if counts else 0
+        else:  # interrupted, stopped by a crash, or still running
+            final = re.search(r"stat::number_of_executed_units: (\d+)", text)  # printed on the way out
+            counts = re.findall(r"^#(\d+)\s", text, flags=re.M)  # else the last status line
+            inputs = int(final.group(1)) if final else int(counts[-1]) if counts else 0
             seconds = 0
             if counts and stamp:
                 start = dt.datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)

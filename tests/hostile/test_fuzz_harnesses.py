@@ -89,3 +89,27 @@ def test_memory_stays_flat_across_fuzz_inputs(tmp_path):
     after_start = [m for n, m in rss if n >= 1000]
     assert rss[-1][0] >= 2000 and after_start, r.stderr[-3000:]
     assert max(after_start) - min(after_start) < 6, rss
+
+
+def _stats():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fuzz_stats", ROOT / "fuzz" / "stats.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize(
+    ("log", "inputs"),
+    [
+        ("#4096\tpulse  cov: 1\nDone 5000 runs in 60 second(s)\nstat::number_of_executed_units: 5000\n", 5000),
+        # Ctrl-C: no Done line; libFuzzer's final count is past the last status line
+        ("#615496\tREDUCE cov: 229\n==9641== libFuzzer: run interrupted; exiting\n"
+         "stat::number_of_executed_units: 620612\n", 620612),
+        ("#1024\tpulse  cov: 1\n#2048\tpulse  cov: 1\n", 2048),  # still running
+    ],
+)
+def test_stats_counts_the_inputs_of_finished_interrupted_and_running_runs(tmp_path, log, inputs):
+    (tmp_path / "ss.20261206T115432.log").write_text(log)
+    assert _stats().summarize(tmp_path)["ss"]["inputs"] == inputs
