@@ -147,6 +147,8 @@ def _cast(s: pd.Series, dtype: object) -> pd.Series:
     if dtype == "category":
         return s.astype(object).astype("category")
     if dtype in ("UInt16", "UInt32", "UInt8", "Int8", "Int32", "Int64"):
+        if s.dtype.kind in "iu":  # numpy integers: nothing to coerce
+            return s.astype(dtype)
         return pd.to_numeric(s, errors="coerce").astype(dtype)
     return s.astype(dtype)
 
@@ -230,6 +232,11 @@ SKIP_COLUMNS: dict[str, object] = {
 
 def empty_skipped() -> pd.DataFrame:
     """A skipped-record table with no rows."""
+    return _empty_skipped().copy()
+
+
+@functools.cache
+def _empty_skipped() -> pd.DataFrame:
     return pd.DataFrame({k: pd.Series(dtype=v) for k, v in SKIP_COLUMNS.items()})
 
 

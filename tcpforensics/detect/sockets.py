@@ -120,7 +120,8 @@ def _listener_subject(df: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
     table = pd.Series(lis["listener"].to_numpy(), index=lkey.to_numpy())
     table = table[~table.index.duplicated()]
     fallback = "*:" + rows["src_port"].astype("Int64").astype("string").fillna("-").astype(str)
-    return key.map(table).fillna(fallback)
+    found = key.map(table).astype(object)  # all NaN (float) when no listener is known (F16)
+    return found.where(found.notna(), fallback.astype(object))
 
 
 def _base(category: str, pk: pd.DataFrame, at_peak: pd.DataFrame, all_rows: pd.DataFrame) -> pd.DataFrame:

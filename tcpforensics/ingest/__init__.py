@@ -160,17 +160,23 @@ def _assemble(lines: Lines, name: str, parsed: Parsed, scores: dict[str, float])
     frame = lines.frame
     rows = parsed.rows
     counters = parsed.meta.pop("counters", None)
-    if len(rows):
-        line_idx = rows["line"].astype("int64").to_numpy()
-        rows = rows.copy()
-        rows["snapshot"] = frame["snapshot"].reindex(line_idx).to_numpy()
-        rows["ts"] = frame["ts"].reindex(line_idx).to_numpy()
-    rows = rows.assign(input=lines.input, kind="socket") if len(rows) else rows
+    if len(rows):  # the snapshot and time of each row's line; the input and kind, as schema dtypes
+        at = _positions(frame, rows["line"])
+        rows = rows.assign(
+            snapshot=frame["snapshot"].array.take(at, allow_fill=True),
+            ts=frame["ts"].array.take(at, allow_fill=True),
+            input=_constant(lines.input, len(rows)),
+            kind=pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), dtype=schema.KIND_DTYPE),
+        )
     events = schema.conform(rows, "socket")
     skipped = parsed.skipped
     if len(skipped):
-        skipped = skipped.assign(input=lines.input)[list(schema.SKIP_COLUMNS)]
-        skipped = skipped.astype(schema.SKIP_COLUMNS)
+        skipped = pd.DataFrame({
+            "input": _constant(lines.input, len(skipped)),
+            "line": pd.array(skipped["line"].to_numpy(), dtype="Int64"),
+            "reason": pd.Categorical(skipped["reason"].to_numpy(dtype=object)),
+            "text": skipped["text"].astype("string").array,
+        })
     else:
         skipped = schema.empty_skipped()
     n_lines = len(frame)
@@ -204,6 +210,19 @@ def _assemble(lines: Lines, name: str, parsed: Parsed, scores: dict[str, float])
         accounting=accounting,
         meta=meta,
     )
+
+
+def _positions(frame: pd.DataFrame, line: pd.Series) -> np.ndarray:
+    """Row positions in ``frame`` (index: 1-based line numbers) of these line numbers; -1 where
+    a number is not a line of the frame."""
+    pos = pd.to_numeric(line, errors="coerce").to_numpy(dtype=float, na_value=np.nan) - 1
+    ok = (pos >= 0) & (pos < len(frame))
+    return np.where(ok, pos, -1).astype(np.intp)
+
+
+def _constant(value: str, n: int) -> pd.Categorical:
+    """A categorical column holding one value ``n`` times."""
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([value], dtype=object))
 
 
 def read(source: str, input_format: str | None = None, **options) -> pd.DataFrame:

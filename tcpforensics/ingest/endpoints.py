@@ -7,6 +7,10 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tcpforensics.ingest import arrowcols as ac
 
 # addr:port with optional [brackets]; the port is the text after the LAST separator.
 _COLON = r"^\s*(?:\[(?P<b>[^\]]*)\]|(?P<a>.*?))(?::(?P<p>[^:\]]*))?\s*$"
@@ -31,33 +35,68 @@ def split(endpoints: pd.Series, style: str = "colon") -> tuple[pd.Series, pd.Ser
 
 def family(addresses: pd.Series) -> pd.Series:
     """ipv6 when the address holds a colon, ipv4 when it looks dotted-quad, else NA."""
-    s = addresses.astype(object).fillna("").astype(str)
-    v6 = s.str.contains(":", regex=False)
-    v4 = s.str.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}")
-    out = np.where(v6, "ipv6", np.where(v4, "ipv4", None))
-    return pd.Series(out, index=addresses.index, dtype=object).astype("category")
+    a = _text(addresses)
+    v6 = ac.mask(pc.match_substring(a, ":"))
+    v4 = ac.matches(a, r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$")
+    code = np.where(v6, 1, np.where(v4, 0, -1))
+    present = [k for k in (0, 1) if (code == k).any()]  # categories: the families present
+    cats = [("ipv4", "ipv6")[k] for k in present]
+    remap = np.full(3, -1)
+    remap[present] = np.arange(len(present))
+    out = pd.Categorical.from_codes(remap[code], categories=pd.Index(cats, dtype=object))
+    return pd.Series(out, index=addresses.index)
 
 
 @lru_cache(maxsize=4096)
 def _service(name: str, proto: str) -> int | None:
     try:
         return socket.getservbyname(name, proto)
-    except (OSError, UnicodeError):
+    except (OSError, UnicodeError, ValueError):  # unknown, unencodable, NUL inside
         return None
 
 
-def ports(text: pd.Series, proto: pd.Series | str = "tcp") -> pd.Series:
+def service_ports(names: pa.Array, protos: pa.Array) -> np.ndarray:
+    """Service names (``http``, ``ssh``) -> port numbers through the system services table,
+    per row's protocol (``udp``/``udp6`` look up udp, anything else tcp); NaN when unknown.
+    Looks up each distinct (name, protocol) pair once."""
+    names = _text(names)
+    udp = pc.equal(pc.utf8_rtrim(pc.utf8_lower(_text(protos)), "6"), "udp")
+    names = names.cast(pa.large_string())
+    tag = pc.if_else(udp, pa.scalar("u", pa.large_string()), pa.scalar("t", pa.large_string()))
+    key = pc.binary_join_element_wise(tag, names, pa.scalar("\x00", pa.large_string()))
+    d = pc.dictionary_encode(key)
+    found = [_service(k[2:], "udp" if k[0] == "u" else "tcp") for k in d.dictionary.to_pylist()]
+    table = np.array([np.nan if f is None else f for f in found], dtype=float)
+    codes = np.asarray(d.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return table[codes] if len(table) else np.full(len(codes), np.nan)
+
+
+def ports(text: pd.Series | pa.Array, proto: pd.Series | pa.Array | str = "tcp") -> pd.Series:
     """Port text -> UInt16: numbers as is; service names (``http``, ``ssh``) through the
     system services table; ``*``, empty and unknown names -> NA. Looks up unique names only."""
-    t = text.astype(object).fillna("").astype(str).str.strip()
-    num = pd.to_numeric(t.where(t.str.fullmatch(r"\d{1,5}"), None), errors="coerce")
-    named = num.isna() & t.str.fullmatch(r"[A-Za-z][\w.+-]*")
+    t = pc.utf8_trim_whitespace(_text(text))
+    num = ac.integers(pc.if_else(pc.match_substring_regex(t, r"^[0-9]{1,5}$"), t, ""), "UInt16")
+    named = ac.matches(t, r"^[A-Za-z][\w.+-]*$")
     if named.any():
-        pr = proto if isinstance(proto, pd.Series) else pd.Series(proto, index=t.index)
-        pairs = pd.DataFrame({"n": t[named], "p": pr[named].astype(str).str.lower().str.rstrip("6")})
-        uniq = pairs.drop_duplicates()
-        uniq = uniq.assign(port=[_service(n, "udp" if p == "udp" else "tcp") for n, p in uniq.itertuples(index=False)])
-        found = pairs.merge(uniq, on=["n", "p"], how="left")["port"]  # one lookup per distinct name
-        num[named] = pd.to_numeric(found, errors="coerce").to_numpy(dtype=float)
-    num = num.where((num >= 0) & (num <= 65535))
-    return num.astype("UInt16")
+        sel = pa.array(named)
+        pr = pa.array(np.full(len(t), proto, dtype=object), type=pa.large_string()) if isinstance(proto, str) \
+            else _text(proto)
+        found = service_ports(t.filter(sel), pr.filter(sel))
+        ok = ~np.isnan(found) & (found >= 0) & (found <= 65535)
+        values = np.array(num.to_numpy(dtype="int64", na_value=0))
+        valid = np.array(num.notna().to_numpy())
+        values[named] = np.where(ok, found, 0).astype(np.int64)
+        valid[named] = ok
+        num = ac.typed(values, valid, "UInt16")
+    if isinstance(text, pd.Series):
+        num.index = text.index
+    return num
+
+
+def _text(values: pd.Series | pd.Categorical | pa.Array) -> pa.Array:
+    """Strings as a pyarrow string array, missing -> "" (other values of a Series as ``str``)."""
+    if not isinstance(values, pa.Array | pa.ChunkedArray):
+        values = pd.Series(values)
+        if not isinstance(values.dtype, pd.StringDtype):
+            values = values.astype(object).fillna("").astype(str)
+    return pc.fill_null(ac.strings(values), "")

@@ -33,18 +33,13 @@ def split(endpoint: pa.Array, style: str) -> tuple[pa.Array, pa.Array]:
 
 def ports(port_text: pa.Array, proto: pa.Array) -> pd.Series:
     """Port text -> UInt16: digits converted in pyarrow; service names (``https``) through
-    ``endpoints.ports`` on the distinct (name, protocol) pairs only; ``*`` and others NA."""
+    ``endpoints.service_ports`` on the distinct (name, protocol) pairs only; ``*`` and others NA."""
     out = ac.integers(port_text, "UInt16")
     named = ac.matches(pc.fill_null(port_text, ""), r"^[A-Za-z][\w.+-]*$")
     if named.any():
         sel = pa.array(named)
-        pairs = pd.DataFrame({
-            "name": port_text.filter(sel).to_pylist(),
-            "proto": pc.fill_null(proto, "tcp").filter(sel).to_pylist(),
-        })
-        uniq = pairs.drop_duplicates().reset_index(drop=True)
-        uniq["num"] = endpoints.ports(uniq["name"], uniq["proto"]).to_numpy()
-        out[named] = pairs.merge(uniq, on=["name", "proto"], how="left")["num"].to_numpy()
+        found = endpoints.service_ports(port_text.filter(sel), pc.fill_null(proto, "tcp").filter(sel))
+        out[named] = pd.array(np.where((found >= 0) & (found <= 65535), found, np.nan), dtype="Float64").astype("UInt16")
     return out
 
 

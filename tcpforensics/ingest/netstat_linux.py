@@ -355,9 +355,6 @@ def _endpoints(tokens: pa.Array, proto: pd.Series) -> tuple[pd.Categorical, pd.a
     named_u = ~numeric_u & _np(pc.match_substring_regex(port_u, r"^[A-Za-z]"))
     named = named_u[idx]
     if named.any():
-        texts = pd.Series(_np(port_u.take(pa.array(idx[named]))), dtype=object)
-        port[named] = endpoints.ports(texts, proto[named].astype(str).reset_index(drop=True)).to_numpy(
-            dtype=float, na_value=np.nan
-        )
+        port[named] = endpoints.service_ports(port_u.take(pa.array(idx[named])), pd.Series(proto[named]))
     port = np.where((port >= 0) & (port <= 65535), port, np.nan)
     return addr, pd.array(port, dtype="Float64").astype("UInt16")

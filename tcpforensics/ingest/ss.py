@@ -434,13 +434,9 @@ def _endpoint(field: pa.Array, proto: pd.Series) -> tuple[pd.Categorical, pd.Ser
     ports = ac.integers(port_text, "UInt16")
     named = ac.matches(port_text, r"^[A-Za-z][\w.+-]*$")
     if named.any():  # service names (ss without -n): resolved once per distinct (name, proto)
-        sub = pd.DataFrame({
-            "name": port_text.filter(pa.array(named)).to_pylist(),
-            "proto": proto[named].astype(str).to_numpy(),
-        })
-        uniq = sub.drop_duplicates().reset_index(drop=True)
-        uniq["num"] = endpoints.ports(uniq["name"], uniq["proto"]).to_numpy()
-        ports[named] = sub.merge(uniq, on=["name", "proto"], how="left")["num"].to_numpy()
+        sel = pa.array(named)
+        found = endpoints.service_ports(port_text.filter(sel), pd.Series(proto[named]))
+        ports[named] = pd.array(np.where((found >= 0) & (found <= 65535), found, np.nan), dtype="Float64").astype("UInt16")
     return ac.categorical(addr), ports
 
 

@@ -77,3 +77,22 @@ def test_epoch_line_beyond_int64_nanoseconds():
     assert acc["unaccounted"] == 0, acc
     assert acc["structural"] == {"snapshot marker": 1} and acc["skipped"] == {"unparseable line": 1}, acc
     assert acc["events"] == 1 and got.events["ts"].iloc[0] == pd.Timestamp("2023-11-14 22:13:20.123456789")
+
+
+def test_syn_received_sockets_without_a_listener_in_the_dump(tmp_path):
+    """F16 (test_pipeline_properties, a mutated net-tools dump): SYN_RECEIVED rows and no LISTEN
+    row: the listener lookup came back all-NaN float64 and was filled with strings, which
+    pandas 3 warns of (Pandas4Warning, an error here and in pandas 4). The subject is '*:port'."""
+    import warnings
+
+    from tcpforensics.analysis import analyze
+
+    rows = "".join(f"tcp        0      0 192.168.0.116:80        96.53.{k}.126:645      SYN_RECV\n" for k in range(200))
+    path = tmp_path / "netstat.txt"
+    path.write_text("Active Internet connections (w/o servers)\n"
+                    "Proto Recv-Q Send-Q Local Address           Foreign Address         State\n" + rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = analyze([str(path)])
+    flood = report.findings[report.findings["category"] == "syn_flood"]
+    assert list(flood["subject"]) == ["*:80"]
