@@ -16,8 +16,8 @@ def strings(text: pd.Series | pa.Array) -> pa.Array:
         return text.combine_chunks()
     if isinstance(text, pa.Array):
         return text
-    values = pd.Series(text).astype(object).where(pd.Series(text).notna(), None).to_numpy()
-    return pa.array(values, type=pa.large_string())
+    values = pd.Series(text).to_numpy(dtype=object, na_value=None)
+    return pa.array(values, type=pa.large_string(), from_pandas=True)
 
 
 def clean_lines(text: pd.Series) -> pa.Array:
@@ -67,8 +67,7 @@ def states(raw: pd.Categorical | pa.Array) -> pd.Categorical:
     codes = np.asarray(raw.codes, dtype=np.int64)
     if len(raw.categories) == 0:
         return pd.Categorical.from_codes(np.full(len(codes), -1), dtype=vocab.STATE_DTYPE)
-    canon = vocab.normalize(pd.Series(list(raw.categories), dtype=object))
-    canon_codes = np.asarray(canon.cat.codes.to_numpy(), dtype=np.int64)
+    canon_codes = vocab.canonical_codes(list(raw.categories))
     return pd.Categorical.from_codes(np.where(codes >= 0, canon_codes[np.clip(codes, 0, None)], -1),
                                      dtype=vocab.STATE_DTYPE)
 

@@ -35,16 +35,22 @@ def split(endpoints: pd.Series, style: str = "colon") -> tuple[pd.Series, pd.Ser
 
 def family(addresses: pd.Series) -> pd.Series:
     """ipv6 when the address holds a colon, ipv4 when it looks dotted-quad, else NA."""
-    a = _text(addresses)
-    v6 = ac.mask(pc.match_substring(a, ":"))
-    v4 = ac.matches(a, r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$")
-    code = np.where(v6, 1, np.where(v4, 0, -1))
+    code = family_codes(_text(addresses))
     present = [k for k in (0, 1) if (code == k).any()]  # categories: the families present
-    cats = [("ipv4", "ipv6")[k] for k in present]
     remap = np.full(3, -1)
     remap[present] = np.arange(len(present))
-    out = pd.Categorical.from_codes(remap[code], categories=pd.Index(cats, dtype=object))
-    return pd.Series(out, index=addresses.index)
+    cats = pd.Index([FAMILIES[k] for k in present], dtype=object)
+    return pd.Series(pd.Categorical.from_codes(remap[code], categories=cats), index=addresses.index)
+
+
+FAMILIES = ("ipv4", "ipv6")
+
+
+def family_codes(addresses: pa.Array) -> np.ndarray:
+    """Per address: 1 (ipv6: a colon), 0 (ipv4: dotted quad) or -1 (unknown, null)."""
+    v6 = ac.mask(pc.match_substring(addresses, ":"))
+    v4 = ac.matches(addresses, r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$")
+    return np.where(v6, 1, np.where(v4, 0, -1)).astype(np.int8)
 
 
 @lru_cache(maxsize=4096)

@@ -210,8 +210,8 @@ def _rows(m: pa.StructArray, line: pd.Index, layout: dict) -> pd.DataFrame:
     proto_tok = f["proto"]
     proto = pc.struct_field(pc.extract_regex(proto_tok, r"^(?P<p>tcp|udp)"), "p")
     version = pc.struct_field(pc.extract_regex(proto_tok, r"^[a-z]+(?P<v>\d*)$"), "v")
-    laddr, lport = netstat_cols.split(f["local"], style="dot")
-    faddr, fport = netstat_cols.split(f["foreign"], style="dot")
+    laddr, lport = netstat_cols.split_dot(f["local"])
+    faddr, fport = netstat_cols.split_dot(f["foreign"])
     fam = netstat_cols.family(laddr, faddr).astype(object)
     v = np.asarray(version.to_numpy(zero_copy_only=False), dtype=object)
     fam = fam.where(v == "", pd.Series(np.where(v == "4", "ipv4", "ipv6"), dtype=object))
@@ -252,7 +252,7 @@ def _listen_rows(f: dict[str, pa.Array], line: np.ndarray) -> pd.DataFrame:
     proto = pc.struct_field(pc.extract_regex(proto_tok, r"^(?P<p>tcp|udp)"), "p")
     version = np.asarray(pc.struct_field(pc.extract_regex(proto_tok, r"^[a-z]+(?P<v>\d*)$"), "v")
                          .to_numpy(zero_copy_only=False), dtype=object)
-    laddr, lport = netstat_cols.split(f["local"], style="dot")
+    laddr, lport = netstat_cols.split_dot(f["local"])
     fam = netstat_cols.family(laddr, laddr).astype(object)
     fam = fam.where(version == "", pd.Series(np.where(version == "4", "ipv4", "ipv6"), dtype=object))
     return pd.DataFrame({

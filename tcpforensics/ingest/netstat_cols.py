@@ -11,24 +11,16 @@ from tcpforensics.ingest import arrowcols as ac
 from tcpforensics.ingest import endpoints
 
 
-def _spread(a: pa.Array, fn, dtype: object) -> pd.Series:
-    """Apply ``fn`` (a pandas Series -> Series function) to the distinct values of ``a`` and
-    spread the answers back over every row (RangeIndex Series)."""
-    d = pc.dictionary_encode(a)
-    codes = np.asarray(pc.fill_null(d.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    uniq = pd.Series(d.dictionary.to_pylist(), dtype=object)
-    res = pd.array(fn(uniq).to_numpy(), dtype=dtype) if len(uniq) else pd.array([], dtype=dtype)
-    return pd.Series(res.take(codes, allow_fill=True))
-
-
-def split(endpoint: pa.Array, style: str) -> tuple[pa.Array, pa.Array]:
-    """(address, port text) of printed endpoints through ``endpoints.split`` on distinct values."""
-    d = pc.dictionary_encode(endpoint)
-    uniq = pd.Series(d.dictionary.to_pylist(), dtype=object)
-    addr, port = endpoints.split(uniq, style=style) if len(uniq) else (uniq, uniq)
-    a = pa.array(addr.astype(object).where(addr.notna(), None).tolist(), type=pa.large_string())
-    p = pa.array(port.astype(object).where(port.notna(), None).tolist(), type=pa.large_string())
-    return a.take(d.indices), p.take(d.indices)
+def split_dot(endpoint: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(address, port text) of BSD/macOS endpoints ``addr.port``: the port is the text after
+    the last dot, leading blanks dropped (as ``endpoints.split(style="dot")``, which the tests
+    compare); without a dot the text is the address and the port is null."""
+    dot = pc.fill_null(pc.match_substring(endpoint, "."), False)
+    dotted = pc.if_else(dot, endpoint, pc.binary_join_element_wise(endpoint, pa.scalar(".", endpoint.type), pa.scalar("", endpoint.type)))
+    parts = pc.split_pattern(dotted, ".", max_splits=1, reverse=True)
+    addr = pc.if_else(dot, pc.utf8_ltrim_whitespace(pc.list_element(parts, 0)), endpoint)
+    port = pc.if_else(dot, pc.list_element(parts, 1), pa.scalar(None, endpoint.type))
+    return addr, port
 
 
 def ports(port_text: pa.Array, proto: pa.Array) -> pd.Series:
@@ -45,14 +37,9 @@ def ports(port_text: pa.Array, proto: pa.Array) -> pd.Series:
 
 def family(local: pa.Array, foreign: pa.Array) -> pd.Series:
     """ipv4/ipv6 from the local address, else from the foreign one ('*' and names tell nothing)."""
-    def fam(a: pa.Array) -> pd.Series:
-        return _spread(a, lambda s: endpoints.family(s).astype(object), object)
-
-    f = fam(local)
-    missing = f.isna().to_numpy()
-    if missing.any():
-        f[missing] = fam(foreign.filter(pa.array(missing))).to_numpy()
-    return f
+    code = endpoints.family_codes(local)
+    code = np.where(code >= 0, code, endpoints.family_codes(foreign))
+    return pd.Series(np.array([None, *endpoints.FAMILIES], dtype=object)[code + 1])
 
 
 def categorical(a: pa.Array) -> pd.Categorical:

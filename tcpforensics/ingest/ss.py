@@ -443,18 +443,16 @@ def _endpoint(field: pa.Array, proto: pd.Series) -> tuple[pd.Categorical, pd.Ser
 def _family(local: pd.Categorical, peer: pd.Categorical, details: pa.Array) -> pd.Categorical:
     """ipv4/ipv6 from the local address, else from the peer ('*' tells nothing), else ipv6
     when ss -e printed ``v6only:`` (only IPv6 sockets have it: '*:port' dual-stack listeners)."""
-    def fam(c: pd.Categorical) -> pd.Series:
-        uniq = endpoints.family(pd.Series(list(c.categories), dtype=object)).astype(object)
-        codes = np.asarray(c.codes)
-        vals = np.asarray(uniq.to_numpy(), dtype=object)
-        out = np.where(codes >= 0, vals[np.clip(codes, 0, None)] if len(vals) else None, None)
-        return pd.Series(out, dtype=object)
+    def fam(c: pd.Categorical) -> np.ndarray:  # codes of endpoints.FAMILIES, -1 unknown
+        per_cat = endpoints.family_codes(pa.array(c.categories.to_numpy(dtype=object), type=pa.large_string()))
+        codes = np.asarray(c.codes, dtype=np.int64)
+        return np.where(codes >= 0, per_cat[np.clip(codes, 0, None)], -1) if len(per_cat) else np.full(len(codes), -1)
 
     f = fam(local)
-    f = f.where(f.notna(), fam(peer))
-    if f.isna().any() and len(details):
-        f[f.isna() & ac.matches(details, r"(?:^|[ \t])v6only:")] = "ipv6"
-    return pd.Categorical(f, categories=["ipv4", "ipv6"])
+    f = np.where(f >= 0, f, fam(peer))
+    if (f < 0).any() and len(details):
+        f[(f < 0) & ac.matches(details, r"(?:^|[ \t])v6only:")] = 1
+    return pd.Categorical.from_codes(f, categories=list(endpoints.FAMILIES))
 
 
 def _detail_fields(arr: pa.Array) -> dict[str, object]:

@@ -160,11 +160,23 @@ def normalize(raw: pd.Series) -> pd.Series:
 
     Unknown non-empty tokens map to UNKNOWN (the token stays in ``raw_state``).
     """
-    raw = raw.astype(object)
-    cats = pd.Series(raw.dropna().unique(), dtype=object)
-    mapping = {t: (STATE_MAP.get(_key(str(t))) or ("UNKNOWN" if str(t).strip() else None)) for t in cats}
-    out = raw.map(mapping)
-    return out.astype(STATE_DTYPE)
+    codes, uniq = pd.factorize(raw.astype(object), use_na_sentinel=True)
+    canon = canonical_codes(list(uniq))
+    out = np.where(codes >= 0, canon[np.clip(codes, 0, None)] if len(canon) else -1, -1)
+    return pd.Series(pd.Categorical.from_codes(out, dtype=STATE_DTYPE), index=raw.index)
+
+
+_STATE_CODE = {name: k for k, name in enumerate(STATE_DTYPE.categories)}
+
+
+def canonical_codes(tokens: list) -> np.ndarray:
+    """Codes in ``STATE_DTYPE`` of distinct printed tokens: the canonical state, UNKNOWN for
+    an unknown non-empty token, -1 (NA) for an empty one. One dictionary look-up per token."""
+    def code(t: object) -> int:
+        canon = STATE_MAP.get(_key(str(t))) or ("UNKNOWN" if str(t).strip() else None)
+        return _STATE_CODE[canon] if canon else -1
+
+    return np.array([code(t) for t in tokens], dtype=np.int64)
 
 
 def is_state(tokens: pd.Series) -> np.ndarray:

@@ -241,3 +241,21 @@ def test_any_mix_of_lines_is_fully_accounted(lines: list[str]) -> None:
         return
     r = ingest_text(data, "fuzz.txt", "netstat_bsd")
     assert r.accounting["unaccounted"] == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+                                             max_size=12)), max_size=20))
+def test_dot_split_agrees_with_the_reference_split(values):
+    """The parser's pyarrow split of ``addr.port`` gives what ``endpoints.split(style="dot")`` gives."""
+    import pyarrow as pa
+
+    from tcpforensics.ingest import endpoints, netstat_cols
+
+    addr, port = netstat_cols.split_dot(pa.array(values, pa.large_string()))
+    kept = [v for v in values if v is not None]
+    want_a, want_p = endpoints.split(pd.Series(kept, dtype=object), style="dot") if kept else (pd.Series([]), pd.Series([]))
+    got = [(a, p) for v, a, p in zip(values, addr.to_pylist(), port.to_pylist(), strict=True) if v is not None]
+    want = [(a, None if pd.isna(p) else p) for a, p in zip(want_a, want_p, strict=True)]
+    assert got == want
+    assert all(a is None and p is None for v, a, p in zip(values, addr.to_pylist(), port.to_pylist(), strict=True) if v is None)
