@@ -306,7 +306,7 @@ def _details(rest: pa.Array, arr: pa.Array, pos: np.ndarray, anchor: np.ndarray,
 def _rows(fields: dict[str, pa.Array], details: pa.Array, arr: pa.Array, kind: np.ndarray,
           prompt: np.ndarray, rows_pos: np.ndarray) -> pd.DataFrame:
     n_rows = len(rows_pos)
-    netid = pd.Series(ac.categorical(pc.utf8_lower(fields["netid"])))
+    netid = ac.categorical(pc.utf8_lower(fields["netid"]))
     raw_state = ac.categorical(fields["state"])
 
     # command lines: their ss options and state filter, carried down to the rows below
@@ -315,14 +315,14 @@ def _rows(fields: dict[str, pa.Array], details: pa.Array, arr: pa.Array, kind: n
     # default protocol of rows without Netid: command line, else all-UNCONN tables are udp
     section = np.cumsum(np.isin(kind, ["header", "command"]))[rows_pos] if n_rows else np.array([], int)
     stated = np.asarray(pd.notna(raw_state))
-    unconn = np.asarray(raw_state == "UNCONN")
-    g = pd.DataFrame({"s": section, "stated": stated, "unconn": unconn | ~stated}).groupby("s")
-    udp_sections = (g["stated"].any() & g["unconn"].all())
-    guessed = np.where(pd.Series(section).map(udp_sections).fillna(False).to_numpy(dtype=bool), "udp", "tcp")
+    not_unconn = stated & np.asarray(raw_state != "UNCONN")
+    udp_sections = (np.bincount(section, weights=stated) > 0) & (np.bincount(section, weights=not_unconn) == 0)
+    guessed = np.where(udp_sections[section], "udp", "tcp") if n_rows else np.array([], dtype=object)
     default = np.where(pd.notna(cmd_proto), cmd_proto, guessed)
-    proto = netid.map(INET_NETIDS).astype(object)
-    proto = proto.where(netid.notna(), pd.Series(default, dtype=object))
-    unknown_netid = netid.notna() & ~netid.isin(list(INET_NETIDS))
+    has_netid = np.asarray(netid.codes) >= 0
+    inet = np.array([INET_NETIDS.get(c) for c in netid.categories], dtype=object)  # per distinct netid
+    proto = np.where(has_netid, inet[np.clip(netid.codes, 0, None)] if len(inet) else None, default)
+    unknown_netid = has_netid & pd.isna(proto)
 
     # state: printed, else implied by a single-state filter on the ss command line, else UNKNOWN
     raw_cat = raw_state
@@ -330,9 +330,10 @@ def _rows(fields: dict[str, pa.Array], details: pa.Array, arr: pa.Array, kind: n
     if implied.any():
         raw = pd.Series(raw_state, dtype=object)
         raw_cat = pd.Categorical(raw.where(~implied, pd.Series(cmd_filter, dtype=object)))
-    state = pd.Series(ac.states(raw_cat))
-    state = state.where(pd.notna(raw_cat), "UNKNOWN")
-    state = state.where(~proto.isin(list(STATELESS)))
+    state = np.asarray(ac.states(raw_cat).codes, dtype=np.int64)
+    state = np.where(pd.notna(raw_cat), state, STATE_DTYPE.categories.get_loc("UNKNOWN"))
+    state = np.where(np.isin(proto, list(STATELESS)), -1, state)
+    proto = pd.Series(proto, dtype=object)
 
     local = _endpoint(fields["local"], proto)
     peer = _endpoint(fields["peer"], proto)
@@ -343,13 +344,13 @@ def _rows(fields: dict[str, pa.Array], details: pa.Array, arr: pa.Array, kind: n
         "family": _family(local[0], peer[0], details),
         "src_addr": local[0], "src_port": local[1],
         "dst_addr": peer[0], "dst_port": peer[1],
-        "state": state.astype(STATE_DTYPE),
+        "state": pd.Categorical.from_codes(state, dtype=STATE_DTYPE),
         "raw_state": raw_cat,
         "recv_q": ac.integers(fields["recv_q"]),
         "send_q": ac.integers(fields["send_q"]),
         **extra,
     })
-    out.attrs["unknown_netid"] = unknown_netid.to_numpy()
+    out.attrs["unknown_netid"] = unknown_netid
     return out
 
 
