@@ -130,7 +130,7 @@ def _conform(df: pd.DataFrame, dtypes: dict[str, object]) -> pd.DataFrame:
             out[name] = s.array
         else:
             out[name] = _empty_array(dtype).take(no_values, allow_fill=True)
-    return pd.DataFrame(out, columns=list(dtypes), index=pd.RangeIndex(n))
+    return pd.DataFrame(out)  # columns in the order of dtypes; index RangeIndex(n)
 
 
 @functools.cache

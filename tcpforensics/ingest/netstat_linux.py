@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tcpforensics.ingest import endpoints, vocab
+from tcpforensics.ingest import linuxcols as lc
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
 
 NAME = "netstat_linux"
@@ -160,7 +161,7 @@ _TIMER = r"[^\s(]+ \(+[\d.,]+(?:/\d+){1,2}\)"  # "off (0.00/0/0)", cs "timewait 
 _TAIL_SIMPLE = r"^(?:(?P<state>[^\s\d/-]\S*)\s*)?(?P<pidprog>\d+/\S*|-)?$"
 _TAIL = (
     r"^(?:(?P<state>.*?)\s+)??"
-    r"(?:(?P<user>\S+)\s+(?P<inode>\d{1,18})(?:\s+|$))?"
+    r"(?:(?P<user>[^\s/]+)\s+(?P<inode>\d{1,18})(?:\s+|$))?"  # user names hold no '/': "1/x 0" is PID/Program (F17)
     r"(?P<pidprog>\d+/.*?|-)?"
     r"(?:\s*(?P<timer>" + _TIMER + r"))?$"
 )
@@ -258,24 +259,20 @@ def _rows(text: pd.Series) -> pd.DataFrame:
     proto_raw = _categorical(col[0])
     is_v6 = _np(pc.ends_with(col[0], "6"))
     proto = _categorical(pc.replace_substring_regex(col[0], "6$", ""))
-    out = pd.DataFrame(
-        {
-            "line": text.index.to_numpy(),
-            "proto_raw": proto_raw,
-            "proto": proto,
-            "family": pd.Categorical.from_codes(is_v6.astype(np.int8), ["ipv4", "ipv6"]),
-            "recv_q": _np(pc.cast(col[1], pa.int64())),
-            "send_q": _np(pc.cast(col[2], pa.int64())),
-        }
-    )
+    out = {
+        "line": text.index.to_numpy(),
+        "proto_raw": proto_raw,
+        "proto": proto,
+        "family": pd.Categorical.from_codes(is_v6.astype(np.int8), ["ipv4", "ipv6"]),
+        "recv_q": _np(pc.cast(col[1], pa.int64())),
+        "send_q": _np(pc.cast(col[2], pa.int64())),
+    }
     for side, c in (("src", col[3]), ("dst", col[4])):
-        addr, port = _endpoints(c, out["proto"])
-        out[f"{side}_addr"] = addr
-        out[f"{side}_port"] = port
-    for name, values in tail.items():
-        out[name] = values
-    out["state"] = out["state"].where(out["proto"].eq("tcp"))
-    return out
+        out[f"{side}_addr"], out[f"{side}_port"] = _endpoints(c, pd.Series(proto))
+    out.update({name: values.array for name, values in tail.items()})
+    not_tcp = np.asarray(proto != "tcp", dtype=bool)
+    out["state"] = pd.Categorical.from_codes(np.where(not_tcp, -1, out["state"].codes), dtype=vocab.STATE_DTYPE)
+    return pd.DataFrame(out)
 
 
 def _np(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -311,23 +308,38 @@ def _tail(rest: pa.Array) -> dict[str, pd.Series]:
             part[n][hard[valid]] = _np(pc.fill_null(pc.struct_field(m, n), ""))[valid]
         # _TAIL matches every text (all groups optional; state takes the rest): defensive.
         part["state"][hard[~valid]] = _np(uniq.take(pa.array(hard[~valid])))
-    raw_state = pd.Series(part["state"], dtype=object).str.strip()
-    raw_state = raw_state.where(raw_state.ne(""))
+    state_u = _np(pc.utf8_trim_whitespace(pa.array(part["state"], type=pa.large_string())))
+    state_codes, state_cats = _factorize(state_u)
+    canon = vocab.canonical_codes(list(state_cats))
     pidprog = pa.array(part["pidprog"], type=pa.large_string())
     pp = pc.extract_regex(pidprog, r"^(?P<pid>\d{1,10})/(?P<prog>.*?)\s*$")
-    pid = pd.to_numeric(pd.Series(_np(pc.struct_field(pp, "pid"))).replace("", None), errors="coerce")
-    prog = pd.Series(_np(pc.struct_field(pp, "prog")), dtype=object).replace("", None)
-    inode = pd.to_numeric(pd.Series(part["inode"], dtype=object).replace("", None), errors="coerce")
-    spread = {
-        "raw_state": raw_state.astype("category"),
-        "state": vocab.normalize(raw_state),
-        "user": pd.Series(part["user"], dtype=object).replace("", None).astype("category"),
-        "inode": inode.astype("Int64"),
-        "pid": pid.astype("Int64"),
-        "process": prog.astype("category"),
-        "timer": pd.Series(part["timer"], dtype=object).replace("", None).astype("category"),
+    return {
+        "raw_state": _spread_categorical(state_codes, state_cats, idx),
+        "state": pd.Series(pd.Categorical.from_codes(
+            np.where(state_codes >= 0, canon[np.clip(state_codes, 0, None)] if len(canon) else -1, -1)[idx],
+            dtype=vocab.STATE_DTYPE)),
+        "user": _spread_categorical(*_factorize(part["user"]), idx),
+        "inode": _integers(pa.array(part["inode"], type=pa.large_string()), idx),
+        "pid": _integers(pc.struct_field(pp, "pid"), idx),
+        "process": _spread_categorical(*_factorize(_np(pc.struct_field(pp, "prog"))), idx),
+        "timer": _spread_categorical(*_factorize(part["timer"]), idx),
     }
-    return {name: v.take(idx).reset_index(drop=True) for name, v in spread.items()}
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Codes and sorted categories of strings ("" and None -> -1), as ``astype("category")``."""
+    values = np.asarray(values, dtype=object)
+    return pd.factorize(np.where(values == "", None, values), sort=True)
+
+
+def _spread_categorical(codes: np.ndarray, cats: pd.Index, idx: np.ndarray) -> pd.Series:
+    """A categorical of the distinct values' ``codes`` spread over the rows by ``idx``."""
+    return pd.Series(pd.Categorical.from_codes(codes[idx], categories=pd.Index(cats, dtype=object)))
+
+
+def _integers(digits: pa.Array, idx: np.ndarray) -> pd.Series:
+    """Digit strings of the distinct values ("" or null: NA) as Int64, spread over the rows."""
+    return pd.Series(lc.integers(digits).array.take(idx))
 
 
 def _endpoints(tokens: pa.Array, proto: pd.Series) -> tuple[pd.Categorical, pd.api.extensions.ExtensionArray]:
