@@ -84,14 +84,13 @@ def split(text: pd.Series) -> pd.DataFrame:
     timestamp line that opened the line's snapshot (NaT when none, or when it did not parse).
     """
     arr = _arrow(text)
-    is_marker, marker_ts = parse_timestamps(text, arr)
+    marker, marker_ts = _markers(text, arr)
     stripped = pc.utf8_trim_whitespace(arr)
     blank = _np(pc.equal(stripped, ""))
     has_digit = _np(pc.match_substring_regex(stripped, r"\d"))
     has_letter = _np(pc.match_substring_regex(stripped, r"[^\W\d_]"))
     note = _np(pc.match_substring_regex(stripped, r"^\(.*\)$"))  # "(No info ... =65534 ...)"
     command = _np(pc.match_substring_regex(stripped, _COMMAND))
-    marker = is_marker.to_numpy()
     data = ~blank & has_digit & ~marker & ~note & ~command
     headerish = ~blank & (~has_digit | command) & has_letter & ~marker
 
@@ -122,19 +121,18 @@ def split(text: pd.Series) -> pd.DataFrame:
 
     # ts: the last timestamp line, reset to NaT by a header-repeat start.
     setter = marker | soft
-    vals = np.where(marker, marker_ts.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    vals = np.where(marker, marker_ts, np.datetime64("NaT", "ns"))
     group = np.cumsum(setter)
     per_group = np.concatenate([[np.datetime64("NaT", "ns")], vals[setter]])
     ts = per_group[group]
-    idx = text.index
     return pd.DataFrame(
         {
             "text": text,
-            "snapshot": pd.Series(snapshot, index=idx).astype("Int32"),
-            "ts": pd.Series(ts, index=idx, dtype="datetime64[ns]"),
-            "is_marker": pd.Series(marker, index=idx, dtype=bool),
+            "snapshot": pd.arrays.IntegerArray(snapshot.astype(np.int32), np.zeros(n, dtype=bool)),
+            "ts": ts.astype("datetime64[ns]"),
+            "is_marker": np.asarray(marker, dtype=bool),
         },
-        index=idx,
+        index=text.index,
     )
 
 
@@ -199,13 +197,18 @@ def parse_timestamps(text: pd.Series, arr: pa.Array | None = None) -> tuple[pd.S
     An RE2 pre-filter over the whole column keeps the (few) lines with a clock time or a
     long number; the rule table runs on those only.
     """
-    arr = _arrow(text) if arr is None else arr
-    is_marker = pd.Series(False, index=text.index)
-    ts = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    is_marker, ts = _markers(text, _arrow(text) if arr is None else arr)
+    return pd.Series(is_marker, index=text.index), pd.Series(ts, index=text.index, dtype="datetime64[ns]")
+
+
+def _markers(text: pd.Series, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`parse_timestamps` as numpy arrays (bool, datetime64[ns])."""
     short = _np(pc.less_equal(pc.utf8_length(arr), 120))
     hit = short & _np(pc.match_substring_regex(arr, _CANDIDATE))
     if not hit.any():
-        return is_marker, ts
+        return np.zeros(len(text), dtype=bool), np.full(len(text), np.datetime64("NaT", "ns"))
+    is_marker = pd.Series(False, index=text.index)
+    ts = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     cand = pd.Series(arr.filter(pa.array(hit)).to_numpy(zero_copy_only=False), index=text.index[hit], dtype=object)
     body = cand.str.extract(_DECOR)["body"].fillna("")
     left = body
@@ -222,7 +225,7 @@ def parse_timestamps(text: pd.Series, arr: pa.Array | None = None) -> tuple[pd.S
         ts[m.index] = when
         left = left[~hit]
     ts[~is_marker] = pd.NaT
-    return is_marker, ts
+    return is_marker.to_numpy(dtype=bool), ts.to_numpy(dtype="datetime64[ns]")
 
 
 def _col(m: pd.DataFrame, name: str) -> pd.Series:
