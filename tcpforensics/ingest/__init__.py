@@ -222,7 +222,7 @@ def _positions(frame: pd.DataFrame, line: pd.Series) -> np.ndarray:
 
 def _constant(value: str, n: int) -> pd.Categorical:
     """A categorical column holding one value ``n`` times."""
-    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([value], dtype=object))
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([value]))
 
 
 def read(source: str, input_format: str | None = None, **options) -> pd.DataFrame:

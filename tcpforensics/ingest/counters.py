@@ -329,28 +329,42 @@ def _readings(rows: pd.DataFrame, frame: pd.DataFrame, input_name: str) -> pd.Da
     if rows.empty:
         return pd.DataFrame({k: pd.Series(dtype=v) for k, v in schema.COUNTER_COLUMNS.items()})[cols]
     rows = rows.sort_values("line", kind="stable").reset_index(drop=True)
-    line = rows["line"].astype("int64").to_numpy()
-    lsnap = frame["snapshot"].reindex(line).astype("int64").to_numpy()
-    rows["lsnap"] = lsnap
-    rows["occ"] = rows.groupby(["lsnap", "group", "counter"], sort=False).cumcount().to_numpy()
+    line = rows["line"].to_numpy(dtype=np.int64)
+    at = line - 1  # frame rows by position (its index is the 1-based line number)
+    lsnap = frame["snapshot"].to_numpy(dtype=np.int64, na_value=0)[at]
+    group, groups = pd.factorize(rows["group"].astype(object), sort=True)
+    counter, names = pd.factorize(rows["counter"].astype(object), sort=True)
+    occ = _occurrence(lsnap, group, counter)
     # a reading is (marker snapshot, repetition); readings keep their order of appearance
-    key = rows["lsnap"] * (int(rows["occ"].max()) + 1) + rows["occ"]
-    snapshot = pd.Series(np.unique(key.to_numpy(), return_inverse=True)[1], dtype="Int32")
-    ts = frame["ts"].reindex(line).to_numpy()
-    out = pd.DataFrame(
-        {
-            "ts": ts,
-            "input": input_name,
-            "snapshot": snapshot,
-            "group": rows["group"].astype(object),
-            "counter": rows["counter"].astype(object),
-            "value": _values(rows["value"]),
-            "line": rows["line"],
-        }
-    )
+    reading = np.unique(lsnap * (int(occ.max()) + 1) + occ, return_inverse=True)[1].ravel()
     # the reading's time is the first known time of any of its lines
-    out["ts"] = out.groupby("snapshot")["ts"].transform("first")
-    return out.astype(schema.COUNTER_COLUMNS)[cols]
+    ts = pd.Series(frame["ts"].to_numpy(dtype="datetime64[ns]")[at]).groupby(reading).transform("first")
+    n = len(rows)
+    return pd.DataFrame({
+        "ts": ts.to_numpy(dtype="datetime64[ns]"),
+        "input": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([input_name])),
+        "snapshot": pd.arrays.IntegerArray(reading.astype(np.int32), np.zeros(n, dtype=bool)),
+        "group": pd.Categorical.from_codes(group, categories=pd.Index(np.asarray(groups, dtype=object))),
+        "counter": pd.Categorical.from_codes(counter, categories=pd.Index(np.asarray(names, dtype=object))),
+        "value": _values(rows["value"]).astype("Int64").array,
+        "line": pd.array(line, dtype="Int64"),
+    })[cols]
+
+
+def _occurrence(*keys: np.ndarray) -> np.ndarray:
+    """For each row, how many earlier rows have the same key tuple (groupby cumcount, numpy)."""
+    n = len(keys[0])
+    combined = np.zeros(n, dtype=np.int64)
+    for k in keys:  # mixed-radix key over the (small) code ranges
+        k = np.asarray(k, dtype=np.int64) + 1  # -1 (missing) -> 0
+        combined = pd.factorize(combined * (int(k.max()) + 1 if n else 1) + k)[0].astype(np.int64)  # stays < n
+    order = np.argsort(combined, kind="stable")
+    sorted_keys = combined[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if n else np.array([], dtype=np.int64)
+    run_start = np.repeat(starts, np.diff(np.r_[starts, n]))
+    occ = np.empty(n, dtype=np.int64)
+    occ[order] = np.arange(n) - run_start
+    return occ
 
 
 def _values(text: pd.Series) -> pd.Series:

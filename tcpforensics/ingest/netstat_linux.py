@@ -334,7 +334,7 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, pd.Index]:
 
 def _spread_categorical(codes: np.ndarray, cats: pd.Index, idx: np.ndarray) -> pd.Series:
     """A categorical of the distinct values' ``codes`` spread over the rows by ``idx``."""
-    return pd.Series(pd.Categorical.from_codes(codes[idx], categories=pd.Index(cats, dtype=object)))
+    return pd.Series(pd.Categorical.from_codes(codes[idx], categories=pd.Index(np.asarray(cats, dtype=object))))
 
 
 def _integers(digits: pa.Array, idx: np.ndarray) -> pd.Series:
