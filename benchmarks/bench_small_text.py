@@ -55,22 +55,27 @@ def measure(repeat: int) -> list[dict]:
 
     rows = []
     for target, files in _seeds().items():
-        ours, theirs, jc_failed = [], [], 0
+        ours, theirs, jc_failed, records = [], [], 0, [0, 0]
         for p in files:
             data = p.read_bytes()[:MAX_LEN]
 
             def run_ours(data=data, name=p.name, target=target):
                 try:
-                    ingest_text(data, name, target)
+                    ing = ingest_text(data, name, target)
                 except InputError:
-                    pass
+                    return 0
+                return len(ing.events) + (len(ing.counters) if ing.counters is not None else 0)
 
             ours.append(_best(run_ours, repeat))
+            records[0] += run_ours()
             text = data.decode("utf-8", errors="replace")
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    theirs.append(_best(lambda text=text, parser=JC[target]: jc.parse(parser, text, quiet=True), repeat))
+                    run_jc = lambda text=text, parser=JC[target]: jc.parse(parser, text, quiet=True)  # noqa: E731
+                    theirs.append(_best(run_jc, repeat))
+                    got = run_jc()
+                    records[1] += sum(len(g) for g in got) if target == "counters" else len(got)
             except Exception:  # jc refuses some layouts (ss without Netid, BSD -A, localized)
                 jc_failed += 1
         if not ours:
@@ -80,17 +85,18 @@ def measure(repeat: int) -> list[dict]:
             "ours_ms": statistics.median(ours) * 1e3, "ours_files_s": len(ours) / sum(ours),
             "jc": JC[target], "jc_files": len(theirs), "jc_failed": jc_failed,
             "jc_ms": statistics.median(theirs) * 1e3 if theirs else float("nan"),
+            "ours_records": records[0], "jc_records": records[1],
         })
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| ingestor | files | tcpforensics median ms/file | files/s | jc parser | jc median ms/file (files it read) | jc / tcpforensics |",
-           "|---|---|---|---|---|---|---|"]
+    out = ["| ingestor | files | tcpforensics median ms/file | files/s | records | jc parser | jc median ms/file (files it read) | jc records | jc / tcpforensics |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ratio = r["jc_ms"] / r["ours_ms"] if r["jc_files"] else float("nan")
-        out.append(f"| {r['ingestor']} | {r['files']} | {r['ours_ms']:.1f} | {r['ours_files_s']:.0f} | {r['jc']} | "
-                   f"{r['jc_ms']:.2f} ({r['jc_files']}, {r['jc_failed']} refused) | {ratio:.2f}x |")
+        out.append(f"| {r['ingestor']} | {r['files']} | {r['ours_ms']:.1f} | {r['ours_files_s']:.0f} | {r['ours_records']} | {r['jc']} | "
+                   f"{r['jc_ms']:.2f} ({r['jc_files']}, {r['jc_failed']} refused) | {r['jc_records']} | {ratio:.2f}x |")
     return "\n".join(out)
 
 
