@@ -153,6 +153,11 @@ def _cast(s: pd.Series, dtype: object) -> pd.Series:
     return s.astype(dtype)
 
 
+def single_category(value: str, n: int) -> pd.Categorical:
+    """A categorical column holding one value ``n`` times (the ``input`` of one input's rows)."""
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([value]))
+
+
 def concat_events(frames: list[pd.DataFrame], kind: str | None = None) -> pd.DataFrame:
     """Event tables of several inputs stacked into one, with the schema's dtypes.
 

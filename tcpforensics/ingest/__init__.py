@@ -165,14 +165,14 @@ def _assemble(lines: Lines, name: str, parsed: Parsed, scores: dict[str, float])
         rows = rows.assign(
             snapshot=frame["snapshot"].array.take(at, allow_fill=True),
             ts=frame["ts"].array.take(at, allow_fill=True),
-            input=_constant(lines.input, len(rows)),
+            input=schema.single_category(lines.input, len(rows)),
             kind=pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), dtype=schema.KIND_DTYPE),
         )
     events = schema.conform(rows, "socket")
     skipped = parsed.skipped
     if len(skipped):
         skipped = pd.DataFrame({
-            "input": _constant(lines.input, len(skipped)),
+            "input": schema.single_category(lines.input, len(skipped)),
             "line": pd.array(skipped["line"].to_numpy(), dtype="Int64"),
             "reason": pd.Categorical(skipped["reason"].to_numpy(dtype=object)),
             "text": skipped["text"].astype("string").array,
@@ -218,11 +218,6 @@ def _positions(frame: pd.DataFrame, line: pd.Series) -> np.ndarray:
     pos = pd.to_numeric(line, errors="coerce").to_numpy(dtype=float, na_value=np.nan) - 1
     ok = (pos >= 0) & (pos < len(frame))
     return np.where(ok, pos, -1).astype(np.intp)
-
-
-def _constant(value: str, n: int) -> pd.Categorical:
-    """A categorical column holding one value ``n`` times."""
-    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([value]))
 
 
 def read(source: str, input_format: str | None = None, **options) -> pd.DataFrame:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from tcpforensics import fills, schema
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
+from tcpforensics.reconstruct.groups import cumcount
 
 NAME = "counters"
 DESCRIPTION = "kernel TCP/IP counters: /proc/net/netstat, /proc/net/snmp(6), netstat -s (Linux), nstat"
@@ -334,7 +335,7 @@ def _readings(rows: pd.DataFrame, frame: pd.DataFrame, input_name: str) -> pd.Da
     lsnap = frame["snapshot"].to_numpy(dtype=np.int64, na_value=0)[at]
     group, groups = pd.factorize(rows["group"].astype(object), sort=True)
     counter, names = pd.factorize(rows["counter"].astype(object), sort=True)
-    occ = _occurrence(lsnap, group, counter)
+    occ = cumcount(pd.factorize(pd.MultiIndex.from_arrays([lsnap, group, counter]))[0])
     # a reading is (marker snapshot, repetition); readings keep their order of appearance
     reading = np.unique(lsnap * (int(occ.max()) + 1) + occ, return_inverse=True)[1].ravel()
     # the reading's time is the first known time of any of its lines
@@ -342,29 +343,13 @@ def _readings(rows: pd.DataFrame, frame: pd.DataFrame, input_name: str) -> pd.Da
     n = len(rows)
     return pd.DataFrame({
         "ts": ts.to_numpy(dtype="datetime64[ns]"),
-        "input": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([input_name])),
+        "input": schema.single_category(input_name, n),
         "snapshot": pd.arrays.IntegerArray(reading.astype(np.int32), np.zeros(n, dtype=bool)),
         "group": pd.Categorical.from_codes(group, categories=pd.Index(np.asarray(groups, dtype=object))),
         "counter": pd.Categorical.from_codes(counter, categories=pd.Index(np.asarray(names, dtype=object))),
         "value": _values(rows["value"]).astype("Int64").array,
         "line": pd.array(line, dtype="Int64"),
     })[cols]
-
-
-def _occurrence(*keys: np.ndarray) -> np.ndarray:
-    """For each row, how many earlier rows have the same key tuple (groupby cumcount, numpy)."""
-    n = len(keys[0])
-    combined = np.zeros(n, dtype=np.int64)
-    for k in keys:  # mixed-radix key over the (small) code ranges
-        k = np.asarray(k, dtype=np.int64) + 1  # -1 (missing) -> 0
-        combined = pd.factorize(combined * (int(k.max()) + 1 if n else 1) + k)[0].astype(np.int64)  # stays < n
-    order = np.argsort(combined, kind="stable")
-    sorted_keys = combined[order]
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if n else np.array([], dtype=np.int64)
-    run_start = np.repeat(starts, np.diff(np.r_[starts, n]))
-    occ = np.empty(n, dtype=np.int64)
-    occ[order] = np.arange(n) - run_start
-    return occ
 
 
 def _values(text: pd.Series) -> pd.Series:

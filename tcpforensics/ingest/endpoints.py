@@ -61,9 +61,9 @@ def _service(name: str, proto: str) -> int | None:
         return None
 
 
-def service_ports(names: pa.Array, protos: pa.Array) -> np.ndarray:
-    """Service names (``http``, ``ssh``) -> port numbers through the system services table,
-    per row's protocol (``udp``/``udp6`` look up udp, anything else tcp); NaN when unknown.
+def service_ports(names: pa.Array, protos: pa.Array) -> pd.api.extensions.ExtensionArray:
+    """Service names (``http``, ``ssh``) -> UInt16 port numbers through the system services
+    table, per row's protocol (``udp``/``udp6`` look up udp, anything else tcp); NA when unknown.
     Looks up each distinct (name, protocol) pair once."""
     names = _text(names)
     udp = pc.equal(pc.utf8_rtrim(pc.utf8_lower(_text(protos)), "6"), "udp")
@@ -74,7 +74,7 @@ def service_ports(names: pa.Array, protos: pa.Array) -> np.ndarray:
     found = [_service(k[2:], "udp" if k[0] == "u" else "tcp") for k in d.dictionary.to_pylist()]
     table = np.array([np.nan if f is None else f for f in found], dtype=float)
     codes = np.asarray(d.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    return table[codes] if len(table) else np.full(len(codes), np.nan)
+    return pd.array(table[codes] if len(table) else np.full(len(codes), np.nan), dtype="Float64").astype("UInt16")
 
 
 def ports(text: pd.Series | pa.Array, proto: pd.Series | pa.Array | str = "tcp") -> pd.Series:
@@ -87,13 +87,7 @@ def ports(text: pd.Series | pa.Array, proto: pd.Series | pa.Array | str = "tcp")
         sel = pa.array(named)
         pr = pa.array(np.full(len(t), proto, dtype=object), type=pa.large_string()) if isinstance(proto, str) \
             else _text(proto)
-        found = service_ports(t.filter(sel), pr.filter(sel))
-        ok = ~np.isnan(found) & (found >= 0) & (found <= 65535)
-        values = np.array(num.to_numpy(dtype="int64", na_value=0))
-        valid = np.array(num.notna().to_numpy())
-        values[named] = np.where(ok, found, 0).astype(np.int64)
-        valid[named] = ok
-        num = ac.typed(values, valid, "UInt16")
+        num[named] = service_ports(t.filter(sel), pr.filter(sel))
     if isinstance(text, pd.Series):
         num.index = text.index
     return num

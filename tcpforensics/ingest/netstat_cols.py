@@ -30,8 +30,7 @@ def ports(port_text: pa.Array, proto: pa.Array) -> pd.Series:
     named = ac.matches(pc.fill_null(port_text, ""), r"^[A-Za-z][\w.+-]*$")
     if named.any():
         sel = pa.array(named)
-        found = endpoints.service_ports(port_text.filter(sel), pc.fill_null(proto, "tcp").filter(sel))
-        out[named] = pd.array(np.where((found >= 0) & (found <= 65535), found, np.nan), dtype="Float64").astype("UInt16")
+        out[named] = endpoints.service_ports(port_text.filter(sel), pc.fill_null(proto, "tcp").filter(sel))
     return out
 
 

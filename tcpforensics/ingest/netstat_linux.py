@@ -309,15 +309,12 @@ def _tail(rest: pa.Array) -> dict[str, pd.Series]:
         # _TAIL matches every text (all groups optional; state takes the rest): defensive.
         part["state"][hard[~valid]] = _np(uniq.take(pa.array(hard[~valid])))
     state_u = _np(pc.utf8_trim_whitespace(pa.array(part["state"], type=pa.large_string())))
-    state_codes, state_cats = _factorize(state_u)
-    canon = vocab.canonical_codes(list(state_cats))
+    raw_state = _spread_categorical(*_factorize(state_u), idx)
     pidprog = pa.array(part["pidprog"], type=pa.large_string())
     pp = pc.extract_regex(pidprog, r"^(?P<pid>\d{1,10})/(?P<prog>.*?)\s*$")
     return {
-        "raw_state": _spread_categorical(state_codes, state_cats, idx),
-        "state": pd.Series(pd.Categorical.from_codes(
-            np.where(state_codes >= 0, canon[np.clip(state_codes, 0, None)] if len(canon) else -1, -1)[idx],
-            dtype=vocab.STATE_DTYPE)),
+        "raw_state": raw_state,
+        "state": pd.Series(lc.states(raw_state.array)),
         "user": _spread_categorical(*_factorize(part["user"]), idx),
         "inode": _integers(pa.array(part["inode"], type=pa.large_string()), idx),
         "pid": _integers(pc.struct_field(pp, "pid"), idx),
@@ -367,6 +364,7 @@ def _endpoints(tokens: pa.Array, proto: pd.Series) -> tuple[pd.Categorical, pd.a
     named_u = ~numeric_u & _np(pc.match_substring_regex(port_u, r"^[A-Za-z]"))
     named = named_u[idx]
     if named.any():
-        port[named] = endpoints.service_ports(port_u.take(pa.array(idx[named])), pd.Series(proto[named]))
+        port[named] = endpoints.service_ports(port_u.take(pa.array(idx[named])), pd.Series(proto[named])).to_numpy(
+            dtype=float, na_value=np.nan)
     port = np.where((port >= 0) & (port <= 65535), port, np.nan)
     return addr, pd.array(port, dtype="Float64").astype("UInt16")

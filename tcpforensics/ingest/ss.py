@@ -436,8 +436,7 @@ def _endpoint(field: pa.Array, proto: pd.Series) -> tuple[pd.Categorical, pd.Ser
     named = ac.matches(port_text, r"^[A-Za-z][\w.+-]*$")
     if named.any():  # service names (ss without -n): resolved once per distinct (name, proto)
         sel = pa.array(named)
-        found = endpoints.service_ports(port_text.filter(sel), pd.Series(proto[named]))
-        ports[named] = pd.array(np.where((found >= 0) & (found <= 65535), found, np.nan), dtype="Float64").astype("UInt16")
+        ports[named] = endpoints.service_ports(port_text.filter(sel), pd.Series(proto[named]))
     return ac.categorical(addr), ports
 
 
