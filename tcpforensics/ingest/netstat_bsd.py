@@ -137,9 +137,15 @@ def parse(lines: Lines) -> Parsed:
 
     frames = []
     reason = np.full(n, None, dtype=object)
-    for hid in np.unique(header_id[candidate]):  # one pass per header (a handful)
-        sel = np.flatnonzero(candidate & (header_id == hid))
+    # one pass per distinct layout (a handful), not per header: a netstat run in a loop
+    # repeats one header per run
+    by_layout: dict[tuple, tuple[dict, list[int]]] = {}
+    for hid in np.unique(header_id[candidate]):
         layout = _layout(arr[int(hid)].as_py() if hid >= 0 else _DEFAULT_HEADER)
+        key = tuple(tuple(v) if isinstance(v, list) else v for v in layout.values())
+        by_layout.setdefault(key, (layout, []))[1].append(int(hid))
+    for layout, hids in by_layout.values():
+        sel = np.flatnonzero(candidate & np.isin(header_id, hids))
         sub = arr.take(pa.array(sel, type=pa.int64()))
         m = pc.extract_regex(sub, _row_regex(layout["n_pre"]))
         ok = ac.mask(pc.is_valid(m))
@@ -151,6 +157,8 @@ def parse(lines: Lines) -> Parsed:
             proto = np.asarray(proto.to_pylist(), dtype=object)
             other = pd.notna(proto) & ~pd.Series(proto, dtype=object).str.match(r"(?:tcp|udp)\d*$", na=False).to_numpy(bool)
             reason[bad] = np.where(other, "non-TCP/UDP protocol: " + proto.astype(str), "unparseable line")
+
+    n_inet_frames = len(frames)
 
     # netstat -L: listen queue lengths of listening sockets (qlen -> recv_q, maxqlen -> send_q)
     listen_sec = (section == "listen queue") & ~claimed
@@ -174,6 +182,10 @@ def parse(lines: Lines) -> Parsed:
     skipped = skipped_frame(line_no[bad].tolist(), reason[bad].tolist(),
                             arr.take(pa.array(bad, type=pa.int64())).to_pylist())
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"line": pd.Series(dtype="int64")})
+    if n_inet_frames > 1:  # Internet rows in line order, whatever their layout; -L rows after
+        n_inet = sum(len(f) for f in frames[:n_inet_frames])
+        order = np.argsort(rows["line"].to_numpy()[:n_inet], kind="stable")
+        rows = rows.take(np.concatenate([order, np.arange(n_inet, len(rows))])).reset_index(drop=True)
     return Parsed(rows=rows, skipped=skipped, structural=structural)
 
 
@@ -212,16 +224,13 @@ def _rows(m: pa.StructArray, line: pd.Index, layout: dict) -> pd.DataFrame:
     version = pc.struct_field(pc.extract_regex(proto_tok, r"^[a-z]+(?P<v>\d*)$"), "v")
     laddr, lport = netstat_cols.split_dot(f["local"])
     faddr, fport = netstat_cols.split_dot(f["foreign"])
-    fam = netstat_cols.family(laddr, faddr).astype(object)
-    v = np.asarray(version.to_numpy(zero_copy_only=False), dtype=object)
-    fam = fam.where(v == "", pd.Series(np.where(v == "4", "ipv4", "ipv6"), dtype=object))
     is_tcp = ac.mask(pc.equal(proto, "tcp"))
     raw = ac.categorical(pc.if_else(pa.array(is_tcp), f["state"], pa.scalar(None, f["state"].type)))
     out = pd.DataFrame(
         {
             "line": np.asarray(line, dtype=np.int64),
             "proto": ac.categorical(proto),
-            "family": pd.Categorical(fam, categories=["ipv4", "ipv6"]),
+            "family": netstat_cols.family(laddr, faddr, _told_family(version)),
             "src_addr": ac.categorical(laddr),
             "src_port": netstat_cols.ports(lport, proto).array,
             "dst_addr": ac.categorical(faddr),
@@ -250,21 +259,25 @@ def _listen_rows(f: dict[str, pa.Array], line: np.ndarray) -> pd.DataFrame:
     """Rows of ``netstat -L``: listening TCP sockets with their accept-queue length and limit."""
     proto_tok = pc.fill_null(f["proto"], "tcp")
     proto = pc.struct_field(pc.extract_regex(proto_tok, r"^(?P<p>tcp|udp)"), "p")
-    version = np.asarray(pc.struct_field(pc.extract_regex(proto_tok, r"^[a-z]+(?P<v>\d*)$"), "v")
-                         .to_numpy(zero_copy_only=False), dtype=object)
+    version = pc.struct_field(pc.extract_regex(proto_tok, r"^[a-z]+(?P<v>\d*)$"), "v")
     laddr, lport = netstat_cols.split_dot(f["local"])
-    fam = netstat_cols.family(laddr, laddr).astype(object)
-    fam = fam.where(version == "", pd.Series(np.where(version == "4", "ipv4", "ipv6"), dtype=object))
     return pd.DataFrame({
         "line": np.asarray(line, dtype=np.int64),
         "proto": ac.categorical(proto),
-        "family": pd.Categorical(fam, categories=["ipv4", "ipv6"]),
+        "family": netstat_cols.family(laddr, laddr, _told_family(version)),
         "src_addr": ac.categorical(laddr),
         "src_port": netstat_cols.ports(lport, proto).array,
         "state": pd.Categorical(["LISTEN"] * len(line), dtype=vocab.STATE_DTYPE),
         "recv_q": ac.integers(f["qlen"]).array,
         "send_q": ac.integers(f["maxqlen"]).array,
     })
+
+
+def _told_family(version: pa.Array) -> np.ndarray:
+    """The family a protocol's version suffix names: ``tcp4`` 0 (ipv4), ``tcp6``/``tcp46`` 1
+    (ipv6, dual-stack sockets), ``tcp`` -1 (not told: the address decides)."""
+    v = np.asarray(pc.fill_null(version, "").to_numpy(zero_copy_only=False), dtype=object)
+    return np.where(v == "", -1, np.where(v == "4", 0, 1))
 
 
 def _skip(k: int) -> str:

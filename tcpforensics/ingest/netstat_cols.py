@@ -34,11 +34,15 @@ def ports(port_text: pa.Array, proto: pa.Array) -> pd.Series:
     return out
 
 
-def family(local: pa.Array, foreign: pa.Array) -> pd.Series:
-    """ipv4/ipv6 from the local address, else from the foreign one ('*' and names tell nothing)."""
+def family(local: pa.Array, foreign: pa.Array, told: np.ndarray | None = None) -> pd.Categorical:
+    """ipv4/ipv6 from the local address, else from the foreign one ('*' and names tell nothing);
+    ``told`` (per row: 0 ipv4, 1 ipv6, -1 not told), the family the protocol column names
+    (``tcp4``, ``tcp6``, ``TCPv6``), wins where given."""
     code = endpoints.family_codes(local)
     code = np.where(code >= 0, code, endpoints.family_codes(foreign))
-    return pd.Series(np.array([None, *endpoints.FAMILIES], dtype=object)[code + 1])
+    if told is not None:
+        code = np.where(told >= 0, told, code)
+    return pd.Categorical.from_codes(code, categories=list(endpoints.FAMILIES))
 
 
 def categorical(a: pa.Array) -> pd.Categorical:

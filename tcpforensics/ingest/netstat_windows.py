@@ -163,8 +163,6 @@ def _rows(fields: dict[str, pa.Array], rows_pos: np.ndarray, line_no: np.ndarray
     v6 = ac.mask(pc.ends_with(f["proto"], "v6"))
     local = pc.coalesce(f["lb"], f["la"])
     foreign = pc.coalesce(f["fb"], f["fa"])
-    fam = netstat_cols.family(local, foreign).astype(object)
-    fam[v6] = "ipv6"
     is_tcp = ac.mask(pc.equal(proto, "tcp"))
     raw = pc.if_else(pa.array(is_tcp), f["state"], pa.scalar(None, f["state"].type))
     raw_cat = ac.categorical(raw)
@@ -173,7 +171,7 @@ def _rows(fields: dict[str, pa.Array], rows_pos: np.ndarray, line_no: np.ndarray
         {
             "line": line_no[rows_pos],
             "proto": ac.categorical(proto),
-            "family": pd.Categorical(fam, categories=["ipv4", "ipv6"]),
+            "family": netstat_cols.family(local, foreign, np.where(v6, 1, -1)),
             "src_addr": ac.categorical(local),
             "src_port": netstat_cols.ports(f["lp"], proto).array,
             "dst_addr": ac.categorical(foreign),
