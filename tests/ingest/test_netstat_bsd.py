@@ -103,6 +103,28 @@ def test_headerless_grep_output_uses_default_layout() -> None:
     assert r.events["dst_port"].tolist() == [50000, 50001]
 
 
+def test_looped_runs_of_two_layouts_read_each_row_with_its_own_header() -> None:
+    """``netstat -an`` and ``netstat -anv`` in turns (two layouts, each header repeated):
+    rows are read with the layout of the closest header above and come out in line order."""
+    an = ("Active Internet connections (including servers)\n"
+          "Proto Recv-Q Send-Q  Local Address          Foreign Address        (state)\n"
+          "tcp4       {q}      0  10.0.0.1.22            10.0.0.9.{p}         ESTABLISHED\n")
+    anv = ("Active Internet connections (including servers)\n"
+           "Proto Recv-Q Send-Q  Local Address          Foreign Address        (state)      "
+           "rhiwat shiwat    pid   epid  state    options\n"
+           "tcp4       {q}      0  10.0.0.1.22            10.0.0.9.{p}         CLOSE_WAIT   "
+           "131072 131072   {pid}      0 0x0104 0x00000000\n")
+    text = (an.format(q=1, p=50001) + anv.format(q=2, p=50002, pid=701)
+            + an.format(q=3, p=50003) + anv.format(q=4, p=50004, pid=702))
+    r = ingest_text(text.encode(), "loop.txt", "netstat_bsd")
+    e = r.events
+    assert r.accounting["unaccounted"] == 0 and r.accounting["skipped"] == {}
+    assert e["line"].tolist() == [3, 6, 9, 12]
+    assert e["recv_q"].tolist() == [1, 2, 3, 4] and e["dst_port"].tolist() == [50001, 50002, 50003, 50004]
+    assert [_na(v) for v in e["pid"]] == [None, 701, None, 702]
+    assert e["state"].astype(object).tolist() == ["ESTABLISHED", "CLOSE_WAIT"] * 2
+
+
 def test_garbage_lines_are_skipped() -> None:
     text = (FREEBSD / "netstat-an.txt").read_text() + "tcp4 this is not a row\nsomething else\n"
     r = ingest_text(text.encode(), "x.txt")
