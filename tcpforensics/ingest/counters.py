@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from tcpforensics import fills, schema
+from tcpforensics import schema
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
 from tcpforensics.reconstruct.groups import cumcount
 
@@ -202,13 +202,35 @@ def _classify(text: pd.Series) -> pd.DataFrame:
     )
 
 
-def _proc_pairs(c: pd.DataFrame) -> pd.Series:
-    """Boolean per line: a names line directly followed by a values line of the same group."""
-    prev_group = c["proc_group"].shift(1)
-    prev_is_names = c["proc_group"].notna().shift(1, fill_value=False) & ~c["proc_values"].shift(1, fill_value=False)
-    values_ok = c["proc_values"] & prev_is_names & (prev_group == c["proc_group"])
-    names_ok = values_ok.shift(-1, fill_value=False)
-    return names_ok | values_ok
+def _obj(s: pd.Series) -> np.ndarray:
+    """A column as a numpy object array, missing -> None."""
+    return s.to_numpy(dtype=object, na_value=None)
+
+
+def _shift(a: np.ndarray, k: int, fill: object) -> np.ndarray:
+    """``a`` moved down ``k`` rows (up for negative ``k``), ``fill`` in the rows left empty."""
+    out = np.empty_like(a)
+    if k > 0:
+        out[:k], out[k:] = fill, a[:-k]
+    else:
+        out[k:], out[:k] = fill, a[-k:]
+    return out
+
+
+def _lookup(table: dict[str, str], keys: np.ndarray) -> np.ndarray:
+    """``table[key]`` per key (a hash lookup over the whole column); None where absent."""
+    known = pd.Index(list(table), dtype=object)
+    pos = known.get_indexer(pd.Index(keys, dtype=object))
+    return np.where(pos >= 0, np.array(list(table.values()), dtype=object)[pos], None)
+
+
+def _proc_pairs(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per line: a names line directly followed by a values line of the same group."""
+    if len(group) == 0:
+        return np.zeros(0, dtype=bool)
+    names = pd.notna(group) & ~values
+    values_ok = values & _shift(names, 1, False) & (_shift(group, 1, None) == group)
+    return _shift(values_ok, -1, False) | values_ok
 
 
 def detect(lines: Lines) -> float:
@@ -219,7 +241,7 @@ def detect(lines: Lines) -> float:
     n = int(content.sum())
     if n == 0:
         return 0.0
-    proc_ok = _proc_pairs(c)
+    proc_ok = pd.Series(_proc_pairs(_obj(c["proc_group"]), c["proc_values"].to_numpy(dtype=bool)), index=c.index)
     sections = c["section"].isin(GROUPS)
     nstat_ok = c["nstat_name"].str.match(f"^(?:{_GROUP_RE})", na=False).astype(bool)
     netstat_s = c["indented"] & (c["nameval_name"].notna() | text.astype(str).str.match(r"^[ \t]+\d+ \S"))
@@ -229,99 +251,114 @@ def detect(lines: Lines) -> float:
     return 0.95 * share if signature else 0.0
 
 
+#: What each line is, by the first rule below that claims it (``parse``): structural kinds,
+#: counter kinds (a row per counter) and this one skip kind, a reason of its own.
+_MISMATCH = "skip:names and values differ in count"
+_STRUCTURAL = ("blank", "nstat header", "counter names", "section header", "histogram header")
+
+
 def parse(lines: Lines) -> Parsed:
     """Counter rows into ``meta['counters']`` (schema.COUNTER_COLUMNS); no socket events."""
     text = lines.text.astype(str)
     c = _classify(text)
-    frame = lines.frame
-    structural: Counter = Counter()
-    kind = pd.Series("", index=text.index, dtype=object)
+    n = len(text)
+    line_no = text.index.to_numpy(dtype=np.int64)
+    indented = c["indented"].to_numpy(dtype=bool)
+    kind = np.full(n, "", dtype=object)
 
-    kind[c["blank"]] = "blank"
-    kind[(kind == "") & c["nstat_head"].fillna(False).astype(bool)] = "nstat header"
+    kind[c["blank"].to_numpy(dtype=bool)] = "blank"
+    kind[(kind == "") & c["nstat_head"].fillna(False).to_numpy(dtype=bool)] = "nstat header"
 
     # /proc/net/netstat, /proc/net/snmp: "Group: Name Name ..." then "Group: 1 2 ...".
-    pairs = _proc_pairs(c) & (kind == "")
-    values_lines = pairs & c["proc_values"]
-    names_lines = pairs & ~c["proc_values"]
-    names_tokens = c["proc_tokens"].shift(1)
-    n_names = c["proc_ntokens"].shift(1).where(values_lines)
-    n_values = c["proc_ntokens"].where(values_lines)
-    mismatch = values_lines & (n_names != n_values)
+    group = _obj(c["proc_group"])
+    tokens = _obj(c["proc_tokens"])
+    is_values = c["proc_values"].to_numpy(dtype=bool)
+    pairs = _proc_pairs(group, is_values) & (kind == "")
+    values_lines = pairs & is_values
+    names_lines = pairs & ~is_values
+    n_tokens = c["proc_ntokens"].to_numpy(dtype=float, na_value=np.nan)
+    mismatch = values_lines & (_shift(n_tokens, 1, np.nan) != n_tokens)
     kind[names_lines] = "counter names"
     kind[values_lines & ~mismatch] = "proc"
-    kind[mismatch] = "skip:names and values differ in count"
-    kind[mismatch.shift(-1, fill_value=False) & names_lines] = "skip:names and values differ in count"
+    kind[mismatch | (_shift(mismatch, -1, False) & names_lines)] = _MISMATCH
 
     # netstat -s: section headers, "Name: value", "123 phrase", ICMP histograms.
     open_ = kind == ""
-    is_section = open_ & c["section"].notna() & ~c["indented"]
+    title = _obj(c["section"])
+    is_section = open_ & pd.notna(title) & ~indented
     kind[is_section] = "section header"
-    section = fills.ffill(c["section"].where(is_section))
-    hist_head = open_ & text.str.match(_HIST_HEAD)
+    section = _ffill(np.where(is_section, title, None))
+    has_section = pd.notna(section)
+    head_dir = _obj(text.str.extract(_HIST_HEAD)["dir"])
+    hist_head = open_ & pd.notna(head_dir)
     kind[hist_head] = "histogram header"
-    hist_dir = text.str.extract(_HIST_HEAD)["dir"].where(hist_head | is_section)
-    hist_dir = fills.fill(fills.ffill(hist_dir.where(~is_section, "")), "")
+    hist_dir = _ffill(np.where(hist_head, head_dir, np.where(is_section, "", None)))
+    hist_dir = np.where(pd.isna(hist_dir), "", hist_dir)
     hist = text.str.extract(_HIST_ENTRY)
-    in_hist = (kind == "") & c["indented"] & hist_dir.ne("") & hist["what"].notna() & section.eq("Icmp")
-    nameval = (kind == "") & c["indented"] & c["nameval_name"].notna() & section.notna()
+    what = _obj(hist["what"])
+    in_hist = (kind == "") & indented & (hist_dir != "") & pd.notna(what) & (section == "Icmp")
+    nv_name = _obj(c["nameval_name"])
+    nameval = (kind == "") & indented & pd.notna(nv_name) & has_section
     kind[nameval] = "nameval"
     template = text.str.strip().str.replace(r"\s+", " ", regex=True).str.replace(r"\d+", "#", regex=True)
-    phrase_counter = (section.fillna("") + _SEP + template).map(_PHRASE_MAP)
-    is_phrase = (kind == "") & c["indented"] & section.notna() & phrase_counter.notna()
+    phrase_counter = _lookup(_PHRASE_MAP, np.where(has_section, section, "") + _SEP + template.to_numpy(dtype=object))
+    is_phrase = (kind == "") & indented & has_section & pd.notna(phrase_counter)
     kind[is_phrase] = "phrase"
-    hist_counter = hist["what"].map(ICMP_HISTOGRAM)
-    hist_name = hist_dir.str.capitalize().str.replace("Input", "In").str.replace("Output", "Out") + hist_counter
-    kind[in_hist & hist_counter.notna() & (kind == "")] = "histogram"
+    hist_counter = _lookup(ICMP_HISTOGRAM, what)
+    is_hist = in_hist & pd.notna(hist_counter) & (kind == "")
+    kind[is_hist] = "histogram"
 
     # nstat / /proc/net/snmp6: "TcpExtListenOverflows  12  0.0".
-    is_nstat = (kind == "") & ~c["indented"] & c["nstat_name"].notna()
+    nstat_name = _obj(c["nstat_name"])
+    is_nstat = (kind == "") & ~indented & pd.notna(nstat_name)
     kind[is_nstat] = "nstat"
 
     parts: list[pd.DataFrame] = []
-    if values_lines.any():
-        ok = kind == "proc"
-        p = pd.DataFrame(
-            {
-                "line": text.index[ok],
-                "group": c["proc_group"][ok].to_numpy(),
-                "counter": names_tokens[ok].to_numpy(),
-                "value": c["proc_tokens"][ok].to_numpy(),
-            }
-        ).explode(["counter", "value"], ignore_index=True)
-        parts.append(p)
-    for k, grp, name, val in (
-        ("nameval", section, c["nameval_name"], c["nameval_value"]),
-        ("phrase", section, phrase_counter, text.str.extract(r"(\d+)")[0]),
-        ("histogram", section, hist_name, hist["value"]),
-    ):
-        m = kind == k
-        if m.any():
-            parts.append(pd.DataFrame({"line": text.index[m], "group": grp[m].to_numpy(),
-                                       "counter": name[m].to_numpy(), "value": val[m].to_numpy()}))
+    ok = kind == "proc"
+    if ok.any():
+        parts.append(pd.DataFrame({"line": line_no[ok], "group": group[ok], "counter": _shift(tokens, 1, None)[ok],
+                                   "value": tokens[ok]}).explode(["counter", "value"], ignore_index=True))
+    if nameval.any():
+        parts.append(_part(line_no, nameval, section, nv_name, _obj(c["nameval_value"])))
+    if is_phrase.any():  # the first number of the line (the phrase's '#')
+        number = np.full(n, None, dtype=object)
+        number[is_phrase] = _obj(text[is_phrase].str.extract(r"(\d+)")[0])
+        parts.append(_part(line_no, is_phrase, section, phrase_counter, number))
+    if is_hist.any():
+        name = np.where(hist_dir == "input", "In", "Out") + np.where(is_hist, hist_counter, "")
+        parts.append(_part(line_no, is_hist, section, name, _obj(hist["value"])))
     if is_nstat.any():
         split = c["nstat_name"][is_nstat].str.extract(f"^(?P<group>{_GROUP_RE})(?P<counter>\\w+)$")
         parts.append(pd.DataFrame({
-            "line": text.index[is_nstat],
+            "line": line_no[is_nstat],
             "group": split["group"].fillna("").to_numpy(),
             "counter": split["counter"].fillna(c["nstat_name"][is_nstat]).to_numpy(),
             "value": c["nstat_value"][is_nstat].to_numpy(),
         }))
 
-    counters = _readings(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["line", "group", "counter", "value"]), frame, lines.input)
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["line", "group", "counter", "value"])
+    counters = _readings(rows, lines.frame, lines.input)
 
     # accounting: every line is a counter line, structural, or skipped (with its reason)
-    for k in ("blank", "nstat header", "counter names", "section header", "histogram header"):
-        structural[k] = int((kind == k).sum())
-    structural = Counter({k: v for k, v in structural.items() if v})
-    skip_reason = kind.where(kind.str.startswith("skip:"), "").str.removeprefix("skip:")
-    skip_reason = skip_reason.mask(kind == "", "not a counter line")
-    unmapped = (kind == "") & c["indented"] & section.notna()
-    skip_reason = skip_reason.mask(unmapped, "unmapped netstat -s phrase")
-    sk = skip_reason != ""
-    skipped = skipped_frame(list(text.index[sk]), list(skip_reason[sk]), list(text[sk]))
+    structural = Counter({k: int(v) for k in _STRUCTURAL if (v := (kind == k).sum())})
+    reason = np.where(kind == _MISMATCH, _MISMATCH.removeprefix("skip:"), "").astype(object)
+    reason[kind == ""] = "not a counter line"
+    reason[(kind == "") & indented & has_section] = "unmapped netstat -s phrase"
+    sk = reason != ""
+    skipped = skipped_frame(line_no[sk].tolist(), reason[sk].tolist(), text.to_numpy(dtype=object)[sk].tolist())
     return Parsed(rows=pd.DataFrame({"line": pd.Series(dtype="Int64")}), skipped=skipped,
                   structural=structural, meta={"counters": counters})
+
+
+def _ffill(a: np.ndarray) -> np.ndarray:
+    """Each None of an object array replaced by the last value above it."""
+    pos = np.maximum.accumulate(np.where(pd.isna(a), -1, np.arange(len(a)))) if len(a) else np.zeros(0, np.intp)
+    return np.where(pos >= 0, a[np.maximum(pos, 0)], None)
+
+
+def _part(line: np.ndarray, m: np.ndarray, group: np.ndarray, counter: np.ndarray, value: np.ndarray) -> pd.DataFrame:
+    """Counter rows of the lines ``m``: (line, group, counter, value text)."""
+    return pd.DataFrame({"line": line[m], "group": group[m], "counter": counter[m], "value": value[m]})
 
 
 def _readings(rows: pd.DataFrame, frame: pd.DataFrame, input_name: str) -> pd.DataFrame:
@@ -335,14 +372,21 @@ def _readings(rows: pd.DataFrame, frame: pd.DataFrame, input_name: str) -> pd.Da
     lsnap = frame["snapshot"].to_numpy(dtype=np.int64, na_value=0)[at]
     group, groups = pd.factorize(rows["group"].astype(object), sort=True)
     counter, names = pd.factorize(rows["counter"].astype(object), sort=True)
-    occ = cumcount(pd.factorize(pd.MultiIndex.from_arrays([lsnap, group, counter]))[0])
+    # the repetition of (marker snapshot, group, counter) (codes +1: NA is -1); keys stay < len(rows)**2
+    key = np.unique(lsnap * (len(groups) + 1) + group + 1, return_inverse=True)[1].ravel() * (len(names) + 1) + counter + 1
+    occ = cumcount(key)
     # a reading is (marker snapshot, repetition); readings keep their order of appearance
     reading = np.unique(lsnap * (int(occ.max()) + 1) + occ, return_inverse=True)[1].ravel()
     # the reading's time is the first known time of any of its lines
-    ts = pd.Series(frame["ts"].to_numpy(dtype="datetime64[ns]")[at]).groupby(reading).transform("first")
+    line_ts = frame["ts"].to_numpy(dtype="datetime64[ns]")[at]
+    known = ~np.isnat(line_ts)
+    first = np.full(int(reading.max()) + 1, np.datetime64("NaT", "ns"))
+    with_ts, at_first = np.unique(reading[known], return_index=True)
+    first[with_ts] = line_ts[known][at_first]
+    ts = first[reading]
     n = len(rows)
     return pd.DataFrame({
-        "ts": ts.to_numpy(dtype="datetime64[ns]"),
+        "ts": ts,
         "input": schema.single_category(input_name, n),
         "snapshot": pd.arrays.IntegerArray(reading.astype(np.int32), np.zeros(n, dtype=bool)),
         "group": pd.Categorical.from_codes(group, categories=pd.Index(np.asarray(groups, dtype=object))),
