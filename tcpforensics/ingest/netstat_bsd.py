@@ -139,21 +139,20 @@ def parse(lines: Lines) -> Parsed:
     reason = np.full(n, None, dtype=object)
     # one pass per distinct layout (a handful), not per header: a netstat run in a loop
     # repeats one header per run
-    by_layout: dict[tuple, tuple[dict, list[int]]] = {}
+    by_layout: dict[tuple, list[int]] = {}
     for hid in np.unique(header_id[candidate]):
-        layout = _layout(arr[int(hid)].as_py() if hid >= 0 else _DEFAULT_HEADER)
-        key = tuple(tuple(v) if isinstance(v, list) else v for v in layout.values())
-        by_layout.setdefault(key, (layout, []))[1].append(int(hid))
-    for layout, hids in by_layout.values():
+        by_layout.setdefault(_layout(arr[int(hid)].as_py() if hid >= 0 else _DEFAULT_HEADER), []).append(int(hid))
+    for layout, hids in by_layout.items():
+        n_pre = layout[0]
         sel = np.flatnonzero(candidate & np.isin(header_id, hids))
         sub = arr.take(pa.array(sel, type=pa.int64()))
-        m = pc.extract_regex(sub, _row_regex(layout["n_pre"]))
+        m = pc.extract_regex(sub, _row_regex(n_pre))
         ok = ac.mask(pc.is_valid(m))
         if ok.any():
             frames.append(_rows(m.filter(pa.array(ok)), line_no[sel[ok]], layout))
         bad = sel[~ok]
         if len(bad):
-            proto = ac.extract(arr.take(pa.array(bad, type=pa.int64())), _ANY_PROTO % layout["n_pre"])["proto"]
+            proto = ac.extract(arr.take(pa.array(bad, type=pa.int64())), _ANY_PROTO % n_pre)["proto"]
             proto = np.asarray(proto.to_pylist(), dtype=object)
             other = pd.notna(proto) & ~pd.Series(proto, dtype=object).str.match(r"(?:tcp|udp)\d*$", na=False).to_numpy(bool)
             reason[bad] = np.where(other, "non-TCP/UDP protocol: " + proto.astype(str), "unparseable line")
@@ -196,9 +195,11 @@ def _claim(mask: np.ndarray, claimed: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _layout(header: str) -> dict:
-    """Where the columns are, from a header line: PCB columns before Proto, the numeric
-    columns between Proto and Local Address, and the columns after the endpoints/state."""
+def _layout(header: str) -> tuple[int, bool, int | None, bool]:
+    """How rows under a header line are read: (PCB columns before Proto, whether Recv-Q and
+    Send-Q follow Proto, index of the pid / process:pid column among the columns after the
+    endpoints and state or None, whether that column is process:pid). Headers that differ only
+    in columns nobody reads (-T counters, -v buffers, a mangled "(state)") give one layout."""
     toks = header.split()
     p = toks.index("Proto") if "Proto" in toks else 0
     try:
@@ -208,16 +209,12 @@ def _layout(header: str) -> dict:
         la, fa = p + 1, p + 1
     tail = [t for t in toks[fa + 1 :] if t != "(state)"]
     pid_col = next((i for i, t in enumerate(tail) if t.lower() in ("pid", "process:pid")), None)
-    return {
-        "n_pre": p,
-        "nums": [t.lower() for t in toks[p + 1 : la]],
-        "tail": tail,
-        "pid_col": pid_col,
-        "named_pid": pid_col is not None and ":" in tail[pid_col],
-    }
+    queues = [t.lower() for t in toks[p + 1 : la]][:2] == ["recv-q", "send-q"]
+    return p, queues, pid_col, pid_col is not None and ":" in tail[pid_col]
 
 
-def _rows(m: pa.StructArray, line: pd.Index, layout: dict) -> pd.DataFrame:
+def _rows(m: pa.StructArray, line: pd.Index, layout: tuple[int, bool, int | None, bool]) -> pd.DataFrame:
+    _, queues, k, named_pid = layout
     f = {name: _field(m, name) for name in ("proto", "nums", "local", "foreign", "state", "rest")}
     proto_tok = f["proto"]
     proto = pc.struct_field(pc.extract_regex(proto_tok, r"^(?P<p>tcp|udp)"), "p")
@@ -239,14 +236,13 @@ def _rows(m: pa.StructArray, line: pd.Index, layout: dict) -> pd.DataFrame:
             "raw_state": raw,
         }
     )
-    if layout["nums"][:2] == ["recv-q", "send-q"]:
+    if queues:
         q = ac.extract(pc.fill_null(f["nums"], ""), r"^(?P<r>\d+)\s+(?P<s>\d+)")
         out["recv_q"] = ac.integers(q["r"]).array
         out["send_q"] = ac.integers(q["s"]).array
-    k = layout["pid_col"]
     if k is not None:
         rest = pc.fill_null(f["rest"], "")
-        if layout["named_pid"]:
+        if named_pid:
             got = ac.extract(rest, _skip(k) + r"(?P<proc>.*):(?P<pid>\d+)(?:\s|$)")
             out["process"] = ac.categorical(pc.utf8_trim_whitespace(got["proc"]))
         else:
