@@ -179,6 +179,11 @@ def concat_events(frames: list[pd.DataFrame], kind: str | None = None) -> pd.Dat
 
 def empty_events(kind: str | None = None) -> pd.DataFrame:
     """An event table with no rows and the right columns and dtypes."""
+    return _empty_events(kind).copy()
+
+
+@functools.cache
+def _empty_events(kind: str | None) -> pd.DataFrame:
     return conform(pd.DataFrame(), kind)
 
 

@@ -168,7 +168,7 @@ def _assemble(lines: Lines, name: str, parsed: Parsed, scores: dict[str, float])
             input=schema.single_category(lines.input, len(rows)),
             kind=pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), dtype=schema.KIND_DTYPE),
         )
-    events = schema.conform(rows, "socket")
+    events = schema.conform(rows, "socket") if len(rows) else schema.empty_events("socket")
     skipped = parsed.skipped
     if len(skipped):
         skipped = pd.DataFrame({

@@ -28,7 +28,8 @@ class Lines:
     def text(self) -> pd.Series:
         """The text of every line that is not a snapshot marker, indexed by line number."""
         f = self.frame
-        return f.loc[~f["is_marker"], "text"]
+        marker = f["is_marker"].to_numpy(dtype=bool)
+        return f["text"][~marker] if marker.any() else f["text"]
 
 
 @dataclass
