@@ -24,6 +24,10 @@ def ffill(s: pd.Series) -> pd.Series:
     """``s`` with each missing value replaced by the last present one above it."""
     if s.dtype != object:
         return s.ffill()
-    v = s.to_numpy(dtype=object)
+    return pd.Series(ffill_values(s.to_numpy(dtype=object)), index=s.index, dtype=object, name=s.name)
+
+
+def ffill_values(v: np.ndarray) -> np.ndarray:
+    """:func:`ffill` of a numpy object array (missing values above the first present one stay)."""
     pos = np.maximum.accumulate(np.where(pd.isna(v), -1, np.arange(len(v)))) if len(v) else np.zeros(0, np.intp)
-    return pd.Series(np.where(pos >= 0, v[np.maximum(pos, 0)], v), index=s.index, dtype=object, name=s.name)
+    return np.where(pos >= 0, v[np.maximum(pos, 0)], v)

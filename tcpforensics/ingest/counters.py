@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from tcpforensics import schema
+from tcpforensics import fills, schema
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
 from tcpforensics.reconstruct.groups import cumcount
 
@@ -226,8 +226,6 @@ def _lookup(table: dict[str, str], keys: np.ndarray) -> np.ndarray:
 
 def _proc_pairs(group: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per line: a names line directly followed by a values line of the same group."""
-    if len(group) == 0:
-        return np.zeros(0, dtype=bool)
     names = pd.notna(group) & ~values
     values_ok = values & _shift(names, 1, False) & (_shift(group, 1, None) == group)
     return _shift(values_ok, -1, False) | values_ok
@@ -287,12 +285,12 @@ def parse(lines: Lines) -> Parsed:
     title = _obj(c["section"])
     is_section = open_ & pd.notna(title) & ~indented
     kind[is_section] = "section header"
-    section = _ffill(np.where(is_section, title, None))
+    section = fills.ffill_values(np.where(is_section, title, None))
     has_section = pd.notna(section)
     head_dir = _obj(text.str.extract(_HIST_HEAD)["dir"])
     hist_head = open_ & pd.notna(head_dir)
     kind[hist_head] = "histogram header"
-    hist_dir = _ffill(np.where(hist_head, head_dir, np.where(is_section, "", None)))
+    hist_dir = fills.ffill_values(np.where(hist_head, head_dir, np.where(is_section, "", None)))
     hist_dir = np.where(pd.isna(hist_dir), "", hist_dir)
     hist = text.str.extract(_HIST_ENTRY)
     what = _obj(hist["what"])
@@ -348,12 +346,6 @@ def parse(lines: Lines) -> Parsed:
     skipped = skipped_frame(line_no[sk].tolist(), reason[sk].tolist(), text.to_numpy(dtype=object)[sk].tolist())
     return Parsed(rows=pd.DataFrame({"line": pd.Series(dtype="Int64")}), skipped=skipped,
                   structural=structural, meta={"counters": counters})
-
-
-def _ffill(a: np.ndarray) -> np.ndarray:
-    """Each None of an object array replaced by the last value above it."""
-    pos = np.maximum.accumulate(np.where(pd.isna(a), -1, np.arange(len(a)))) if len(a) else np.zeros(0, np.intp)
-    return np.where(pos >= 0, a[np.maximum(pos, 0)], None)
 
 
 def _part(line: np.ndarray, m: np.ndarray, group: np.ndarray, counter: np.ndarray, value: np.ndarray) -> pd.DataFrame:
