@@ -29,5 +29,5 @@ def ffill(s: pd.Series) -> pd.Series:
 
 def ffill_values(v: np.ndarray) -> np.ndarray:
     """:func:`ffill` of a numpy object array (missing values above the first present one stay)."""
-    pos = np.maximum.accumulate(np.where(pd.isna(v), -1, np.arange(len(v)))) if len(v) else np.zeros(0, np.intp)
+    pos = np.maximum.accumulate(np.where(pd.isna(v), -1, np.arange(len(v))))
     return np.where(pos >= 0, v[np.maximum(pos, 0)], v)
