@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import resource
-import struct
 import subprocess
 import sys
 import time
@@ -43,35 +42,11 @@ TSHARK_FIELDS = ["frame.number", "frame.time_epoch", "ip.src", "ip.dst", "ipv6.s
 
 def build() -> None:
     """Concatenate the corpus's Ethernet pcaps, time-shifted, until >= TARGET_TCP TCP packets."""
-    import dpkt
+    import capbuild  # benchmarks/capbuild.py (shared with bench_memory.py); writes the same bytes
 
-    sources = []
-    for path in sorted(CORPUS.glob("*/*.pcap*")):
-        with open(path, "rb") as fh:
-            r = dpkt.pcap.UniversalReader(fh)
-            if r.datalink() != dpkt.pcap.DLT_EN10MB:
-                continue
-            recs = [(ts, bytes(buf)) for ts, buf in r]
-        tcp = sum(1 for _, b in recs if len(b) > 23 and b[12:14] == b"\x08\x00" and b[23] == 6)
-        sources.append((recs, tcp))
     DATA.mkdir(parents=True, exist_ok=True)
-    total_tcp = frames = 0
-    shift = 0.0
-    t_base = 1_600_000_000.0
-    with open(BIG, "wb") as out:
-        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        while total_tcp < TARGET_TCP:
-            for recs, tcp in sources:
-                if not recs:
-                    continue
-                first = recs[0][0]
-                for ts, buf in recs:
-                    t = t_base + shift + min(max(ts - first, 0.0), 86400.0)  # odd clocks clamped to a day
-                    sec = int(t)
-                    out.write(struct.pack("<IIII", sec, int((t - sec) * 1e6), len(buf), len(buf)) + buf)
-                shift += min(max(recs[-1][0] - first, 0.0), 86400.0) + 1.0
-                total_tcp += tcp
-                frames += len(recs)
+    stats = capbuild.build_concat(BIG, capbuild.load_sources(capbuild.corpus_pcaps(CORPUS)), TARGET_TCP)
+    frames, total_tcp = stats.frames, stats.tcp
     subprocess.run(["editcap", "-F", "pcapng", str(BIG), str(BIG_NG)], check=True)
     subprocess.run(["editcap", "-r", str(BIG), str(SUBSET), f"1-{PYSHARK_FRAMES}"], check=True)
     print(f"built {BIG} ({frames} frames, ~{total_tcp} TCP, {BIG.stat().st_size / 1e6:.0f} MB)", file=sys.stderr)
@@ -115,7 +90,7 @@ def m_tshark_fields(path: str) -> dict:
 
 
 def m_pyshark(path: str) -> dict:
-    from tcpforensics.capture import tshark
+    from tcpforensics.ingest import pcap_tshark as tshark
 
     t = time.perf_counter()
     ing = tshark.ingest(path)

@@ -271,7 +271,7 @@ def zeek_section(corpus: Path, limit: int | None) -> tuple[list[str], str]:
 
 
 def labels_section(corpus: Path, limit: int | None) -> tuple[list[str], str]:
-    from tcpforensics.analysis import analyze
+    from tcpforensics.pipeline import analyze
 
     base = corpus / "pcap" / "labeled"
     rules: Callable[[str], dict] = test_module("tests/detect/test_captures_corpus.py").expectation

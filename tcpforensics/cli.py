@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from tcpforensics import __version__
 from tcpforensics.errors import InputError, UsageError, one_line
+from tcpforensics.version import __version__
 
 app = typer.Typer(
     name="tcpforensics",
@@ -76,11 +76,15 @@ def _write(text: str | bytes, output: Path | None) -> None:
         _fail(f"{output}: cannot write: {e.strerror or e}")
 
 
-INPUTS = typer.Argument(..., help="Capture or socket-table dump files; '-' reads standard input.")
+INPUTS = typer.Argument(..., help="Capture or socket-table dump files, folders (walked, content-detected) or globs; '-' reads standard input.")
 INPUT_FORMAT = typer.Option(None, "--input-format", help="Skip content detection: ss, netstat_linux, netstat_bsd, netstat_windows, proc_net_tcp, counters, pcap.")
 OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output.")
 ENGINE = typer.Option("native", "--engine", help="Capture reader: native (fast, default) or tshark (through pyshark; slow, a reference).")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr for long capture reads.")
+CHECKSUMS = typer.Option("auto", "--checksums", help="TCP checksums when rebuilding flows: auto (ignore the bad sums of checksum offload, see docs/flows.md), verify (drop bad segments, Zeek's default) or ignore (accept all, zeek -C).")
+SERVER_PORTS = typer.Option(None, "--likely-server-ports", help="Comma-separated ports that count as servers when orienting flows (default: Zeek's list).")
+JOBS = typer.Option(1, "--jobs", "-j", min=1, help="Read and reconstruct inputs on this many local processes (Dask); the report is the same.")
+SCHEDULER = typer.Option(None, "--scheduler", help="Send the per-input work to this Dask scheduler (tcp://host:8786) instead of local processes.")
 REPORT_OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output; with --format csv, a directory (existing, or ending in '/') gets one CSV per table.")
 
 
@@ -97,15 +101,22 @@ def analyze(
     engine: str = ENGINE,
     quiet: bool = QUIET,
     plot: Path | None = typer.Option(None, "--plot", help="Also write PNG plots (states, SYN/RST rates, scans, closes, snapshots) into this directory."),
+    checksums: str = CHECKSUMS,
+    server_ports: str | None = SERVER_PORTS,
+    jobs: int = JOBS,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """Diagnose inputs: state histogram, abnormal sockets and connections, scans and floods."""
     from tcpforensics import config as cfg
-    from tcpforensics.analysis import analyze as run
-    from tcpforensics.report import fails, is_directory_output, render, write_directory
+    from tcpforensics.pipeline import analyze as run
+    from tcpforensics.pipeline import options_of
+    from tcpforensics.report.render import fails, is_directory_output, render, write_directory
 
     try:
         conf = cfg.with_overrides(cfg.load(config), threshold, expected_listeners)
-        report = run(inputs, conf, input_format, engine=engine, progress=False if quiet else None)
+        options = options_of(checksums, server_ports)
+        report = run(inputs, conf, input_format, options, jobs=jobs, scheduler=scheduler,
+                     keep_evidence=plot is not None, engine=engine, progress=False if quiet or jobs > 1 else None)
     except (InputError, UsageError) as e:
         _fail(str(e))
         return
@@ -113,7 +124,7 @@ def analyze(
         from tcpforensics.report.plots import render_all
 
         try:
-            render_all(report, plot, config=conf, link_base=Path(output).parent if output else None)
+            render_all(report, plot, link_base=Path(output).parent if output else None)
         except OSError as e:
             _fail(f"{plot}: cannot write: {e.strerror or e}")
     if is_directory_output(fmt.value, output):
@@ -138,12 +149,14 @@ def events(
 ) -> None:
     """Write the common connection-event table of the inputs."""
     from tcpforensics import schema
-    from tcpforensics.analysis import ingest_all
-    from tcpforensics.capture import stream
+    from tcpforensics.ingest.inputs import expand
+    from tcpforensics.pipeline import ingest_all
+    from tcpforensics.report import event_stream as stream
     from tcpforensics.report.export import write_table
 
     progress = False if quiet else None
     try:
+        inputs = expand(inputs).paths()  # folders and globs
         if input_format in (None, "pcap") and fmt.value in stream.STREAMABLE and stream.all_captures(inputs):
             stream.write(inputs, fmt.value, output, engine=engine, progress=progress)  # chunk by chunk
             return
@@ -170,18 +183,22 @@ def flows(
     inputs: list[str] = INPUTS,
     fmt: FlowFormat = typer.Option(FlowFormat.table, "--format", "-f", help="table, csv, json (lines), zeek (conn.log) or parquet."),
     output: Path | None = OUTPUT,
-    ignore_checksums: bool = typer.Option(False, "--ignore-checksums", "-C", help="Accept packets with bad TCP checksums (like zeek -C)."),
-    server_ports: str | None = typer.Option(None, "--likely-server-ports", help="Comma-separated ports that count as servers when orienting (default: Zeek's list)."),
+    ignore_checksums: bool = typer.Option(False, "--ignore-checksums", "-C", help="Accept packets with bad TCP checksums (like zeek -C; the same as --checksums ignore)."),
+    checksums: str = CHECKSUMS,
+    server_ports: str | None = SERVER_PORTS,
     input_format: str | None = INPUT_FORMAT,
+    jobs: int = JOBS,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """One row per TCP connection: Zeek conn_state and history, RFC 9293 endpoint states, close."""
-    from tcpforensics.reconstruct.flows import flows_of_inputs
+    from tcpforensics.pipeline import flows_of_inputs, options_of
     from tcpforensics.report.zeek import render_flows
 
     if fmt == FlowFormat.parquet and output is None:
         _fail("--format parquet needs --output PATH")
     try:
-        table = flows_of_inputs(inputs, input_format, ignore_checksums=ignore_checksums, likely_server_ports=server_ports)
+        options = options_of("ignore" if ignore_checksums else checksums, server_ports)
+        table = flows_of_inputs(inputs, input_format, options, jobs=jobs, scheduler=scheduler)
     except (InputError, UsageError) as e:
         _fail(str(e))
         return

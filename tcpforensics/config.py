@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import importlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +18,6 @@ DEFAULTS: dict[str, Any] = {}
 #: One line per threshold (what it measures and why the default), for ``--help``-style listings.
 DESCRIPTIONS: dict[str, str] = {}
 
-#: Detector modules that register thresholds at import time (imported before validation).
-DETECTOR_MODULES: tuple[str, ...] = ("tcpforensics.detect.sockets", "tcpforensics.detect.captures")
-
 #: Keys accepted in ``[tool.tcpforensics]`` / ``tcpforensics.toml``.
 KNOWN_KEYS: tuple[str, ...] = ("thresholds", "expected_listeners")
 
@@ -35,9 +31,8 @@ def register_defaults(values: dict[str, Any], descriptions: dict[str, str] | Non
 
 
 def all_defaults() -> dict[str, Any]:
-    """Every registered default, after importing the detector modules that register them."""
-    for name in DETECTOR_MODULES:
-        importlib.import_module(name)
+    """Every registered default. The modules that register them are imported with the package
+    (``tcpforensics/__init__.py`` imports the pipeline, which imports every stage)."""
     return dict(DEFAULTS)
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from tcpforensics.config import Config, register_defaults
-from tcpforensics.detect import evidence as ev
-from tcpforensics.detect.rules import Rule, first_match
+from tcpforensics.detect import findings as ev
+from tcpforensics.reconstruct.rules import Rule, first_match
 
 DEFAULTS = {
     "close.pile_low": 10,  # ours: this many of one close kind from one host is worth a look

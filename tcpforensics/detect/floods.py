@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 
 from tcpforensics.config import Config, register_defaults
-from tcpforensics.detect import evidence as ev
-from tcpforensics.detect.probes import FIN, RST, SYN_SHAPES
-from tcpforensics.detect.rules import Rule, first_match
+from tcpforensics.detect import findings as ev
 from tcpforensics.detect.windows import burst_rate, window_counts
+from tcpforensics.reconstruct.conversations import FIN, RST, SYN_SHAPES
+from tcpforensics.reconstruct.rules import Rule, first_match
 
 #: Thresholds (sources in docs/detection-captures.md).
 DEFAULTS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tcpforensics.detect.rules import Rule, first_match
+from tcpforensics.reconstruct.rules import Rule, first_match
 
 #: Zeek's is_failed_conn (policy/misc/scan.zeek) on a SYN probe's flow, first match wins:
 #: no data either way and (no SYN-ACK, refused, or reset by the originator after SYN-ACK).

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from tcpforensics.config import Config, register_defaults
-from tcpforensics.detect import evidence as ev
+from tcpforensics.detect import findings as ev
 from tcpforensics.detect import trw
-from tcpforensics.detect.probes import SYN_SHAPES
-from tcpforensics.detect.rules import Rule, first_match
+from tcpforensics.reconstruct.conversations import SYN_SHAPES
+from tcpforensics.reconstruct.rules import Rule, first_match
 
 #: Thresholds (sources in docs/detection-captures.md). Counts are distinct (host, port)
 #: pairs of *failed* attempts (no answer, rejected, reset before any data), never raw SYNs.

@@ -9,16 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tcpforensics import schema
 from tcpforensics.config import Config, register_defaults
+from tcpforensics.detect import findings
 from tcpforensics.detect import socketframe as sf
 from tcpforensics.detect.socket_counters import counter_rule, counter_signals, retransmissions
 from tcpforensics.detect.socket_tables import summary_tables
 from tcpforensics.detect.socket_text import finish
 from tcpforensics.detect.socketframe import Context
-from tcpforensics.ingest.base import Ingested
-from tcpforensics.ingest.counters import deltas
-from tcpforensics.reconstruct.sockets import timelines
+from tcpforensics.reconstruct.evidence import SocketEvidence
 
 # --- thresholds (reasoning for every default: docs/detection-sockets.md) ---------------------
 THRESHOLDS: dict[str, float | int] = {
@@ -457,42 +455,11 @@ RULES: tuple[tuple[str, Callable[[Context], pd.DataFrame]], ...] = (
 )
 
 
-def diagnose(inputs: list[Ingested], config: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Findings and summary tables from socket snapshots and kernel counters."""
-    events = [i.events for i in inputs if len(i.events)]
-    ev = schema.concat_events(events, "socket")
-    snaps = {i.input: int(i.accounting.get("snapshots") or 1) for i in inputs}
-    df = sf.frame(ev)
-    tl = timelines(ev, snaps)
-    tl["stuck"] = stuck_mask(tl, config)
-    cnt = [i.counters for i in inputs if i.counters is not None and len(i.counters)]
-    counters = deltas(pd.concat(cnt, ignore_index=True)) if cnt else deltas(None)
-    if len(counters):
-        counters["ref"] = counters["input"].astype(str) + ":" + counters["line_last"].astype("Int64").astype("string").fillna("-").astype(str)
-        counters["input"] = counters["input"].astype(str)
-        counters["group"] = counters["group"].astype(str)
-        counters["counter"] = counters["counter"].astype(str)
-    ctx = Context(df=df, timelines=tl, counters=counters, config=config)
-    parts = [rule(ctx) for _, rule in RULES]
-    findings = _dedup([p for p in parts if len(p)])
-    return findings, summary_tables(df, tl, counters, config)
-
-
-def _dedup(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """One finding per (category, subject): the most severe, then largest; other inputs listed."""
-    if not parts:
-        return schema.empty_findings()
-    cols = list(schema.FINDING_COLUMNS)
-    allf = pd.concat([p[cols + ["input"]] for p in parts], ignore_index=True)
-    allf["severity"] = allf["severity"].astype(schema.SEVERITY_DTYPE)
-    allf = allf.sort_values(["severity", "count"], ascending=[False, False], kind="stable")
-    inputs = allf.groupby(["category", "subject"], sort=False)["input"].agg(lambda s: sorted(set(s)))
-    keep = allf.drop_duplicates(["category", "subject"], keep="first").reset_index(drop=True)
-    many = keep.set_index(["category", "subject"]).index.map(inputs)
-    keep["details"] = [d | ({"inputs": list(m)} if len(m) > 1 else {}) for d, m in zip(keep["details"], many, strict=True)]
-    out = keep[cols].copy()
-    out["count"] = pd.to_numeric(out["count"], errors="coerce").round().astype("Int64")
-    for c, dt in schema.FINDING_COLUMNS.items():
-        if c not in ("details", "evidence", "count"):
-            out[c] = out[c].astype(dt)
-    return out.reset_index(drop=True)
+def diagnose(evidence: SocketEvidence, config: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Findings (not yet deduplicated) and summary tables from socket timelines and counters."""
+    df = sf.frame(evidence.events)
+    tl = evidence.timelines.assign(stuck=stuck_mask(evidence.timelines, config))
+    ctx = Context(df=df, timelines=tl, counters=evidence.counters, config=config)
+    parts = [p.assign(measure="peak") for _, rule in RULES if len(p := rule(ctx))]
+    found = findings.to_frame(pd.concat(parts, ignore_index=True) if parts else [])
+    return found, summary_tables(df, tl, evidence.counters, config)

@@ -123,7 +123,7 @@ def ingest(source: str, input_format: str | None = None, **options) -> Ingested:
     """
     if input_format is not None and input_format not in TEXT_FORMATS + CAPTURE_FORMATS:
         raise InputError(source, f"unknown input format {input_format!r}; known: {', '.join(TEXT_FORMATS + CAPTURE_FORMATS)}")
-    if input_format in CAPTURE_FORMATS or (input_format is None and source != "-" and _path_is_capture(source)):
+    if input_format in CAPTURE_FORMATS or (input_format is None and source != "-" and is_capture_file(source)):
         return _module(input_format or "pcap").ingest(source, **options)
     data = read_input(source)
     if input_format is None and detect_capture(data[:64]):
@@ -131,7 +131,7 @@ def ingest(source: str, input_format: str | None = None, **options) -> Ingested:
     return ingest_text(data, source, input_format)
 
 
-def _path_is_capture(source: str) -> bool:
+def is_capture_file(source: str) -> bool:
     with reading(source):
         return _is_capture_path(Path(source))
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from tcpforensics import fills, schema
+from tcpforensics.groups import cumcount
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
-from tcpforensics.reconstruct.groups import cumcount
 
 NAME = "counters"
 DESCRIPTION = "kernel TCP/IP counters: /proc/net/netstat, /proc/net/snmp(6), netstat -s (Linux), nstat"
@@ -396,27 +396,3 @@ def _values(text: pd.Series) -> pd.Series:
         fits = digits.str.fullmatch(r"-?\d{1,18}")
         value = pd.to_numeric(digits.where(fits), errors="coerce").astype("Int64")
     return value
-
-
-def deltas(counters: pd.DataFrame) -> pd.DataFrame:
-    """Per (input, group, counter): first and last reading, their values and the increase.
-
-    With one reading ``delta`` is NA and ``value_last`` is the value since boot (or, for plain
-    ``nstat``, since its previous run). A decrease (counter reset, reboot) gives NA.
-    """
-    if counters is None or counters.empty:
-        return pd.DataFrame(columns=["input", "group", "counter", "readings", "value_first",
-                                     "value_last", "delta", "ts_first", "ts_last", "line_last"])
-    c = counters.sort_values(["input", "group", "counter", "snapshot"], kind="stable")
-    g = c.groupby(["input", "group", "counter"], observed=True, sort=False)
-    out = g.agg(
-        readings=("snapshot", "nunique"),
-        value_first=("value", "first"),
-        value_last=("value", "last"),
-        ts_first=("ts", "first"),
-        ts_last=("ts", "last"),
-        line_last=("line", "last"),
-    ).reset_index()
-    d = out["value_last"] - out["value_first"]
-    out["delta"] = d.where((out["readings"] > 1) & (d >= 0))
-    return out

@@ -34,7 +34,7 @@ def ingest(source: str, engine: str = "native", progress: bool | None = None, **
     """Read a capture file into packet events (all TCP segments) with an exact account."""
     _check_engine(source, engine)
     if engine == "tshark":
-        from tcpforensics.capture import tshark
+        from tcpforensics.ingest import pcap_tshark as tshark
 
         return tshark.ingest(source, **options)
     with _opened(source) as fh:
@@ -74,7 +74,7 @@ class CaptureStream:
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
         if self.engine == "tshark":
-            from tcpforensics.capture import tshark
+            from tcpforensics.ingest import pcap_tshark as tshark
 
             ing = tshark.ingest(self.source)
             self.accounting, self.skipped = ing.accounting, ing.skipped

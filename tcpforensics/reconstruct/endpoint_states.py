@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tcpforensics.reconstruct.groups import first_where, sdelta32
+from tcpforensics.groups import first_where, sdelta32
 
 INF = np.iinfo(np.int64).max
 

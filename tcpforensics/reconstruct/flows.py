@@ -15,23 +15,25 @@ Pipeline (all column-wise; see docs/flows.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tcpforensics.reconstruct import endpoint_states, gaps, history, machine, splitting
-from tcpforensics.reconstruct import zeek_rules as zr
-from tcpforensics.reconstruct.groups import (
+from tcpforensics.groups import (
     first_where,
     last_where,
     prev_cummax,
     ranges,
     sdelta32,
 )
+from tcpforensics.reconstruct import endpoint_states, gaps, history, machine, splitting
+from tcpforensics.reconstruct import zeek_rules as zr
 from tcpforensics.reconstruct.packets import ACK, FIN, RST, SYN, Packets, prepare
+from tcpforensics.reconstruct.partition import address_hashes, mix64, tuple_hashes
+from tcpforensics.schema import conform_flows
 
 #: Zeek's likely_server_ports with its default scripts loaded (reference: zeek-conn-semantics.md §4).
 DEFAULT_SERVER_PORTS: frozenset[int] = frozenset(
@@ -76,16 +78,48 @@ class FlowConfig:
         return cls(**known)
 
 
-def flows(events: pd.DataFrame, config: FlowConfig | dict | None = None) -> pd.DataFrame:
-    """One row per TCP connection of the packet events (see schema.FLOW_COLUMNS)."""
-    from tcpforensics.schema import conform_flows
+def flows(events: pd.DataFrame, config: FlowConfig | dict | None = None,
+          capture_end: Mapping[object, Any] | None = None) -> pd.DataFrame:
+    """One row per TCP connection of the packet events (see schema.FLOW_COLUMNS).
 
+    ``capture_end`` maps an input name (None: rows without one) to the time its capture
+    ends (anything ``pd.Timestamp`` takes), where ``orig_final``/``resp_final`` are read; by
+    default, and for inputs it leaves out, the input's last packet among ``events``. Give it
+    when ``events`` are part of a capture (a partition: ``Partitioner.capture_end()``).
+    """
     cfg = config if isinstance(config, FlowConfig) else FlowConfig.from_mapping(config)
     P = prepare(events, cfg.ignore_checksums, cfg.ignore_checksums_nets)
     if len(P) == 0:
         return conform_flows(pd.DataFrame())
-    table, _, _ = _reconstruct(P, cfg)
+    table, _, _ = _reconstruct(P, cfg, capture_end)
     return _in_start_order(conform_flows(table))
+
+
+def merge_flows(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Flow tables of the partitions of one event table as ``flows`` gives it for the whole.
+
+    Each part is ``flows(partition, config, capture_end=...)`` of partitions that keep every
+    4-tuple whole (``reconstruct.partition``); categories are united, rows put in start order.
+    """
+    tables = [t for t in parts if len(t)]
+    if not tables:
+        return conform_flows(pd.DataFrame())
+    return _in_start_order(_concat_united(tables))
+
+
+def _concat_united(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat`` keeping categorical columns categorical (categories united, sorted as
+    ``astype("category")`` sorts them)."""
+    if len(tables) == 1:
+        return tables[0]
+    for c in tables[0].columns:
+        dtypes = [t[c].dtype for t in tables]
+        if isinstance(dtypes[0], pd.CategoricalDtype) and any(d != dtypes[0] for d in dtypes):
+            cats = dtypes[0].categories
+            for d in dtypes[1:]:
+                cats = cats.union(d.categories)
+            tables = [t.assign(**{c: t[c].cat.set_categories(cats)}) for t in tables]
+    return pd.concat(tables, ignore_index=True)
 
 
 def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | None = None) -> Iterator[pd.DataFrame]:
@@ -98,8 +132,6 @@ def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | Non
     the yielded tables equals ``flows`` of the whole capture; merged captures whose time
     goes backwards need ``flows``.
     """
-    from tcpforensics.schema import conform_flows
-
     cfg = config if isinstance(config, FlowConfig) else FlowConfig.from_mapping(config)
     carry: pd.DataFrame | None = None
     for chunk in chunks:
@@ -127,7 +159,8 @@ def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | Non
 # --- splitting a 4-tuple into connections -------------------------------------------------
 
 
-def _reconstruct(P: Packets, cfg: FlowConfig) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _reconstruct(P: Packets, cfg: FlowConfig,
+                 capture_end: Mapping[object, Any] | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Connections of P as Zeek's session manager would cut them, summarized; (table, starts, ends).
 
     A 4-tuple is first cut at inactivity gaps; then each pass analyzes the pending
@@ -156,7 +189,7 @@ def _reconstruct(P: Packets, cfg: FlowConfig) -> tuple[pd.DataFrame, np.ndarray,
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], n]
     tables, done_s, done_e = [], [], []
-    cap_end = _capture_end(P)
+    cap_end = _capture_end(P, capture_end)
     while len(starts):
         table, cut = _analyze_blocks(P, starts, ends, cfg, cap_end)
         whole = cut < 0
@@ -421,7 +454,7 @@ def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: b
     close = endpoint_states.close_category(cstate, hist, states)
     out = pd.DataFrame(
         {
-            "uid": _uids(P.key[j0], start),
+            "uid": _uids(P, j0),
             "orig_addr": P.addrs[o_addr],
             "orig_port": o_port,
             "resp_addr": P.addrs[r_addr],
@@ -466,17 +499,26 @@ def _last_time(chunk_ts: pd.Series | None, P: Packets) -> int:
     return int(ts.iloc[-1].value) if len(ts) else int(P.ts.max())
 
 
-def _capture_end(P: Packets) -> np.ndarray:
-    """Per packet: the time of the last packet of the same input (capture end for *_final)."""
+def _capture_end(P: Packets, given: Mapping[object, Any] | None = None) -> np.ndarray:
+    """Per packet: the time of the last packet of the same input (capture end for *_final),
+    or the later time ``given`` for that input."""
     codes = np.asarray(P.inputs.codes, dtype=np.int64) + 1  # NA input -> 0
-    last = np.full(codes.max() + 1 if len(codes) else 1, np.iinfo(np.int64).min, dtype=np.int64)
+    names = [None, *P.inputs.categories.tolist()]
+    last = np.full(len(names), np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last, codes, P.ts)
+    for i, name in enumerate(names if given else []):  # one step per input name
+        if name in given:
+            last[i] = max(last[i], pd.Timestamp(given[name]).value)
     return last[codes]
 
 
-def _uids(key: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Deterministic Zeek-like connection ids: 'C' + 11 base-62 characters of a hash."""
-    h = pd.util.hash_array(key.astype(np.int64) * 1_000_003 + start.astype(np.int64)).astype(np.uint64)
+def _uids(P: Packets, first: np.ndarray) -> np.ndarray:
+    """Zeek-like connection ids, 'C' + 11 base-62 characters of a hash of the connection's
+    canonical 4-tuple (address texts, ports) and start ns: the same in every run and process,
+    whichever other packets are analysed with it."""
+    addr = address_hashes(P.addrs)  # (each distinct address once)
+    t = tuple_hashes(addr[P.saddr[first]], P.sport[first], addr[P.daddr[first]], P.dport[first])
+    h = mix64(t ^ mix64(P.ts[first].view(np.uint64)))
     alphabet = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
     digits = []
     x = h.copy()
@@ -487,65 +529,19 @@ def _uids(key: np.ndarray, start: np.ndarray) -> np.ndarray:
     return np.char.add("C", chars.view(f"<U{chars.shape[1]}").ravel()).astype(object)
 
 
-__all__ = ["DEFAULT_SERVER_PORTS", "FlowConfig", "flows", "flows_of_inputs", "flows_stream", "split"]
-
-
-def flows_of_inputs(inputs: list[str], input_format: str | None = None, ignore_checksums: bool = False,
-                    likely_server_ports: str | None = None) -> pd.DataFrame:
-    """Ingest captures and reconstruct their flows (what ``tcpforensics flows`` runs)."""
-    from tcpforensics.analysis import ingest_all
-    from tcpforensics.errors import UsageError
-
-    cfg = FlowConfig(ignore_checksums=ignore_checksums)
-    if likely_server_ports is not None:
-        try:
-            ports = frozenset(int(p) for p in likely_server_ports.split(",") if p.strip())
-        except ValueError:
-            raise UsageError(f"--likely-server-ports {likely_server_ports!r}: expected comma-separated port numbers") from None
-        cfg = replace(cfg, likely_server_ports=ports)
-    if len(inputs) == 1 and inputs[0] != "-" and input_format in (None, "pcap"):
-        from tcpforensics.ingest import _path_is_capture
-
-        if _path_is_capture(inputs[0]):
-            streamed = _stream_capture(inputs[0], cfg)
-            if streamed is not None:
-                return streamed
-    ingested = ingest_all(inputs, input_format)
-    frames = [i.events for i in ingested if len(i.events)]
-    events = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else pd.DataFrame())
-    return flows(events, cfg)
-
-
-class _TimeWentBack(Exception):
-    pass
-
-
-def _stream_capture(path: str, cfg: FlowConfig) -> pd.DataFrame | None:
-    """Flows of one capture read in chunks (less memory); None when its time goes backwards
-    across chunks (then the whole capture is reconstructed at once)."""
-    from tcpforensics.ingest.pcap import iter_events
-    from tcpforensics.schema import conform_flows
-
-    def checked():
-        newest = None
-        for chunk in iter_events(path):
-            ts = chunk["ts"].dropna()
-            if len(ts):
-                if newest is not None and ts.min() < newest:
-                    raise _TimeWentBack
-                newest = ts.max() if newest is None else max(newest, ts.max())
-            yield chunk
-
-    try:
-        parts = list(flows_stream(checked(), cfg))
-    except _TimeWentBack:
-        return None
-    table = pd.concat(parts, ignore_index=True) if parts else conform_flows(pd.DataFrame())
-    return _in_start_order(table)
+__all__ = ["DEFAULT_SERVER_PORTS", "FlowConfig", "flows", "flows_stream", "merge_flows", "split"]
 
 
 def _in_start_order(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows by start time (then first frame), as a reader expects them."""
+    """Rows by start time, then first frame, then uid (ties of start and frame: packets of
+    several inputs), as a reader expects them; the same order however the rows were split."""
     if table.empty:
         return table
-    return table.sort_values(["start", "first_frame"], kind="stable").reset_index(drop=True)
+    start = table["start"].to_numpy("datetime64[ns]").view(np.int64)
+    frame = table["first_frame"].to_numpy(dtype=np.int64, na_value=-1)
+    order = np.lexsort((frame, start))
+    s, f = start[order], frame[order]
+    if ((s[1:] == s[:-1]) & (f[1:] == f[:-1])).any():
+        uid = pd.factorize(table["uid"].to_numpy(dtype=object), sort=True)[0]
+        order = np.lexsort((uid, frame, start))
+    return table.take(order).reset_index(drop=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tcpforensics.groups import cumcount, cummax, prev_cummax, run_starts
 from tcpforensics.reconstruct import zeek_rules as zr
-from tcpforensics.reconstruct.groups import cumcount, cummax, prev_cummax, run_starts
 
 
 def gaps(m, cid, d, has_data, data_start, data_end, ack_value, ack_ok, post, post_prev):

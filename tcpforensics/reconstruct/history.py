@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tcpforensics.reconstruct.groups import cumcount
+from tcpforensics.groups import cumcount
 
 #: letter classes recorded at most once per direction (Conn::CheckHistory mask bits)
 _ONCE = {"A": 0, "D": 1, "Q": 2, "I": 3, "S": 4, "H": 4}  # S and H share the SYN slot

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+URG = 0x20  # urgent pointer significant (set with FIN and PSH by nmap -sX)
 
 
 @dataclass

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tcpforensics.groups import first_where, ranges
 from tcpforensics.reconstruct import zeek_rules as zr
-from tcpforensics.reconstruct.groups import first_where, ranges
 
 NS = 1_000_000_000
 

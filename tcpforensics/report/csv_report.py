@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from tcpforensics import schema
-from tcpforensics.analysis import Report
 from tcpforensics.report import views
+from tcpforensics.report.model import Report
 from tcpforensics.report.safe import csv_cell, csv_column, flat, is_missing, terminal
 
 #: Column order of findings.csv (details and evidence flattened to ``k=v;...`` and ``a;b``).

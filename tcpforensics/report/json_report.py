@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tcpforensics import schema
-from tcpforensics.analysis import Report
-from tcpforensics.report.model import ACCOUNTING_KEYS
+from tcpforensics.report.model import ACCOUNTING_KEYS, Report
 
 #: Bumped on any incompatible change of the document's shape (docs/report-json.md).
 SCHEMA_VERSION = 1

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tcpforensics import __version__, schema
-from tcpforensics.analysis import Report
+from tcpforensics import schema
 from tcpforensics.report import views
+from tcpforensics.report.model import Report
 from tcpforensics.report.safe import markdown_cell
+from tcpforensics.version import __version__
 
 #: Rows shown per summary table (CSV and JSON carry every row).
 MAX_ROWS = 50

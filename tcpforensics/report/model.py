@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pandas as pd
 
 from tcpforensics import schema
-from tcpforensics.analysis import Report
 from tcpforensics.ingest.base import Ingested
+from tcpforensics.reconstruct.evidence import Evidence
 
 #: Accounting keys every input has (JSON keeps exactly these; others go under ``extra``).
 ACCOUNTING_KEYS: tuple[str, ...] = (
@@ -15,8 +17,32 @@ ACCOUNTING_KEYS: tuple[str, ...] = (
 )
 
 
-def build_report(ingested: list[Ingested], findings: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> Report:
-    """Put the pieces of a run into one Report (findings most severe first)."""
+@dataclass
+class Report:
+    """Everything a reporter renders; also the Python API's answer for notebook users."""
+
+    inputs: list[dict]  # per input: name, format, encoding, snapshots, events, kind
+    summary: dict  # verdict, state histogram, totals
+    findings: pd.DataFrame  # schema.FINDING_COLUMNS, most severe first
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # named summary tables
+    accounting: list[dict] = field(default_factory=list)  # per input (see ingest._assemble)
+    skipped: pd.DataFrame = field(default_factory=schema.empty_skipped)
+    evidence: Evidence = field(default_factory=Evidence, repr=False)  # what the findings rest on
+    plots: dict[str, str] = field(default_factory=dict)  # plot kind -> PNG path (--plot DIR)
+
+    def max_severity(self) -> str | None:
+        """The highest severity among findings, or None when there are none."""
+        if self.findings.empty:
+            return None
+        return str(self.findings["severity"].max())
+
+
+def build_report(ingested: list[Ingested], findings: pd.DataFrame, tables: dict[str, pd.DataFrame],
+                 evidence: Evidence | None = None, left_out: list[tuple[str, str]] | None = None) -> Report:
+    """Put the pieces of a run into one Report (findings most severe first); files of folders
+    and globs that were not evidence (``left_out``: path, reason) become a table."""
+    if left_out:
+        tables = {**tables, "not_evidence": not_evidence_table(left_out)}
     findings = sort_findings(findings)
     inputs = [
         {
@@ -24,7 +50,7 @@ def build_report(ingested: list[Ingested], findings: pd.DataFrame, tables: dict[
             "format": i.format,
             "encoding": i.accounting.get("encoding"),
             "snapshots": i.accounting.get("snapshots"),
-            "events": len(i.events),
+            "events": _events(i),
         }
         for i in ingested
     ]
@@ -39,12 +65,29 @@ def build_report(ingested: list[Ingested], findings: pd.DataFrame, tables: dict[
         "max_severity": None if findings.empty else str(findings["severity"].max()),
         "severity_counts": {s: int(sev.get(s, 0)) for s in reversed(schema.SEVERITIES)},
         "inputs": len(ingested),
-        "events": int(sum(len(i.events) for i in ingested)),
+        "events": int(sum(_events(i) for i in ingested)),
         "sockets": int(sum(hist.values())),
         "state_histogram": hist,
     }
     return Report(inputs=inputs, summary=summary, findings=findings, tables=tables,
-                  accounting=accounting, skipped=skipped_df)
+                  accounting=accounting, skipped=skipped_df, evidence=evidence or Evidence())
+
+
+#: Paths shown per reason in the not_evidence table (the count says how many).
+PATHS_SHOWN = 3
+
+
+def not_evidence_table(left_out: list[tuple[str, str]]) -> pd.DataFrame:
+    """Files of folders and globs not taken as evidence: per reason, how many and a few paths."""
+    frame = pd.DataFrame(left_out, columns=["path", "reason"])
+    g = frame.groupby("reason", sort=False)["path"]
+    out = pd.DataFrame({"files": g.size(), "examples": g.agg(lambda p: ", ".join(p.head(PATHS_SHOWN)))})
+    return out.reset_index().sort_values(["files", "reason"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def _events(item: Ingested) -> int:
+    """Events of an input: its accounting says (a capture's packet table may be dropped)."""
+    return int(item.accounting.get("events", len(item.events)))
 
 
 def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:

@@ -15,8 +15,8 @@ from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure  # no pyplot: no global state, the Agg canvas renders PNG
 
 from tcpforensics import schema
-from tcpforensics.analysis import Report
-from tcpforensics.config import Config
+from tcpforensics.reconstruct.evidence import Evidence
+from tcpforensics.report.model import Report
 
 SYN, RST, ACK = 0x02, 0x04, 0x10
 SCAN_CATEGORIES = ("port_scan", "address_scan", "block_scan", "distributed_scan")
@@ -46,23 +46,18 @@ PLOTS: dict[str, tuple[str, str]] = {
 # --- entry points ----------------------------------------------------------------------------
 
 
-def render_all(report: Report, directory: str | os.PathLike, flows: pd.DataFrame | None = None,
-               config: Config | None = None, link_base: str | os.PathLike | None = None) -> list[Path]:
+def render_all(report: Report, directory: str | os.PathLike,
+               link_base: str | os.PathLike | None = None) -> list[Path]:
     """Write every plot that has something to show into ``directory``; return the files written.
 
-    Events and flows come from ``report.data`` ('events:<input>' tables, 'flows'); flows are rebuilt
-    from the packets (with ``config``, as the capture detectors do) when absent and ``flows``
-    is not given. The paths are also kept in ``report.plots`` (kind -> path, relative to
-    ``link_base`` when given: the directory of the Markdown file that links them).
+    Packets, socket rows and flows come from ``report.evidence``, as the detectors read them.
+    The paths are also kept in ``report.plots`` (kind -> path, relative to ``link_base`` when
+    given: the directory of the Markdown file that links them).
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    tables = _tables(report.data or {})
-    events = _events(tables)
-    if flows is None:
-        flows = report.data.get("flows") if report.data else None
-    if flows is None:
-        flows = _rebuild_flows(tables, config)
+    events = _events(event_tables(report.evidence))
+    flows = report.evidence.flows()
     written: dict[str, Path] = {}
     for kind, fig in _figures(report, events, flows):
         path = out / f"{kind}.png"
@@ -170,9 +165,12 @@ def _names(inputs: pd.Series) -> dict[object, str]:
 PLOT_COLUMNS = ("ts", "input", "kind", "proto", "src_addr", "dst_addr", "dst_port", "flags", "snapshot", "state")
 
 
-def _tables(data: Mapping[str, pd.DataFrame]) -> list[pd.DataFrame]:
-    """Every non-empty 'events' / 'events:<input>' table, in input order."""
-    return [df for k, df in data.items() if (k == "events" or k.startswith("events:")) and len(df)]
+def event_tables(evidence: Evidence) -> list[pd.DataFrame]:
+    """The packets of every capture and the socket rows, one table per input kind, in order."""
+    tables = [c.packets for c in evidence.captures]
+    if evidence.sockets is not None:
+        tables.append(evidence.sockets.events)
+    return [t for t in tables if len(t)]
 
 
 def _events(tables: list[pd.DataFrame]) -> pd.DataFrame | None:
@@ -198,23 +196,6 @@ def _sockets(events: pd.DataFrame | None) -> pd.DataFrame | None:
     keep = (events["kind"] == "socket").to_numpy(dtype=bool, na_value=False)
     sk = events.loc[keep, ["ts", "input", "snapshot", "state"]]
     return sk if len(sk) else None
-
-
-def _rebuild_flows(tables: list[pd.DataFrame], config: Config | None = None) -> pd.DataFrame | None:
-    """Flows of each capture's packets, rebuilt as the capture detectors do (None without packets)."""
-    from tcpforensics.detect.captures import reconstruct, tcp_packets
-
-    parts = []
-    for events in tables:  # one table per input
-        if "flags" not in events:
-            continue
-        pk = tcp_packets(events)
-        f = reconstruct(pk, config) if len(pk) else None
-        if f is not None and len(f):
-            parts.append(f)
-    if len(parts) > 1:
-        parts = [f.astype({"input": object, "orig_addr": object, "resp_addr": object}) for f in parts]
-    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 # --- time axis -------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from tabulate import tabulate
 
-from tcpforensics.analysis import Report
 from tcpforensics.report import views
+from tcpforensics.report.model import Report
 from tcpforensics.report.safe import terminal
 
 #: Rows shown per table on a terminal (CSV and JSON carry every row).

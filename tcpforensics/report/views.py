@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from tcpforensics.analysis import Report
+from tcpforensics.report.model import Report
 from tcpforensics.report.safe import flat
 
 #: Named tables a detector may return, in the order people read them, with their titles.
@@ -24,6 +24,7 @@ KNOWN_TABLES: dict[str, str] = {
     "scan_candidates": "Scan candidates",
     "top_talkers": "Top talkers",
     "states": "States by protocol",
+    "not_evidence": "Files not taken as evidence",
 }
 #: Tables whose content the state histogram already shows to a person (kept in CSV and JSON).
 SHOWN_AS_HISTOGRAM = frozenset({"states"})

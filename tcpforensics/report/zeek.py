@@ -8,6 +8,9 @@ import re
 import numpy as np
 import pandas as pd
 
+from tcpforensics.report.export import write_table
+from tcpforensics.report.table import tab
+
 #: (conn.log field, flow column, Zeek type). Zeek's own fields first, in conn.log order
 #: (fields we cannot know, such as service or ip_bytes, are left out rather than faked), then
 #: tcpforensics' endpoint-state fields.
@@ -102,13 +105,9 @@ TABLE_COLUMNS = ("orig", "resp", "conn_state", "history", "close", "orig_final",
 
 def render_flows(flows: pd.DataFrame, fmt: str) -> str | bytes:
     """The flow table as table / csv / json (lines) / zeek (conn.log) / parquet."""
-    from tcpforensics.report.export import write_table
-
     if fmt == "zeek":
         return to_conn_log(flows)
     if fmt == "table":
-        from tcpforensics.report.table import tab
-
         shown = pd.DataFrame(
             {
                 "orig": flows["orig_addr"].astype(str) + ":" + flows["orig_port"].astype(str),

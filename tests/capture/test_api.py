@@ -9,10 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 import tcpforensics
-from tcpforensics.capture import progress, tshark
+from tcpforensics.capture import progress
 from tcpforensics.cli import app
 from tcpforensics.errors import InputError
 from tcpforensics.ingest import pcap
+from tcpforensics.ingest import pcap_tshark as tshark
 from tcpforensics.report.export import write_table
 from tests.conftest import FIXTURES
 

@@ -15,8 +15,8 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 import pytest
 
-from tcpforensics.capture import tshark
 from tcpforensics.ingest import pcap
+from tcpforensics.ingest import pcap_tshark as tshark
 from tests.conftest import corpus_files, corpus_path
 
 pytestmark = pytest.mark.corpus

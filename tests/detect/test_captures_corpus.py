@@ -11,10 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tcpforensics import detect
 from tcpforensics.config import Config
 from tcpforensics.detect import captures
-from tcpforensics.detect.probes import SYN_SHAPES
 from tcpforensics.ingest import ingest
+from tcpforensics.reconstruct import evidence
+from tcpforensics.reconstruct.conversations import SYN_SHAPES
 from tests.conftest import CORPUS, corpus_files, corpus_path
 
 pytestmark = pytest.mark.corpus
@@ -37,7 +39,7 @@ def manifest() -> list[dict]:
 def analysed(path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(findings, packet events) of one capture."""
     item = ingest(path)
-    findings, _ = captures.diagnose([item], Config())
+    findings, _ = detect.run(evidence.build([item], Config()), Config())
     return findings, item.events
 
 

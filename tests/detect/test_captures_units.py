@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tcpforensics import schema
+from tcpforensics import detect, schema
 from tcpforensics.config import Config
-from tcpforensics.detect import captures, closes, evidence, floods, flowjoin, probes, scans, trw
+from tcpforensics.detect import captures, closes, findings, floods, flowjoin, scans, trw
 from tcpforensics.detect.windows import burst_rate, window_counts
+from tcpforensics.ingest.base import Ingested
+from tcpforensics.reconstruct import evidence, offload
+from tcpforensics.reconstruct.conversations import conversations
 
 S, A, F, R, P, U = 0x02, 0x10, 0x01, 0x04, 0x08, 0x20
 T0 = pd.Timestamp("2024-01-01 00:00:00")
@@ -40,8 +43,17 @@ class Capture:
         return schema.conform(pd.DataFrame(self.rows), "packet")
 
 
+def evidence_of(cap: Capture, name: str = "t.pcap") -> evidence.CaptureEvidence:
+    return evidence.capture_evidence(name, cap.events(), Config(), evidence.Options())
+
+
+def run(inputs: list[Ingested]) -> pd.DataFrame:
+    """Findings of these inputs as analyze gives them (deduplicated)."""
+    return detect.run(evidence.build(inputs, Config()), Config())[0]
+
+
 def conv_of(cap: Capture) -> pd.DataFrame:
-    return probes.conversations(cap.events())
+    return conversations(cap.events())
 
 
 # --- probe typing (nmap / masscan wire shapes from detection.md) -------------------------------
@@ -113,14 +125,17 @@ def test_port_scan_names_scanner_target_probe_type_and_states() -> None:
     cap.add(1, "10.0.0.66", 50000, "10.0.0.5", 443, S, shape=NMAP).add(1.0001, "10.0.0.5", 443, "10.0.0.66", 50000,
                                                                          S | A, shape=LINUX)
     cap.add(1.0002, "10.0.0.66", 50000, "10.0.0.5", 443, R, shape=BARE)
-    f, _ = captures.diagnose_one(cap.events(), Config(), "t.pcap")
+    f, _ = captures.diagnose_one(evidence_of(cap), Config())
     scan = f[0]
     assert (scan["category"], scan["subject"], scan["details"]["target"]) == ("port_scan", "10.0.0.66", "10.0.0.5")
     assert scan["details"]["probe_type"] == "syn_half_open"
     assert scan["details"]["port_states"]["open"] == [443]
     assert scan["details"]["port_state_counts"] == {"open": 1, "closed": 30}
     assert scan["count"] == 31 and scan["severity"] == "medium"
-    assert scan["evidence"][0] == "t.pcap#1" and len(scan["evidence"]) == evidence.EVIDENCE_CAP
+    # the first probes' flow uids, then their first packets (each list capped)
+    packets = [e for e in scan["evidence"] if "#" in e]
+    assert packets[0] == "t.pcap#1" and len(packets) == findings.EVIDENCE_CAP
+    assert len(scan["evidence"]) == 2 * findings.EVIDENCE_CAP
 
 
 def test_busy_client_with_successful_connections_is_no_scanner() -> None:
@@ -135,7 +150,7 @@ def test_busy_client_with_successful_connections_is_no_scanner() -> None:
     # three dead servers among them: failures, but the walk stays benign
     for i in range(3):
         cap.add(1 + i, "10.0.0.9", 41000 + i, f"10.2.0.{i}", 443, S, shape=LINUX)
-    f, tables = captures.diagnose_one(cap.events(), Config(), "t.pcap")
+    f, tables = captures.diagnose_one(evidence_of(cap), Config())
     assert [r for r in f if r["category"] in captures.SCAN_CATEGORIES] == []
 
 
@@ -179,13 +194,11 @@ def test_later_scan_of_another_target_is_its_own_finding() -> None:
     """zeek/zeek#1167: suppression must not hide a later scan of another target."""
     cap = vertical(Capture(), "10.0.0.66", "10.0.0.5", range(1, 21))
     vertical(cap, "10.0.0.66", "10.0.0.6", range(1, 21), t0=3600)
-    f, _ = captures.diagnose(_ingested(cap), Config())
+    f = run(_ingested(cap))
     assert sorted(f["details"].map(lambda d: d["target"])) == ["10.0.0.5", "10.0.0.6"]
 
 
 def _ingested(cap: Capture) -> list:
-    from tcpforensics.ingest.base import Ingested
-
     return [Ingested(input="t.pcap", format="pcap", events=cap.events())]
 
 
@@ -224,7 +237,7 @@ def test_syn_flood_spoofed_sources_and_ratio() -> None:
     for i in range(300):
         src = f"198.{rng.integers(1, 250)}.{rng.integers(1, 250)}.{i % 250}"
         cap.add(i * 0.001, src, 1024 + i, "10.0.0.80", 80, S, shape=BARE, ttl=int(rng.integers(30, 250)))
-    rows = floods.detect(*probes.conversations(cap.events(), packets=True), Config(), "t.pcap")
+    rows = floods.detect(*conversations(cap.events(), packets=True), Config(), "t.pcap")
     (r,) = rows
     assert (r["category"], r["subject"]) == ("syn_flood", "10.0.0.80:80")
     assert r["details"]["syn_synack_ack"] == "300:0:0" and r["details"]["spoofing_likelihood"] == "high"
@@ -240,7 +253,7 @@ def test_fast_legitimate_clients_are_no_syn_flood() -> None:
                                                                                  30000 + i, S | A, shape=LINUX)
         cap.add(t, "10.0.0.9", 30000 + i, "10.0.0.80", 80, A).add(t, "10.0.0.9", 30000 + i, "10.0.0.80", 80,
                                                                    P | A, 80)
-    assert floods.detect(*probes.conversations(cap.events(), packets=True), Config(), "t.pcap") == []
+    assert floods.detect(*conversations(cap.events(), packets=True), Config(), "t.pcap") == []
 
 
 def test_backscatter_and_reflection() -> None:
@@ -249,7 +262,7 @@ def test_backscatter_and_reflection() -> None:
         cap.add(i, "10.0.0.80", 80, f"172.16.{i}.1", 2000 + i, S | A, shape=LINUX)
     for i in range(30):  # reflectors answer SYNs forged with 10.0.0.99 as source
         cap.add(100 + i * 0.001, f"192.0.2.{i}", 443, "10.0.0.99", 5000 + i, S | A, shape=LINUX)
-    conv, pk = probes.conversations(cap.events(), packets=True)
+    conv, pk = conversations(cap.events(), packets=True)
     got = {(r["category"], r["subject"]) for r in floods.detect(conv, pk, Config(), "t.pcap")}
     assert got == {("backscatter", "10.0.0.80"), ("synack_reflection", "10.0.0.99")}
     assert scans.detect(conv, Config(), "t.pcap")[0] == []
@@ -261,7 +274,7 @@ def test_rst_storm_in_established_connections() -> None:
     cap.add(0, "10.0.0.1", 40000, "10.0.0.2", 80, P | A, 10)
     for i in range(1000):
         cap.add(0.001 * (i + 1), "10.0.0.2", 80, "10.0.0.1", 40000, R)
-    rows = floods.detect(*probes.conversations(cap.events(), packets=True), Config(), "t.pcap")
+    rows = floods.detect(*conversations(cap.events(), packets=True), Config(), "t.pcap")
     assert [(r["category"], r["subject"], r["count"]) for r in rows] == [("rst_storm", "10.0.0.2", 1000)]
 
 
@@ -273,7 +286,7 @@ def test_connection_flood_of_empty_connections() -> None:
                                                                                 20000 + i, S | A, shape=LINUX)
         cap.add(t, "10.0.0.7", 20000 + i, "10.0.0.80", 80, A).add(t, "10.0.0.7", 20000 + i, "10.0.0.80", 80, F | A)
         cap.add(t, "10.0.0.80", 80, "10.0.0.7", 20000 + i, F | A)
-    rows = floods.detect(*probes.conversations(cap.events(), packets=True), Config(), "t.pcap")
+    rows = floods.detect(*conversations(cap.events(), packets=True), Config(), "t.pcap")
     assert [(r["category"], r["subject"], r["details"]["target"]) for r in rows] == [
         ("connection_flood", "10.0.0.7", "10.0.0.80:80")]
 
@@ -336,22 +349,20 @@ def test_flow_conn_state_decides_failed_for_syn_probes() -> None:
 
 def test_dedup_merges_same_key_only() -> None:
     def row(target: str, count: int) -> dict:
-        return evidence.finding("low", "port_scan", "10.0.0.66", target, count, {}, [f"t#{count}"], "x", "y", T0, T0)
+        return findings.finding("low", "port_scan", "10.0.0.66", target, count, {}, [f"t#{count}"], "x", "y", T0, T0)
 
-    out = evidence.dedup(evidence.to_frame([row("10.0.0.5", 3), row("10.0.0.5", 4), row("10.0.0.6", 5)]))
+    out = findings.dedup(findings.to_frame([row("10.0.0.5", 3), row("10.0.0.5", 4), row("10.0.0.6", 5)]))
     assert sorted(zip(out["details"].map(lambda d: d["target"]), out["count"], strict=True)) == [
         ("10.0.0.5", 7), ("10.0.0.6", 5)]
     assert list(out.columns) == list(schema.FINDING_COLUMNS)
 
 
 def test_two_captures_of_one_scan_merge_under_one_key() -> None:
-    from tcpforensics.ingest.base import Ingested
-
     first = vertical(Capture(), "10.0.0.66", "10.0.0.5", range(1, 21))
     second = vertical(Capture(), "10.0.0.66", "10.0.0.5", range(21, 41), t0=60)
     inputs = [Ingested(input=name, format="pcap", events=cap.events().assign(input=name))
               for name, cap in (("a.pcap", first), ("b.pcap", second))]
-    f, _ = captures.diagnose(inputs, Config())
+    f = run(inputs)
     (row,) = f.itertuples()
     assert (row.category, row.subject, row.count) == ("port_scan", "10.0.0.66", 40)
     assert {e.split("#")[0] for e in row.evidence if "#" in e} == {"a.pcap", "b.pcap"}
@@ -359,9 +370,12 @@ def test_two_captures_of_one_scan_merge_under_one_key() -> None:
 
 def test_offloaded_checksums_are_recognised() -> None:
     ev = Capture().add(0, "127.0.0.1", 1, "127.0.0.1", 2, S).add(0, "127.0.0.1", 2, "127.0.0.1", 1, S | A).events()
-    assert not captures.offloaded(ev.assign(checksum=pd.Categorical(["ok", "ok"])), Config())
-    assert captures.offloaded(ev.assign(checksum=pd.Categorical(["bad", "ok"])), Config())
-    assert not captures.offloaded(ev.assign(checksum=pd.Categorical(["unverifiable"] * 2)), Config())
+    def offloaded(checksums: list[str]) -> bool:
+        return offload.decide(offload.tally(ev.assign(checksum=pd.Categorical(checksums))), Config()).ignore_all
+
+    assert not offloaded(["ok", "ok"])
+    assert offloaded(["bad", "ok"])
+    assert not offloaded(["unverifiable"] * 2)
 
 
 # --- vectorized arithmetic against plain loops (hypothesis) --------------------------------------

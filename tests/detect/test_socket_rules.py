@@ -5,10 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tcpforensics import schema
+from tcpforensics import detect, schema
 from tcpforensics.config import Config
-from tcpforensics.detect.sockets import THRESHOLDS, diagnose
+from tcpforensics.detect.sockets import THRESHOLDS
 from tcpforensics.ingest.base import Ingested
+from tcpforensics.reconstruct.evidence import build
+
+
+def diagnose(inputs: list[Ingested], config: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Findings and tables of socket inputs, as analyze gets them (evidence built, deduplicated)."""
+    return detect.run(build(inputs, config), config)
 
 
 def _ing(rows: list[dict], name: str = "s.txt", snapshots: int = 1, counters: pd.DataFrame | None = None) -> Ingested:

@@ -47,7 +47,7 @@ def test_unusable_input_wins_over_fail_on(tmp_path):
     "args, needle",
     [
         (["analyze", "-q", "/nonexistent/x.txt"], "no such file"),
-        (["analyze", "-q", "{tmp}"], "is a directory, not a file"),
+        (["analyze", "-q", "{tmp}"], "holds no capture, socket table or counter dump (no files)"),
         (["analyze", "-q", "--input-format", "nope", EVIL], "unknown input format 'nope'"),
         (["analyze", "-q", "-t", "nosuch=3", EVIL], "unknown threshold 'nosuch'"),
         (["analyze", "-q", "-t", "nonsense", EVIL], "expected NAME=VALUE"),

@@ -7,10 +7,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcpforensics.analysis import analyze
 from tcpforensics.errors import InputError
 from tcpforensics.ingest import TEXT_FORMATS
-from tcpforensics.report import FORMATS, render
+from tcpforensics.pipeline import analyze
+from tcpforensics.report.render import FORMATS, render
 from tests.conftest import corpus_path
 from tests.hostile import mutate
 

@@ -85,7 +85,7 @@ def test_syn_received_sockets_without_a_listener_in_the_dump(tmp_path):
     pandas 3 warns of (Pandas4Warning, an error here and in pandas 4). The subject is '*:port'."""
     import warnings
 
-    from tcpforensics.analysis import analyze
+    from tcpforensics.pipeline import analyze
 
     rows = "".join(f"tcp        0      0 192.168.0.116:80        96.53.{k}.126:645      SYN_RECV\n" for k in range(200))
     path = tmp_path / "netstat.txt"

@@ -24,7 +24,7 @@ def measured(code: str, timeout: float = 60) -> dict:
     script = textwrap.dedent(
         """
         import json, resource, sys
-        import tcpforensics.ingest, tcpforensics.analysis, tcpforensics.capture.pcapfile
+        import tcpforensics.ingest, tcpforensics.pipeline, tcpforensics.capture.pcapfile
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         result = {}
         """

@@ -64,7 +64,7 @@ def test_tshark_missing_is_one_line_and_exit_2(tmp_path, command):
 @needs_tshark
 def test_tshark_error_is_surfaced_as_one_line(tmp_path):
     cap = tmp_path / "bad.pcap"
-    # F2 (fixed in capture/tshark.py): tshark's failure used to be swallowed (exit 0, 0 packets).
+    # F2 (fixed in ingest/pcap_tshark.py): tshark's failure used to be swallowed (exit 0, 0 packets).
     cap.write_bytes(synth.PCAP_HEADER + b"\xff" * 5000)  # a record header claiming a 4 GB packet
     r = _cli("analyze", "-q", "--engine", "tshark", str(cap))
     assert r.returncode == 2, (r.returncode, r.stderr[-500:])
@@ -118,7 +118,7 @@ def test_tshark_on_a_cut_file_keeps_packets_and_says_why(tmp_path):
     cut.write_bytes(data + data[24:54])  # a fourth record cut in its middle
     # F8 (fixed): tshark writes the good packets, then exits 2. Whether pyshark saw that exit
     # while draining (raising TSharkCrashException) or only at close was a race: about half the
-    # runs lost the packets (exit 2). capture/tshark.py now treats both the same way.
+    # runs lost the packets (exit 2). ingest/pcap_tshark.py now treats both the same way.
     for _ in range(4):  # the same answer every time
         r = _cli("analyze", "-q", "-f", "json", "--engine", "tshark", str(cut))
         assert r.returncode == 0, r.stderr
@@ -170,9 +170,9 @@ class _CaptureInterruptedInAsyncio:
 def test_ctrl_c_turned_into_runtime_error_by_asyncio_is_still_an_interrupt(monkeypatch, tmp_path):
     # CI run of stop 11: SIGINT reached pyshark's event loop inside a task; asyncio raised
     # "Event loop stopped before Future completed." and the CLI said "tshark could not read it"
-    # (exit 2) instead of "interrupted" (130). capture/tshark.py now notes the SIGINT itself.
+    # (exit 2) instead of "interrupted" (130). ingest/pcap_tshark.py now notes the SIGINT itself.
     pyshark = pytest.importorskip("pyshark")
-    from tcpforensics.capture import tshark
+    from tcpforensics.ingest import pcap_tshark as tshark
 
     monkeypatch.setattr(pyshark, "FileCapture", _CaptureInterruptedInAsyncio)
     monkeypatch.setattr(tshark, "available", lambda: True)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tcpforensics.ingest import ingest, ingest_text
-from tcpforensics.ingest.counters import deltas
+from tcpforensics.reconstruct.counters import deltas
 from tests.conftest import FIXTURES, corpus_path
 
 COUNTERS = FIXTURES / "counters"

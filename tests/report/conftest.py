@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from reportkit import EVIL_PROCESS, findings_frame, make_report, syn_flood_finding
 
-from tcpforensics.analysis import Report
+from tcpforensics.report.model import Report
 
 
 @pytest.fixture

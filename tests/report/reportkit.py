@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from tcpforensics import schema
-from tcpforensics.analysis import Report
 from tcpforensics.ingest.base import Ingested
-from tcpforensics.report.model import build_report
+from tcpforensics.report.model import Report, build_report
 
 EVIL_PROCESS = "evil\x1b[31mRED\x1b]0;pwned\x07|`<b>x</b>`\u202e"
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from reportkit import findings_frame, make_report, syn_flood_finding
 
-from tcpforensics.report import render
 from tcpforensics.report.json_report import TOP_LEVEL_KEYS, plain
+from tcpforensics.report.render import render
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "report-json.md"
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tcpforensics.analysis import analyze
 from tcpforensics.cli import app
+from tcpforensics.pipeline import analyze
 from tcpforensics.report import plots
 from tests.conftest import SAMPLES, corpus_files, corpus_path
 
@@ -86,7 +86,7 @@ def test_corpus_plots(name: str, tmp_path: Path) -> None:
 def test_flood_windows_are_shaded() -> None:
     """The SYN-flood finding's first_seen..last_seen becomes a shaded span on the rate plot."""
     report = report_of(SAMPLES / "scans" / "hping3_synflood.pcap")
-    pk = plots._events(plots._tables(report.data))
+    pk = plots._events(plots.event_tables(report.evidence))
     t0 = pk["ts"].to_numpy(dtype="datetime64[ns]").min()
     span = float((pk["ts"].max() - pk["ts"].min()).total_seconds())
     windows = plots._windows(report.findings, "syn_flood", t0, span)

@@ -10,9 +10,9 @@ import pytest
 from reportkit import EVIL_PROCESS, findings_frame, make_report, syn_flood_finding
 from typer.testing import CliRunner
 
-from tcpforensics import analysis
+from tcpforensics import pipeline
 from tcpforensics.cli import app
-from tcpforensics.report import fails, render
+from tcpforensics.report.render import fails, render
 
 runner = CliRunner()
 ESC_OR_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -80,7 +80,7 @@ def test_csv_stdout_is_findings_neutralized(hostile_report) -> None:
 
 
 def _cli_with(monkeypatch, report, args: list[str]):
-    monkeypatch.setattr(analysis, "analyze", lambda *a, **k: report)
+    monkeypatch.setattr(pipeline, "analyze", lambda *a, **k: report)
     return runner.invoke(app, ["analyze", "in.txt", *args])
 
 

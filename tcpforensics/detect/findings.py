@@ -1,4 +1,13 @@
-"""Finding rows for capture detectors: evidence references, JSON-safe details, explicit dedup."""
+"""The one finding shape of every detector, its evidence references, and the one dedup rule.
+
+A finding row has the columns of ``schema.FINDING_COLUMNS`` plus two that the dedup reads and
+drops: ``input`` (where it was seen) and ``measure``, what ``count`` measures:
+
+- ``total``: things that happened (probes, connections, packets); counts of the same finding
+  in several inputs add up (two captures of one scan hold different probes);
+- ``peak``: a level at one moment (sockets in a state in the worst snapshot, a counter
+  increase); the largest is kept (two snapshots of one host show the same sockets again).
+"""
 
 from __future__ import annotations
 
@@ -78,9 +87,13 @@ def finding(
     next_step: str,
     first_seen: object,
     last_seen: object,
+    input_name: str = "",
+    measure: str = "total",
 ) -> dict:
     """One finding row; ``target`` (with category and subject) is its dedup key."""
     return {
+        "input": input_name,
+        "measure": measure,
         "severity": severity,
         "category": category,
         "subject": subject,
@@ -107,15 +120,22 @@ def merge_evidence(lists: Iterable[list[str]]) -> list[str]:
     return uids + packets
 
 
-def to_frame(rows: list[dict]) -> pd.DataFrame:
-    """Findings table with schema dtypes (empty table when no rows)."""
-    if not rows:
-        return schema.empty_findings()
-    df = pd.DataFrame(rows, columns=list(schema.FINDING_COLUMNS))
+MEASURES = ("total", "peak")
+
+
+def to_frame(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    """Finding rows (dicts or a frame) as a findings table with schema dtypes, ``input`` and
+    ``measure`` kept for :func:`dedup` (empty table when no rows)."""
+    if len(rows) == 0:
+        return schema.empty_findings().assign(input=pd.Series(dtype=object), measure=pd.Series(dtype=object))
+    df = pd.DataFrame(rows) if isinstance(rows, list) else rows.reset_index(drop=True)
+    df = df.reindex(columns=list(schema.FINDING_COLUMNS) + ["input", "measure"])
+    measure = df["measure"].astype(object)
+    df["measure"] = measure.where(measure.notna(), "total")
+    df["count"] = pd.to_numeric(df["count"], errors="coerce").round()
     for col, dtype in schema.FINDING_COLUMNS.items():
-        if dtype == "object":
-            continue
-        df[col] = df[col].astype(dtype)
+        if dtype != "object":
+            df[col] = df[col].astype(dtype)
     return df
 
 
@@ -123,38 +143,43 @@ def dedup(findings: pd.DataFrame) -> pd.DataFrame:
     """Merge findings with the same key (category, subject, details.target), nothing else.
 
     No time-based suppression: a later scan of another target by the same scanner keeps its
-    own key and its own row. Merged rows keep the worst severity, the summed count, evidence
-    from each (capped) and the widest time window; details come from the largest row, with
-    ``merged_findings`` saying how many rows were merged.
+    own key and its own row. Merged rows keep the worst severity; the count adds up (measure
+    ``total``) or the largest stays (``peak``); evidence is taken in turn from each (capped),
+    the time window is the widest; details, explanation and next step come from the most
+    severe, then largest row, with ``inputs`` (when several) and ``merged_findings`` added.
+    Returns schema.FINDING_COLUMNS only, in the order the keys first appeared.
     """
-    if findings.empty:
-        return findings
-    f = findings.reset_index(drop=True)
-    key = f["category"].astype(str) + "\x1f" + f["subject"].astype(str) + "\x1f" + f["details"].map(
-        lambda d: str(d.get("target", "")) if isinstance(d, dict) else ""
-    )
-    if not key.duplicated().any():
-        return f
-    f = f.assign(_key=key.to_numpy(), _order=np.arange(len(f)))
-    f = f.sort_values(["_key", "count"], ascending=[True, False], kind="stable")
+    f = to_frame(findings)
+    if f.empty:
+        return f[list(schema.FINDING_COLUMNS)]
+    target = f["details"].map(lambda d: str(d.get("target", "")) if isinstance(d, dict) else "")
+    f = f.assign(_key=(f["category"].astype(str) + "\x1f" + f["subject"].astype(str) + "\x1f" + target).to_numpy(),
+                 _order=np.arange(len(f)))
+    f = f.sort_values(["severity", "count"], ascending=False, kind="stable")
     g = f.groupby("_key", sort=False)
+    peak = g["measure"].transform(lambda m: (m == "peak").any()).to_numpy(dtype=bool)
     out = g.agg(
-        severity=("severity", "max"),
-        category=("category", "first"),
-        subject=("subject", "first"),
-        count=("count", "sum"),
-        details=("details", "first"),
-        evidence=("evidence", merge_evidence),
-        explanation=("explanation", "first"),
-        next_step=("next_step", "first"),
-        first_seen=("first_seen", "min"),
-        last_seen=("last_seen", "max"),
-        _order=("_order", "min"),
-        _merged=("count", "size"),
+        severity=("severity", "max"), category=("category", "first"), subject=("subject", "first"),
+        details=("details", "first"), evidence=("evidence", merge_evidence),
+        explanation=("explanation", "first"), next_step=("next_step", "first"),
+        first_seen=("first_seen", "min"), last_seen=("last_seen", "max"), _order=("_order", "min"),
+        _merged=("count", "size"), _inputs=("input", _inputs),
     )
+    total = f.assign(count=f["count"].where(~peak, 0)).groupby("_key", sort=False)["count"].sum()
+    top = f.assign(count=f["count"].where(peak, 0)).groupby("_key", sort=False)["count"].max()
+    out["count"] = (total + top).reindex(out.index)
+    out["details"] = [_merged_details(d, n, i) for d, n, i in zip(out["details"], out["_merged"], out["_inputs"], strict=True)]
     out = out.sort_values("_order").reset_index(drop=True)
-    # details are those of the largest row; say how many rows (captures) were merged
-    out["details"] = [{**d, "merged_findings": int(n)} if n > 1 else d
-                      for d, n in zip(out["details"], out["_merged"], strict=True)]
-    out = out.drop(columns=["_order", "_merged"])
-    return to_frame(out.to_dict("records"))
+    return to_frame(out[list(schema.FINDING_COLUMNS)])[list(schema.FINDING_COLUMNS)]
+
+
+def _inputs(names: pd.Series) -> list[str]:
+    return sorted({str(n) for n in names if isinstance(n, str) and n})
+
+
+def _merged_details(details: object, merged: int, inputs: list[str]) -> object:
+    """Details of the kept row, saying how many rows were merged and from which inputs."""
+    if not isinstance(details, dict) or merged <= 1:
+        return details
+    extra = {"inputs": inputs} if len(inputs) > 1 else {}
+    return {**details, **extra, "merged_findings": int(merged)}

@@ -11,15 +11,16 @@ import numpy as np
 import pandas as pd
 
 from tcpforensics.errors import InputError
-from tcpforensics.ingest import _path_is_capture
+from tcpforensics.ingest import is_capture_file
 from tcpforensics.ingest.pcap import CHUNK_PACKETS, CaptureStream
+from tcpforensics.report.export import write_table
 
 STREAMABLE = ("csv", "json")
 
 
 def all_captures(sources: list[str]) -> bool:
     """True when every input is a capture file (so the event table can be streamed)."""
-    return bool(sources) and all(s != "-" and _path_is_capture(s) for s in sources)
+    return bool(sources) and all(s != "-" and is_capture_file(s) for s in sources)
 
 
 def chunks(sources: list[str], engine: str = "native", progress: bool | None = None,
@@ -39,7 +40,7 @@ def ts_text(ts: pd.Series) -> pd.Series:
 def write(sources: list[str], fmt: str, output: Path | None, engine: str = "native",
           progress: bool | None = None, chunk_packets: int = CHUNK_PACKETS) -> int:
     """Write the events of ``sources`` as ``fmt`` to ``output`` (stdout: None); rows written."""
-    from tcpforensics.report.export import write_table
+
 
     if fmt not in STREAMABLE:
         raise ValueError(f"{fmt} output cannot be streamed")

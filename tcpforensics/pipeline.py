@@ -1,0 +1,205 @@
+"""The orchestrator: ingest -> reconstruct -> detect -> report, in one direction.
+
+Each stage is a function of the previous stage's output: ``ingest`` gives an input's event
+table, ``reconstruct.evidence`` the evidence (flows and conversations of each capture, socket
+timelines and counter deltas of the socket inputs, built once with one set of options),
+``detect.run`` the findings, and ``report.model.build_report`` the Report the renderers print.
+``analyze``, ``flows`` and the CLI commands all go through here, so the same input gives the
+same flows through every door.
+
+Per-input work (read a capture and rebuild its evidence) runs in this process or spread over
+processes and machines by ``parallel.map_inputs`` (``jobs``, ``scheduler``); socket inputs
+are combined and detection runs here, on results that arrive in input order.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+
+from tcpforensics import detect, schema
+from tcpforensics.config import Config
+from tcpforensics.errors import InputError, UsageError
+from tcpforensics.ingest import ingest, is_capture_file
+from tcpforensics.ingest.base import Ingested
+from tcpforensics.ingest.inputs import expand
+from tcpforensics.ingest.pcap import CaptureStream
+from tcpforensics.parallel import map_inputs
+from tcpforensics.reconstruct import evidence as rec
+from tcpforensics.reconstruct.flows import FlowConfig
+from tcpforensics.report.model import Report, build_report
+
+#: Packets per chunk read from a capture file.
+CHUNK_PACKETS = 262_144
+#: A capture file is reconstructed in partitions of about this many bytes of it (by 4-tuple).
+PARTITION_BYTES = 32 * 1024**2
+
+
+@dataclass(frozen=True)
+class Work:
+    """One input to read and reconstruct, with everything a worker process needs: a file, '-',
+    or the pieces of one rotated capture (read as one timeline)."""
+
+    source: str | tuple[str, ...]
+    input_format: str | None
+    config: Config
+    options: rec.Options
+    keep_evidence: bool = True  # False: a capture's evidence and packets are dropped once diagnosed
+    ingest_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Done:
+    """What one input gives: its ingest records (one per file) and, for a capture, its evidence
+    and what its detectors found (finding rows and summary tables)."""
+
+    ingested: list[Ingested]
+    capture: rec.CaptureEvidence | None = None
+    diagnosis: detect.CaptureResult | None = None
+
+
+def ingest_all(sources: list[str], input_format: str | None = None, **options: Any) -> list[Ingested]:
+    """Ingest every input, folders and globs expanded (raises InputError on the first unusable one)."""
+    return [ingest(s, input_format, **options) for s in expand(sources).paths()]
+
+
+def options_of(checksums: str = "auto", likely_server_ports: str | None = None,
+               flow: FlowConfig | dict | None = None) -> rec.Options:
+    """Reconstruction options from the CLI's spelling (``--checksums``, ``--likely-server-ports``)."""
+    base = flow if isinstance(flow, FlowConfig) else FlowConfig.from_mapping(flow)
+    if likely_server_ports is not None:
+        try:
+            ports = frozenset(int(p) for p in likely_server_ports.split(",") if p.strip())
+        except ValueError:
+            raise UsageError(f"--likely-server-ports {likely_server_ports!r}: expected comma-separated port numbers") from None
+        base = replace(base, likely_server_ports=ports)
+    return rec.Options(checksums=checksums, flow=base)
+
+
+def reconstruct_one(work: Work) -> Done:
+    """Read one input and rebuild its capture evidence (runs in a worker process when parallel).
+
+    Capture files are read in chunks and reconstructed partition by partition (bounded
+    memory); the pieces of a rotated capture become one capture, so a connection spanning two
+    pieces is one flow. Text dumps and standard input are read whole."""
+    pieces = [work.source] if isinstance(work.source, str) else list(work.source)
+    if work.input_format in (None, "pcap") and all(p != "-" and is_capture_file(p) for p in pieces):
+        return _streamed_capture(pieces, work)
+    items = [ingest(p, work.input_format, **work.ingest_options) for p in pieces]
+    if items[0].format != "pcap":
+        return Done(items)
+    events = schema.concat_events([i.events for i in items], "packet")
+    capture = rec.capture_evidence(rotated_name(pieces), events, work.config, work.options)
+    return Done([replace(i, events=schema.empty_events("packet")) for i in items], capture)
+
+
+def _streamed_capture(pieces: list[str], work: Work) -> Done:
+    """A capture file (or the pieces of one) through ``reconstruct.evidence.streamed_evidence``."""
+    engine = work.ingest_options.get("engine", "native")
+    shown = work.ingest_options.get("progress")
+    streams = [CaptureStream(p, CHUNK_PACKETS, engine, shown) for p in pieces]
+    size = sum(os.path.getsize(p) for p in pieces)
+    parts = max(1, math.ceil(size / PARTITION_BYTES))
+    chunks = (chunk for stream in streams for chunk in stream)
+    capture = rec.streamed_evidence(rotated_name(pieces), chunks, work.config, work.options, parts,
+                                    tempfile.gettempdir(), keep_packets=work.keep_evidence)
+    items = [Ingested(input=s.source, format="pcap", events=schema.empty_events("packet"), skipped=s.skipped,
+                      accounting=s.accounting, meta={"stopped": s.accounting.get("stopped")}) for s in streams]
+    return Done(items, capture)
+
+
+def rotated_name(pieces: list[str]) -> str:
+    """The name of a capture: its file, or the first piece and how many follow it."""
+    return pieces[0] if len(pieces) == 1 else f"{pieces[0]} (+{len(pieces) - 1} rotated pieces)"
+
+
+def plan(sources: list[str]) -> tuple[list[str | tuple[str, ...]], list[tuple[str, str]]]:
+    """The units of work named by the sources (files, '-', rotated sets; folders and globs
+    expanded) and the files left out with their reasons (``ingest.inputs``)."""
+    found = expand(sources)
+    if not found.inputs:
+        seen = "; ".join(f"{n} {reason}" for reason, n in found.skipped_counts().items()) or "no files"
+        raise InputError(", ".join(sources), f"holds no capture, socket table or counter dump ({seen})")
+    units: list[str | tuple[str, ...]] = []
+    for item in found.inputs:
+        if item.group is None:
+            units.append(item.path)
+        elif item.path == found.groups[item.group][0]:
+            units.append(tuple(found.groups[item.group]))
+    return units, found.skipped
+
+
+def _name(unit: str | tuple[str, ...]) -> str:
+    return unit if isinstance(unit, str) else rotated_name(list(unit))
+
+
+def analyze_one(work: Work) -> Done:
+    """:func:`reconstruct_one`, then the capture detectors, which need no other input; the
+    evidence is dropped afterwards unless ``work.keep_evidence`` (plots and the Python API read
+    it; the rendered reports do not)."""
+    done = reconstruct_one(work)
+    if done.capture is not None:
+        done.diagnosis = (done.capture.input, *detect.captures.diagnose_one(done.capture, work.config))
+        if not work.keep_evidence:
+            done.capture = None
+    return done
+
+
+def analyze(
+    sources: list[str] | str,
+    config: Config | None = None,
+    input_format: str | None = None,
+    options: rec.Options | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    keep_evidence: bool = True,
+    **ingest_options: Any,
+) -> Report:
+    """Analyze inputs end to end and return a :class:`Report` (``tcpforensics.analyze``).
+
+    ``jobs`` > 1 reads and reconstructs the inputs on that many local processes (Dask);
+    ``scheduler`` sends that work to an existing Dask cluster. The report is the same.
+    ``keep_evidence=False`` leaves ``Report.evidence`` without the captures (less memory)."""
+    if isinstance(sources, str):
+        sources = [sources]
+    config = (config or Config()).validate()  # unknown or ill-typed thresholds: UsageError
+    options = options or rec.Options()
+    units, left_out = plan(sources)
+    work = [Work(u, input_format, config, options, keep_evidence, ingest_options) for u in units]
+    done = map_inputs(analyze_one, work, [_name(u) for u in units], jobs, scheduler)
+    ingested = [i for d in done for i in d.ingested]
+    socket_inputs = [i for i in ingested if i.format != "pcap"]
+    evidence = rec.Evidence(captures=[d.capture for d in done if d.capture is not None],
+                            sockets=rec.socket_evidence(socket_inputs) if socket_inputs else None)
+    findings, tables = detect.combine([d.diagnosis for d in done if d.diagnosis is not None], evidence.sockets, config)
+    return build_report(ingested, findings, tables, evidence, left_out)
+
+
+def flows(source: pd.DataFrame | str | list[str], config: FlowConfig | dict | None = None,
+          checksums: str | None = None, input_format: str | None = None) -> pd.DataFrame:
+    """One row per TCP connection (``tcpforensics.flows``): of an event table, a capture path or
+    several paths. Checksums as ``analyze`` treats them (``auto``), unless ``checksums`` says
+    otherwise or ``config`` sets ``ignore_checksums``."""
+    mapping = config if isinstance(config, dict) else None
+    flow = config if isinstance(config, FlowConfig) else FlowConfig.from_mapping(mapping)
+    if checksums is None:
+        checksums = "ignore" if flow.ignore_checksums else "auto"
+    options = rec.Options(checksums=checksums, flow=flow)
+    if isinstance(source, pd.DataFrame):
+        return rec.capture_flows(rec.tcp_packets(source), Config(), options)
+    return flows_of_inputs([source] if isinstance(source, str) else list(source), input_format, options)
+
+
+def flows_of_inputs(inputs: list[str], input_format: str | None = None, options: rec.Options | None = None,
+                    config: Config | None = None, jobs: int = 1, scheduler: str | None = None) -> pd.DataFrame:
+    """The flows of every capture among the inputs (what ``tcpforensics flows`` prints)."""
+    config = (config or Config()).validate()
+    units, _ = plan(inputs)
+    work = [Work(u, input_format, config, options or rec.Options(), False) for u in units]
+    done = map_inputs(reconstruct_one, work, [_name(u) for u in units], jobs, scheduler)
+    return rec.concat_flows([d.capture.flows for d in done if d.capture is not None])

@@ -1,0 +1,197 @@
+"""The evidence, built once: flows and conversations of captures, socket timelines, counter deltas.
+
+Every detector reads an :class:`Evidence`; none rebuilds any part of it. ``build`` is the
+reconstruct stage of the pipeline: it takes the ingested inputs and one set of options, so
+``tcpforensics flows``, ``tcpforensics.flows()`` and ``analyze`` see the same flows.
+
+Checksums (``Options.checksums``): ``auto`` applies the offload rule of ``offload.py``;
+``verify`` drops every bad segment (Zeek's default); ``ignore`` accepts them all (``zeek -C``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from tcpforensics import schema
+from tcpforensics.config import Config
+from tcpforensics.errors import UsageError
+from tcpforensics.ingest.base import Ingested
+from tcpforensics.reconstruct import offload
+from tcpforensics.reconstruct.conversations import conversations, merge_conversations
+from tcpforensics.reconstruct.counters import deltas
+from tcpforensics.reconstruct.flows import FlowConfig, flows, merge_flows
+from tcpforensics.reconstruct.packets import FIN, RST
+from tcpforensics.reconstruct.partition import Partitioner
+from tcpforensics.reconstruct.sockets import timelines
+
+#: Checksum handling for flows (see the module docstring).
+CHECKSUM_MODES: tuple[str, ...] = ("auto", "verify", "ignore")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How flows are rebuilt: checksum mode and Zeek's timers and port lists."""
+
+    checksums: str = "auto"
+    flow: FlowConfig = field(default_factory=FlowConfig)
+
+    def __post_init__(self) -> None:
+        if self.checksums not in CHECKSUM_MODES:
+            raise UsageError(f"--checksums {self.checksums!r}: expected one of {', '.join(CHECKSUM_MODES)}")
+
+
+@dataclass
+class CaptureEvidence:
+    """What the capture detectors read about one capture."""
+
+    input: str
+    packets: pd.DataFrame  # the TCP packet events (the plots draw rates from them)
+    flows: pd.DataFrame  # schema.FLOW_COLUMNS, in start order
+    conversations: pd.DataFrame  # reconstruct.conversations.COLUMNS, one row per 4-tuple
+    conv_packets: pd.DataFrame  # FIN/RST segments: ts, frame, flags, conv, fwd, src_code, dst_code
+
+
+@dataclass
+class SocketEvidence:
+    """What the socket and counter detectors read about every socket-table input together."""
+
+    events: pd.DataFrame  # socket rows of every input (schema event columns)
+    timelines: pd.DataFrame  # reconstruct.sockets.TIMELINE_COLUMNS
+    counters: pd.DataFrame  # reconstruct.counters.DELTA_COLUMNS plus ref
+    snapshots: dict[str, int]  # snapshots per input
+
+
+@dataclass
+class Evidence:
+    """The whole evidence of one run."""
+
+    captures: list[CaptureEvidence] = field(default_factory=list)
+    sockets: SocketEvidence | None = None
+
+    def flows(self) -> pd.DataFrame:
+        """The flows of every capture as one table (inputs in order)."""
+        return concat_flows([c.flows for c in self.captures])
+
+
+def build(ingested: list[Ingested], config: Config, options: Options | None = None) -> Evidence:
+    """Reconstruct the evidence of these inputs (captures one by one, socket inputs together)."""
+    options = options or Options()
+    captures = [capture_evidence(i.input, i.events, config, options) for i in ingested if i.format == "pcap"]
+    socket_inputs = [i for i in ingested if i.format != "pcap"]
+    return Evidence(captures=captures, sockets=socket_evidence(socket_inputs) if socket_inputs else None)
+
+
+def capture_evidence(name: str, events: pd.DataFrame, config: Config, options: Options) -> CaptureEvidence:
+    """Flows and conversations of one capture's packets, held in memory whole."""
+    return streamed_evidence(name, [events], config, options, parts=1, keep_packets=True)
+
+
+def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config, options: Options,
+                      parts: int = 1, spill_dir: str | None = None, keep_packets: bool = False) -> CaptureEvidence:
+    """The evidence of one capture read as consecutive event chunks, in bounded memory.
+
+    The TCP packets are routed to ``parts`` partitions by 4-tuple (spilled to ``spill_dir``
+    when given) while the checksum tally and each input's end time are counted; then each
+    partition, which holds whole connections and conversations, is reconstructed on its own
+    and the results merged: equal to the whole capture's, whatever the time order of the
+    chunks. Only the FIN and RST segments of conversations are kept (the storm detector's
+    input); the packets themselves only with ``keep_packets`` (for the plots)."""
+    tallies: list[pd.DataFrame] = []
+    kept: list[pd.DataFrame] = []
+    with Partitioner(parts, spill_dir if parts > 1 else None) as split:
+        for chunk in chunks:
+            pkts = tcp_packets(chunk)
+            tallies = [offload.merge([*tallies, offload.tally(pkts)])]  # (one tally kept)
+            split.add(pkts)
+            if keep_packets:
+                kept.append(pkts)
+            del chunk, pkts
+        mode, decision = _checksum_rule(offload.merge(tallies), config, options)
+        flow_config = replace(options.flow, ignore_checksums=mode == "ignore")
+        flow_parts, conv_parts = [], []
+        for p in range(parts):  # one partition in memory at a time
+            table, conv, closing = _partition_evidence(split.partition(p), decision, flow_config, split.capture_end())
+            flow_parts.append(table)
+            conv_parts.append((conv, closing))
+    table = merge_flows(flow_parts)
+    del flow_parts
+    conv, close_packets = merge_conversations(conv_parts)
+    del conv_parts
+    packets = schema.concat_events(kept, "packet") if kept else schema.empty_events("packet")
+    return CaptureEvidence(input=name, packets=packets, flows=table, conversations=conv, conv_packets=close_packets)
+
+
+def _checksum_rule(counts: pd.DataFrame, config: Config, options: Options) -> tuple[str, offload.Decision | None]:
+    """The checksum mode a capture is rebuilt with and, in ``auto``, the offload decision."""
+    if options.checksums != "auto":
+        return options.checksums, None
+    decision = offload.decide(counts, config)
+    return ("ignore" if decision.ignore_all else "verify"), decision
+
+
+def _partition_evidence(events: pd.DataFrame, decision: offload.Decision | None, flow_config: FlowConfig,
+                        capture_end: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Flows, conversations and FIN/RST segments of one partition."""
+    if decision is not None and len(events):
+        events = offload.apply(events, decision)
+    table = flows(events, flow_config, capture_end=capture_end)
+    conv, pk = conversations(events, packets=True)
+    closing = (pk["flags"].to_numpy() & (FIN | RST)) != 0
+    return table, conv, pk[closing].reset_index(drop=True)
+
+
+def capture_flows(packets: pd.DataFrame, config: Config, options: Options) -> pd.DataFrame:
+    """The flows of one capture's TCP packets under the checksum mode of ``options``."""
+    mode = options.checksums
+    if mode == "auto" and len(packets):
+        decision = offload.decide(offload.tally(packets), config)
+        if decision.ignore_all:
+            mode = "ignore"
+        else:
+            packets = offload.apply(packets, decision)
+    return flows(packets, replace(options.flow, ignore_checksums=mode == "ignore"))
+
+
+def tcp_packets(events: pd.DataFrame) -> pd.DataFrame:
+    """The TCP packet rows of an event table."""
+    if events.empty:
+        return events
+    keep = (events["kind"] == "packet").to_numpy(dtype=bool, na_value=False) & (
+        events["proto"] == "tcp").to_numpy(dtype=bool, na_value=False)
+    return events if keep.all() else events[keep]
+
+
+def socket_evidence(inputs: list[Ingested]) -> SocketEvidence:
+    """Socket timelines and counter deltas of every socket-table and counter input."""
+    events = schema.concat_events([i.events for i in inputs if len(i.events)], "socket")
+    snaps = {i.input: int(i.accounting.get("snapshots") or 1) for i in inputs}
+    readings = [i.counters for i in inputs if i.counters is not None and len(i.counters)]
+    return SocketEvidence(events=events, timelines=timelines(events, snaps),
+                          counters=_counter_refs(deltas(pd.concat(readings, ignore_index=True) if readings else None)),
+                          snapshots=snaps)
+
+
+def _counter_refs(counters: pd.DataFrame) -> pd.DataFrame:
+    """Counter deltas with plain-text keys and an "input:line" reference to the last reading."""
+    if counters.empty:
+        return counters
+    line = counters["line_last"].astype("Int64").astype("string").fillna("-").astype(str)
+    return counters.assign(
+        ref=counters["input"].astype(str) + ":" + line,
+        input=counters["input"].astype(str),
+        group=counters["group"].astype(str),
+        counter=counters["counter"].astype(str),
+    )
+
+
+def concat_flows(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Flow tables of several captures as one (labels as plain objects when they differ)."""
+    parts = [t for t in tables if len(t)]
+    if not parts:
+        return tables[0] if tables else schema.conform_flows(pd.DataFrame())
+    if len(parts) > 1:
+        parts = [f.astype({"input": object, "orig_addr": object, "resp_addr": object}) for f in parts]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

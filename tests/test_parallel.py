@@ -1,0 +1,78 @@
+"""Many inputs on many processes: the same report whatever runs it; dead workers never drop an input."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tcpforensics.errors import InputError
+from tcpforensics.parallel import map_inputs
+from tcpforensics.pipeline import analyze
+from tests.conftest import corpus_path
+
+pytestmark = pytest.mark.slow
+
+
+def _case_folder(root: Path) -> Path:
+    """Every file of pcap/labeled and text/wild in one folder tree (links, not copies)."""
+    case = root / "case"
+    for part in (("pcap", "labeled"), ("text", "wild")):
+        src = corpus_path(*part)
+        shutil.copytree(src, case / part[-1], copy_function=os.symlink)
+    return case
+
+
+def _findings(report) -> list[tuple]:
+    f = report.findings
+    return list(zip(f["severity"].astype(str), f["category"], f["subject"], f["count"], f["evidence"].map(tuple),
+                    strict=True))
+
+
+def test_jobs_and_a_scheduler_give_the_serial_report(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    case = _case_folder(tmp_path)
+    serial = analyze([str(case)], keep_evidence=False, progress=False)
+    assert len(serial.inputs) > 70 and len(serial.findings) > 30
+    two = analyze([str(case)], jobs=2, keep_evidence=False, progress=False)
+    assert _findings(two) == _findings(serial)
+    assert two.accounting == serial.accounting and two.summary == serial.summary
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        remote = analyze([str(case)], scheduler=cluster.scheduler_address, keep_evidence=False, progress=False)
+    assert _findings(remote) == _findings(serial)
+
+
+def _die_once(marker: str) -> str:
+    """Kill this worker process the first time (the marker file says it happened), then work."""
+    if not os.path.exists(marker):
+        Path(marker).touch()
+        os._exit(1)
+    return marker
+
+
+def _die_on_seven(item: str) -> str:
+    if "7" in item:
+        os._exit(1)
+    return item
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_its_input_retried(tmp_path: Path) -> None:
+    items = [str(tmp_path / f"m{i}") for i in range(4)]
+    assert map_inputs(_die_once, items, items, jobs=2) == items
+
+
+def test_an_input_that_keeps_killing_workers_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="capture-7.pcap: the worker process analysing it died"):
+        map_inputs(_die_on_seven, ["a", "b7"], ["capture-1.pcap", "capture-7.pcap"], jobs=2, allowed_failures=1)
+
+
+def test_an_input_error_in_a_worker_reaches_the_caller(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("this is not a socket table\n")
+    good = corpus_path("pcap", "labeled", "ncsa_port_scan.pcap")
+    with pytest.raises(InputError, match="bad.txt"):
+        analyze([str(good), str(bad)], jobs=2, progress=False)
