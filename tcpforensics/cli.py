@@ -134,6 +134,8 @@ def analyze(
             _fail(f"{output}: cannot write: {e.strerror or e}")
     else:
         _write(render(report, fmt.value), Path(output) if output is not None else None)
+    if report.interrupted():  # the report (its verdict says INCOMPLETE) covers what was read
+        raise typer.Exit(130)
     if fails(report, fail_on.value):
         raise typer.Exit(1)
 

@@ -18,14 +18,21 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
 from tcpforensics import detect, schema
 from tcpforensics.config import Config
 from tcpforensics.errors import InputError, UsageError
-from tcpforensics.ingest import ingest, is_capture_file
+from tcpforensics.ingest import (
+    detect_capture,
+    ingest,
+    ingest_text,
+    is_capture_file,
+    open_stdin,
+    read_input,
+)
 from tcpforensics.ingest.base import Ingested
 from tcpforensics.ingest.inputs import expand
 from tcpforensics.ingest.pcap import CaptureStream
@@ -38,6 +45,8 @@ from tcpforensics.report.model import Report, build_report
 CHUNK_PACKETS = 262_144
 #: A capture file is reconstructed in partitions of about this many bytes of it (by 4-tuple).
 PARTITION_BYTES = 32 * 1024**2
+#: Partitions of a capture read from standard input (its size is not known beforehand).
+STDIN_PARTS = 16
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,11 @@ def reconstruct_one(work: Work) -> Done:
     memory); the pieces of a rotated capture become one capture, so a connection spanning two
     pieces is one flow. Text dumps and standard input are read whole."""
     pieces = [work.source] if isinstance(work.source, str) else list(work.source)
+    if pieces == ["-"] and work.input_format in (None, "pcap"):
+        head, fh = open_stdin()
+        if work.input_format == "pcap" or detect_capture(head):
+            return _streamed_capture(pieces, work, fh)
+        return Done([ingest_text(read_input("-", fh), "-", work.input_format)])
     if work.input_format in (None, "pcap") and all(p != "-" and is_capture_file(p) for p in pieces):
         return _streamed_capture(pieces, work)
     items = [ingest(p, work.input_format, **work.ingest_options) for p in pieces]
@@ -98,14 +112,16 @@ def reconstruct_one(work: Work) -> Done:
     return Done([replace(i, events=schema.empty_events("packet")) for i in items], capture)
 
 
-def _streamed_capture(pieces: list[str], work: Work) -> Done:
-    """A capture file (or the pieces of one) through ``reconstruct.evidence.streamed_evidence``."""
+def _streamed_capture(pieces: list[str], work: Work, fh: BinaryIO | None = None) -> Done:
+    """A capture file (or the pieces of one, or standard input through ``fh``) through
+    ``reconstruct.evidence.streamed_evidence``. Ctrl-C while reading stops the reading; the
+    evidence of what was read stands and its accounting says the reading was interrupted."""
     engine = work.ingest_options.get("engine", "native")
     shown = work.ingest_options.get("progress")
-    streams = [CaptureStream(p, CHUNK_PACKETS, engine, shown) for p in pieces]
-    size = sum(os.path.getsize(p) for p in pieces)
-    parts = max(1, math.ceil(size / PARTITION_BYTES))
-    chunks = (chunk for stream in streams for chunk in stream)
+    streams = [CaptureStream(p, CHUNK_PACKETS, engine, shown, fh) for p in pieces]
+    size = sum(os.path.getsize(p) for p in pieces) if fh is None else None
+    parts = STDIN_PARTS if size is None else max(1, math.ceil(size / PARTITION_BYTES))
+    chunks = (chunk for stream in streams if not any(s.interrupted for s in streams) for chunk in stream)
     capture = rec.streamed_evidence(rotated_name(pieces), chunks, work.config, work.options, parts,
                                     tempfile.gettempdir(), keep_packets=work.keep_evidence)
     items = [Ingested(input=s.source, format="pcap", events=schema.empty_events("packet"), skipped=s.skipped,
@@ -132,6 +148,15 @@ def plan(sources: list[str]) -> tuple[list[str | tuple[str, ...]], list[tuple[st
         elif item.path == found.groups[item.group][0]:
             units.append(tuple(found.groups[item.group]))
     return units, found.skipped
+
+
+def _run(fn: Any, work: list[Work], jobs: int, scheduler: str | None) -> list[Done]:
+    """``fn`` over the work, in input order: standard input here (a worker cannot read it),
+    the rest as ``parallel.map_inputs`` runs it."""
+    here = {i: fn(w) for i, w in enumerate(work) if w.source == "-"}
+    rest = [w for w in work if w.source != "-"]
+    spread = iter(map_inputs(fn, rest, [_name(w.source) for w in rest], jobs, scheduler))
+    return [here[i] if i in here else next(spread) for i in range(len(work))]
 
 
 def _name(unit: str | tuple[str, ...]) -> str:
@@ -171,7 +196,7 @@ def analyze(
     options = options or rec.Options()
     units, left_out = plan(sources)
     work = [Work(u, input_format, config, options, keep_evidence, ingest_options) for u in units]
-    done = map_inputs(analyze_one, work, [_name(u) for u in units], jobs, scheduler)
+    done = _run(analyze_one, work, jobs, scheduler)
     ingested = [i for d in done for i in d.ingested]
     socket_inputs = [i for i in ingested if i.format != "pcap"]
     evidence = rec.Evidence(captures=[d.capture for d in done if d.capture is not None],
@@ -201,5 +226,44 @@ def flows_of_inputs(inputs: list[str], input_format: str | None = None, options:
     config = (config or Config()).validate()
     units, _ = plan(inputs)
     work = [Work(u, input_format, config, options or rec.Options(), False) for u in units]
-    done = map_inputs(reconstruct_one, work, [_name(u) for u in units], jobs, scheduler)
+    done = _run(reconstruct_one, work, jobs, scheduler)
     return rec.concat_flows([d.capture.flows for d in done if d.capture is not None])
+
+
+def events_frame(sources: list[str] | str, input_format: str | None = None, **ingest_options: Any) -> Any:
+    """The event tables of many inputs as one Dask DataFrame (a partition per input file; every
+    event column, socket and packet ones). Computed where Dask runs it (``.compute()``, or a
+    ``distributed.Client`` of the session)."""
+    import dask.dataframe as dd
+
+    paths = expand([sources] if isinstance(sources, str) else sources).paths()
+    return dd.from_map(_all_events, paths, input_format=input_format, ingest_options=ingest_options,
+                       meta=_plain_categories(schema.conform(pd.DataFrame())), enforce_metadata=False)
+
+
+def flows_frame(sources: list[str] | str, options: rec.Options | None = None) -> Any:
+    """The flows of many captures as one Dask DataFrame (a partition per capture, the pieces
+    of a rotated capture together), built as ``analyze`` builds them."""
+    import dask.dataframe as dd
+
+    units, _ = plan([sources] if isinstance(sources, str) else sources)
+    work = [Work(u, None, Config(), options or rec.Options(), False) for u in units]
+    return dd.from_map(_flows_of_work, work, meta=_plain_categories(schema.conform_flows(pd.DataFrame())),
+                       enforce_metadata=False)
+
+
+def _all_events(path: str, input_format: str | None, ingest_options: dict[str, Any]) -> pd.DataFrame:
+    return _plain_categories(schema.conform(ingest(path, input_format, **ingest_options).events))
+
+
+def _flows_of_work(work: Work) -> pd.DataFrame:
+    done = reconstruct_one(work)
+    return _plain_categories(done.capture.flows if done.capture is not None else schema.conform_flows(pd.DataFrame()))
+
+
+def _plain_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns with categories of one dtype (object), as Dask unites partitions."""
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.assign(**{c: pd.Categorical.from_codes(
+        frame[c].cat.codes, dtype=pd.CategoricalDtype(pd.Index(frame[c].cat.categories, dtype=object),
+                                                     frame[c].cat.ordered)) for c in cats})

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tcpforensics.errors import InputError
@@ -76,3 +77,20 @@ def test_an_input_error_in_a_worker_reaches_the_caller(tmp_path: Path) -> None:
     good = corpus_path("pcap", "labeled", "ncsa_port_scan.pcap")
     with pytest.raises(InputError, match="bad.txt"):
         analyze([str(good), str(bad)], jobs=2, progress=False)
+
+
+def test_notebook_frames_of_many_files_hold_every_input(tmp_path: Path) -> None:
+    """Events and flows of a folder as Dask DataFrames: one partition per input, the rows of each."""
+    import tcpforensics
+
+    folder = corpus_path("pcap", "labeled")
+    captures = sorted(str(p) for p in folder.glob("*.pcap*"))
+    flows = tcpforensics.flows_frame(str(folder))
+    assert flows.npartitions == len(captures)
+    got = flows.compute()
+    want = pd.concat([tcpforensics.flows(p).astype({"input": object, "orig_addr": object, "resp_addr": object})
+                      for p in captures], ignore_index=True)
+    assert len(got) == len(want)
+    assert sorted(got["uid"]) == sorted(want["uid"])
+    events = tcpforensics.events_frame([str(folder)])
+    assert len(events.compute()) == sum(len(tcpforensics.read(p)) for p in captures)

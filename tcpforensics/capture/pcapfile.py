@@ -106,8 +106,10 @@ class Walker:
             return self._consumed
 
     def _read(self, n: int) -> bytes:
+        """Up to ``n`` bytes: what one read gives (a pipe: what has arrived, so a live capture
+        is decoded as it comes), empty only at the end."""
         try:
-            data = self.fh.read(n)
+            data = self.fh.read1(n) if hasattr(self.fh, "read1") else self.fh.read(n)
         except (EOFError, OSError, zlib.error) as e:
             self._read_error = f"decompression failed ({e})" if self.compressed else f"read error ({e})"
             return b""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import io
 import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -45,11 +47,45 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(f"tcpforensics.ingest.{name}")
 
 
-def read_input(source: str) -> bytes:
-    """The bytes of a path, or of standard input for ``-``; InputError when unreadable."""
+#: Bytes of standard input looked at to tell a capture stream from text.
+STDIN_HEAD = 64
+
+
+class _Prefixed(io.RawIOBase):
+    """A binary stream that yields ``head`` and then the rest of ``rest``: standard input after
+    its first bytes were read to detect its format."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        if len(self._head):
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read1(len(buffer)) if hasattr(self._rest, "read1") else self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def open_stdin() -> tuple[bytes, io.BufferedReader]:
+    """The first bytes of standard input and a reader of all of it (those bytes included)."""
+    raw = sys.stdin.buffer
+    head = raw.read(STDIN_HEAD)
+    return head, io.BufferedReader(_Prefixed(head, raw), buffer_size=1 << 20)
+
+
+def read_input(source: str, fh: BinaryIO | None = None) -> bytes:
+    """The bytes of a path, or of standard input for ``-`` (or of ``fh``, a reader of it);
+    InputError when unreadable."""
     with reading(source):
         if source == "-":
-            data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+            data = (fh or sys.stdin.buffer).read(MAX_STDIN_BYTES + 1)
             if len(data) > MAX_STDIN_BYTES:
                 raise InputError(source, f"standard input is larger than the {MAX_STDIN_BYTES} byte limit; save it to a file")
             return data

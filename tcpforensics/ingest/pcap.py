@@ -58,19 +58,27 @@ def iter_events(source: str, chunk_packets: int = CHUNK_PACKETS, engine: str = "
 
 
 class CaptureStream:
-    """Iterate event chunks of one capture; afterwards ``accounting`` and ``skipped`` are set."""
+    """Iterate event chunks of one capture (a path, or an open binary stream such as standard
+    input); afterwards, or once iteration stops early, ``accounting`` and ``skipped`` are set.
+
+    Ctrl-C while reading ends the stream where it is: the chunks read so far stand,
+    ``accounting["stopped"]`` says the reading was interrupted, and ``interrupted`` is True."""
 
     def __init__(self, source: str, chunk_packets: int = CHUNK_PACKETS, engine: str = "native",
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, fh: io.BufferedIOBase | None = None) -> None:
         if chunk_packets < 1:
             raise ValueError("chunk_packets must be at least 1")
         _check_engine(source, engine)
+        if engine == "tshark" and fh is not None:
+            raise InputError(source, "--engine tshark reads files only, not standard input")
         self.source = source
         self.chunk_packets = chunk_packets
         self.engine = engine
         self.progress = progress
+        self.fh = fh
         self.accounting: dict = {}
         self.skipped = schema.empty_skipped()
+        self.interrupted = False
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
         if self.engine == "tshark":
@@ -81,12 +89,19 @@ class CaptureStream:
             for start in range(0, len(ing.events), self.chunk_packets):
                 yield ing.events.iloc[start : start + self.chunk_packets].reset_index(drop=True)
             return
+        if self.fh is not None:
+            yield from self._native(self.fh, None)
+            return
         with _opened(self.source) as fh:
-            walker, tally, book = _walker(fh, self.source), native.Tally(), table.AddressBook()
-            pending: list[dict[str, np.ndarray]] = []
-            held = 0
-            yielded = False
-            with progress.bar(self.source, _size(self.source), progress.wanted(self.progress, _size(self.source))) as upd:
+            yield from self._native(fh, _size(self.source))
+
+    def _native(self, fh: io.BufferedIOBase, size: int | None) -> Iterator[pd.DataFrame]:
+        walker, tally, book = _walker(fh, self.source), native.Tally(), table.AddressBook()
+        pending: list[dict[str, np.ndarray]] = []
+        held = 0
+        yielded = False
+        try:
+            with progress.bar(self.source, size, progress.wanted(self.progress, size)) as upd:
                 walker.on_progress = upd
                 for cols in _guarded(native.iter_decoded(walker, tally, book), self.source):
                     pending.append(cols)
@@ -98,10 +113,14 @@ class CaptureStream:
                         yielded = True
                         rest = table.take(merged, slice(self.chunk_packets, None))
                         pending, held = [rest], len(rest["frame"])
-            if held or not yielded:
-                yield table.build(table.concat(pending), self.source, book.names, compact=True)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            walker.stopped = {"after_frame": tally.packets, "reason": "interrupted (Ctrl-C): the rest was not read"}
+        finally:
             self.accounting = native.accounting(walker, tally)
             self.skipped = _skipped(tally, self.source)
+        if held or not yielded:
+            yield table.build(table.concat(pending), self.source, book.names, compact=True)
 
 
 def _ingest_native(fh: io.BufferedIOBase, source: str, size: int | None, show: bool | None) -> Ingested:

@@ -10,9 +10,10 @@ Checksums (``Options.checksums``): ``auto`` applies the offload rule of ``offloa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from tcpforensics import schema
@@ -22,10 +23,13 @@ from tcpforensics.ingest.base import Ingested
 from tcpforensics.reconstruct import offload
 from tcpforensics.reconstruct.conversations import conversations, merge_conversations
 from tcpforensics.reconstruct.counters import deltas
-from tcpforensics.reconstruct.flows import FlowConfig, flows, merge_flows
+from tcpforensics.reconstruct.flows import FlowConfig, flows, flows_stream, merge_flows
 from tcpforensics.reconstruct.packets import FIN, RST
 from tcpforensics.reconstruct.partition import Partitioner
 from tcpforensics.reconstruct.sockets import timelines
+
+#: A partition with more packets than this has its flows rebuilt a time slice at a time.
+PARTITION_ROWS = 262_144
 
 #: Checksum handling for flows (see the module docstring).
 CHECKSUM_MODES: tuple[str, ...] = ("auto", "verify", "ignore")
@@ -111,11 +115,13 @@ def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config,
             del chunk, pkts
         mode, decision = _checksum_rule(offload.merge(tallies), config, options)
         flow_config = replace(options.flow, ignore_checksums=mode == "ignore")
+        ends = split.capture_end()
+        capture_end = dict.fromkeys(ends, max(ends.values())) if ends else {}  # one timeline
         flow_parts, conv_parts = [], []
         for p in range(parts):  # one partition in memory at a time
-            table, conv, closing = _partition_evidence(split.partition(p), decision, flow_config, split.capture_end())
-            flow_parts.append(table)
-            conv_parts.append((conv, closing))
+            flow_parts.append(_partition_flows(split, p, decision, flow_config, capture_end, spill_dir))
+            conv, pk = conversations(_checked(split.partition(p), decision), packets=True)
+            conv_parts.append((conv, pk[(pk["flags"].to_numpy() & (FIN | RST)) != 0].reset_index(drop=True)))
     table = merge_flows(flow_parts)
     del flow_parts
     conv, close_packets = merge_conversations(conv_parts)
@@ -132,15 +138,40 @@ def _checksum_rule(counts: pd.DataFrame, config: Config, options: Options) -> tu
     return ("ignore" if decision.ignore_all else "verify"), decision
 
 
-def _partition_evidence(events: pd.DataFrame, decision: offload.Decision | None, flow_config: FlowConfig,
-                        capture_end: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Flows, conversations and FIN/RST segments of one partition."""
-    if decision is not None and len(events):
-        events = offload.apply(events, decision)
-    table = flows(events, flow_config, capture_end=capture_end)
-    conv, pk = conversations(events, packets=True)
-    closing = (pk["flags"].to_numpy() & (FIN | RST)) != 0
-    return table, conv, pk[closing].reset_index(drop=True)
+def _checked(events: pd.DataFrame, decision: offload.Decision | None) -> pd.DataFrame:
+    """The packets with the offload decision applied to their checksums."""
+    return offload.apply(events, decision) if decision is not None and len(events) else events
+
+
+def _partition_flows(split: Partitioner, p: int, decision: offload.Decision | None, flow_config: FlowConfig,
+                     capture_end: dict, spill_dir: str | None) -> pd.DataFrame:
+    """The flows of one partition: at once when it is small; else streamed through
+    ``flows_stream`` in time order, sorting it by time first if its rows step back in time
+    (a few 4-tuples can carry most of a capture's packets)."""
+    if split.sizes[p] <= PARTITION_ROWS:
+        return flows(_checked(split.partition(p), decision), flow_config, capture_end=capture_end)
+    ts = split.column(p, "ts").astype("datetime64[ns]").view(np.int64)
+    if (np.diff(ts) >= 0).all():
+        chunks = split.chunks(p, PARTITION_ROWS)
+    else:
+        chunks = _by_time(split, p, ts, spill_dir)
+    return merge_flows(flows_stream((_checked(c, decision) for c in chunks), flow_config, capture_end))
+
+
+def _by_time(split: Partitioner, p: int, ts: np.ndarray, spill_dir: str | None) -> Iterator[pd.DataFrame]:
+    """Partition ``p`` in time order, a bucket of about PARTITION_ROWS rows at a time: its rows
+    are routed to time buckets (equal times together), then each bucket is sorted."""
+    cuts = np.unique(np.sort(ts)[PARTITION_ROWS::PARTITION_ROWS])
+    bucket = np.searchsorted(cuts, ts, side="right")
+    with Partitioner(len(cuts) + 1, spill_dir) as buckets:
+        done = 0
+        for chunk in split.chunks(p, PARTITION_ROWS):
+            buckets.add(chunk, bucket[done:done + len(chunk)])
+            done += len(chunk)
+        for b in range(len(cuts) + 1):
+            rows = buckets.partition(b)
+            order = np.lexsort((rows["frame"].to_numpy(dtype=np.int64, na_value=0), rows["ts"].to_numpy()))
+            yield rows.take(order).reset_index(drop=True)
 
 
 def capture_flows(packets: pd.DataFrame, config: Config, options: Options) -> pd.DataFrame:

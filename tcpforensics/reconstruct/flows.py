@@ -122,7 +122,8 @@ def _concat_united(tables: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True)
 
 
-def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | None = None) -> Iterator[pd.DataFrame]:
+def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | None = None,
+                 capture_end: Mapping[object, Any] | None = None) -> Iterator[pd.DataFrame]:
     """Flows of a capture read in chunks (consecutive event tables), yielded as they finish.
 
     After each chunk, connections that can no longer change (a later connection exists on the
@@ -130,7 +131,8 @@ def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | Non
     last packet time) are summarized and yielded; the packets of the others are carried into
     the next chunk. For a capture in time order (as written by a capture tool) the union of
     the yielded tables equals ``flows`` of the whole capture; merged captures whose time
-    goes backwards need ``flows``.
+    goes backwards need ``flows`` (or their packets sorted by time first). ``capture_end`` as
+    for :func:`flows` (the end of each input, which the chunks read so far may not have reached).
     """
     cfg = config if isinstance(config, FlowConfig) else FlowConfig.from_mapping(config)
     carry: pd.DataFrame | None = None
@@ -142,7 +144,7 @@ def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | Non
         if len(P) == 0:
             carry = None
             continue
-        table, s, e = _reconstruct(P, cfg)
+        table, s, e = _reconstruct(P, cfg, capture_end)
         next_same = np.r_[P.key[s[1:]] == P.key[s[:-1]], False]
         now = _last_time(chunk_ts, P)
         quiet = now - P.ts[e - 1] > max(cfg.long_inactivity_timeout, cfg.inactivity_timeout) * NS
@@ -153,7 +155,7 @@ def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | Non
         carry = events.iloc[np.sort(P.row[idx])] if len(idx) else None
         del events, P, table, chunk_ts  # before the next chunk is read
     if carry is not None:
-        yield flows(carry, cfg)
+        yield flows(carry, cfg, capture_end)
 
 
 # --- splitting a 4-tuple into connections -------------------------------------------------

@@ -293,14 +293,18 @@ class Partitioner:
         self._spilled = np.zeros(parts, dtype=bool)  # partitions with a stream file
         self._sealed = False
 
-    def add(self, chunk: pd.DataFrame) -> None:
-        """Route the rows of one more chunk (chunks in any order; row order kept within one)."""
+    def add(self, chunk: pd.DataFrame, parts: np.ndarray | None = None) -> None:
+        """Route the rows of one more chunk (chunks in any order; row order kept within one):
+        by 4-tuple, or to the partition numbers ``parts`` gives for each row."""
         if self._sealed:
             raise RuntimeError("Partitioner.add after the partitions were read")
         coded = self._encode(chunk)
         self._count(chunk, coded)
         small = np.uint16 if self.parts <= 1 << 16 else np.int64  # (a stable sort of 16 bits is a radix sort)
-        part = (self._tuple_hashes(chunk, coded) % np.uint64(self.parts)).astype(small)
+        if parts is None:
+            part = (self._tuple_hashes(chunk, coded) % np.uint64(self.parts)).astype(small)
+        else:
+            part = np.asarray(parts).astype(small)
         batch = pa.RecordBatch.from_arrays([pa.array(a) for a in coded.values()], schema=self._schema)
         counts = np.bincount(part, minlength=self.parts)
         self.sizes += counts
@@ -322,6 +326,21 @@ class Partitioner:
         """The events of partition ``p``."""
         self._seal()
         return self._decode(self._stored(p))
+
+    def chunks(self, p: int, rows: int) -> Iterator[pd.DataFrame]:
+        """The events of partition ``p`` in the order added, at most ``rows`` at a time."""
+        self._seal()
+        table = self._stored(p)
+        if table is None:
+            return
+        for start in range(0, table.num_rows, rows):
+            yield self._decode(table.slice(start, rows))
+
+    def column(self, p: int, name: str) -> np.ndarray:
+        """One column of partition ``p`` as stored (categorical columns: codes), in the order added."""
+        self._seal()
+        table = self._stored(p)
+        return np.zeros(0) if table is None else table.column(name).to_numpy()
 
     def close(self) -> None:
         """Drop the partitions (and the spill folder)."""

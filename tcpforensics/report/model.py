@@ -30,6 +30,11 @@ class Report:
     evidence: Evidence = field(default_factory=Evidence, repr=False)  # what the findings rest on
     plots: dict[str, str] = field(default_factory=dict)  # plot kind -> PNG path (--plot DIR)
 
+    def interrupted(self) -> bool:
+        """True when Ctrl-C stopped the reading of an input (the report covers what was read)."""
+        return any(str((a.get("stopped") or {}).get("reason", "")).startswith("interrupted")
+                   for a in self.accounting)
+
     def max_severity(self) -> str | None:
         """The highest severity among findings, or None when there are none."""
         if self.findings.empty:
