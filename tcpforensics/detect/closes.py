@@ -180,12 +180,19 @@ def cut_by_capture_end(flows: pd.DataFrame, grace_s: float) -> np.ndarray:
         return np.zeros(len(flows), dtype=bool)
     end = pd.to_datetime(flows["end"]).to_numpy()
     near_end = end >= end.max() - np.timedelta64(int(grace_s * 1e9), "ns")
-    o_key = flows["orig_addr"].astype(str).to_numpy()
-    r_key = flows["resp_addr"].astype(str) + ":" + flows["resp_port"].astype(str)
-    r_key = r_key.to_numpy()
     graceful = close == "graceful"
-    closes_others = np.where(orig_side, np.isin(o_key, o_key[graceful]), np.isin(r_key, r_key[graceful]))
+    orig = pd.factorize(flows["orig_addr"].astype(object).to_numpy())[0]
+    resp = pd.factorize(pd.factorize(flows["resp_addr"].astype(object).to_numpy())[0].astype(np.int64) * 65537
+                        + flows["resp_port"].to_numpy(dtype="int64", na_value=-1) + 1)[0]  # (address, port)
+    closes_others = np.where(orig_side, _seen_in(orig, graceful), _seen_in(resp, graceful))
     return half & near_end & closes_others
+
+
+def _seen_in(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Per row: whether its code (a factorized key) is the code of one of ``rows`` (a mask)."""
+    seen = np.zeros(int(codes.max()) + 2 if len(codes) else 1, dtype=bool)
+    seen[codes[rows]] = True
+    return seen[codes]
 
 
 def _had_data(f: pd.DataFrame) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from tcpforensics.config import Config, register_defaults
@@ -68,8 +69,8 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
     if conv.empty:
         return [], trw.walk(pd.DataFrame(), config)
     walks = trw.walk(first_contacts(conv), config)
-    probes = conv[conv["is_probe"]]
-    failed = probes[probes["failed"]]
+    probes = conv.loc[conv["is_probe"].to_numpy(dtype=bool), [c for c in PROBE_COLUMNS if c in conv.columns]]
+    failed = probes[probes["failed"].to_numpy(dtype=bool)]
     if failed.empty:
         return [], walks
     th = {k: int(config.get(k)) for k in DEFAULTS}
@@ -90,15 +91,19 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
     decision = trw_by["decision"].reindex(per["scanner"].to_numpy()).fillna("pending").to_numpy()
     per["trw"] = decision == "scanner"
     per["mode"] = first_match(per, _mode_rules(th))
-    for code, r in per[per["mode"] != ""].iterrows():  # one pass per flagged scanner (few)
+    flagged = per[per["mode"] != ""]
+    by_scanner = _rows_of(failed["init_code"].to_numpy(), flagged.index.to_numpy())
+    probes_of = _rows_of(probes["init_code"].to_numpy(), flagged.index.to_numpy())
+    for code, r in flagged.iterrows():  # one pass per flagged scanner (few)
         scanner = r["scanner"]
-        mine = failed[failed["init_code"] == code]
+        mine = failed.iloc[by_scanner[code]]  # (every flagged scanner has failed attempts)
+        own = probes.iloc[probes_of.get(code, np.zeros(0, dtype=np.int64))]
         per_host_s = per_host[per_host["init_code"] == code]
         per_port_s = per_port[per_port["init_code"] == code]
         trw_info = _trw_details(trw_by, scanner)
         mode = r["mode"]
         if mode == "block_scan":
-            rows.append(_scan(mine, probes, "block_scan", scanner, f"{r['hosts']} hosts x {r['ports']} ports",
+            rows.append(_scan(mine, own, "block_scan", scanner, f"{r['hosts']} hosts x {r['ports']} ports",
                               "threshold", th, trw_info, input_name))
             covered.update((scanner, h) for h in mine["peer_addr"].unique())
             continue
@@ -106,12 +111,12 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
             hosts = per_host_s[per_host_s["ports"] >= th["scan.port_min_ports"]]
             for host in hosts["peer_addr"]:
                 sub = mine[mine["peer_addr"] == host]
-                rows.append(_scan(sub, probes, "port_scan", scanner, host, "threshold", th, trw_info, input_name))
+                rows.append(_scan(sub, own, "port_scan", scanner, host, "threshold", th, trw_info, input_name))
                 covered.add((scanner, host))
             ports = per_port_s[per_port_s["hosts"] >= th["scan.address_min_hosts"]]
             for port in ports["peer_port"]:
                 sub = mine[mine["peer_port"] == port]
-                rows.append(_scan(sub, probes, "address_scan", scanner, f"port {int(port)}", "threshold", th,
+                rows.append(_scan(sub, own, "address_scan", scanner, f"port {int(port)}", "threshold", th,
                                   trw_info, input_name))
                 covered.update((scanner, h) for h in sub["peer_addr"].unique())
             continue
@@ -120,15 +125,30 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
         top_port = per_port_s.nlargest(1, "hosts").iloc[0]
         if top_host["ports"] >= top_port["hosts"]:
             sub = mine[mine["peer_addr"] == top_host["peer_addr"]]
-            rows.append(_scan(sub, probes, "port_scan", scanner, top_host["peer_addr"], "trw", th, trw_info,
+            rows.append(_scan(sub, own, "port_scan", scanner, top_host["peer_addr"], "trw", th, trw_info,
                               input_name))
         else:
             sub = mine[mine["peer_port"] == top_port["peer_port"]]
-            rows.append(_scan(sub, probes, "address_scan", scanner, f"port {int(top_port['peer_port'])}",
+            rows.append(_scan(sub, own, "address_scan", scanner, f"port {int(top_port['peer_port'])}",
                               "trw", th, trw_info, input_name))
         covered.update((scanner, h) for h in sub["peer_addr"].unique())
     rows.extend(_distributed(failed, probes, covered, th, input_name))
     return rows, walks
+
+
+#: Conversation columns the scan rules read.
+PROBE_COLUMNS = ("init_addr", "init_code", "peer_addr", "peer_code", "peer_port", "first_ts", "last_ts", "probe",
+                 "outcome", "failed", "first_frame", "uid", "input")
+
+
+def _rows_of(codes: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
+    """Row positions of each wanted code in ``codes`` (one sort, whatever the number of codes)."""
+    keep = np.flatnonzero(np.isin(codes, wanted))
+    order = keep[np.argsort(codes[keep], kind="stable")]
+    if not len(order):
+        return {}
+    values, starts = np.unique(codes[order], return_index=True)
+    return {int(v): part for v, part in zip(values, np.split(order, starts[1:]), strict=True)}
 
 
 def _mode_rules(th: dict) -> tuple[Rule, ...]:
@@ -184,9 +204,8 @@ def _scan(mine: pd.DataFrame, probes: pd.DataFrame, category: str, scanner: str,
     """One scan finding from the failed attempts ``mine`` of one scanner against one target."""
     hosts = mine["peer_addr"].unique()
     ports = mine["peer_port"].dropna().astype(int).unique()
-    mask = (probes["init_addr"] == mine["init_addr"].iloc[0]) & probes["peer_addr"].isin(hosts) & probes[
-        "peer_port"
-    ].isin(ports)
+    # ``probes``: the scanner's own probes; those to the failed attempts' hosts and ports
+    mask = np.isin(probes["peer_code"].to_numpy(), mine["peer_code"].unique()) & probes["peer_port"].isin(ports).to_numpy()
     seen = probes[mask]
     if category == "port_scan":
         label = seen["peer_port"].astype(int)
@@ -252,9 +271,9 @@ def _distributed(failed: pd.DataFrame, probes: pd.DataFrame, covered: set, th: d
         sub = rest[rest["peer_code"] == code]
         scanners = sub["init_addr"].unique()
         start, end = sub["first_ts"].min(), sub["last_ts"].max()
-        states, state_counts = _port_states(probes[probes["peer_addr"].eq(host) & probes["init_addr"].isin(scanners)],
-                              probes.loc[probes["peer_addr"].eq(host) & probes["init_addr"].isin(scanners),
-                                         "peer_port"].astype(int))
+        seen = probes[(probes["peer_code"] == code).to_numpy() & np.isin(probes["init_code"].to_numpy(),
+                                                                       sub["init_code"].unique())]
+        states, state_counts = _port_states(seen, seen["peer_port"].astype(int))
         n = int(len(sub.drop_duplicates(["init_addr", "peer_port"])))
         details = {
             "target": host,

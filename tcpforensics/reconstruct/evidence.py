@@ -21,7 +21,11 @@ from tcpforensics.config import Config
 from tcpforensics.errors import UsageError
 from tcpforensics.ingest.base import Ingested
 from tcpforensics.reconstruct import offload
-from tcpforensics.reconstruct.conversations import conversations, merge_conversations
+from tcpforensics.reconstruct.conversations import (
+    ConversationState,
+    conversations,
+    merge_conversations,
+)
 from tcpforensics.reconstruct.counters import deltas
 from tcpforensics.reconstruct.flows import FlowConfig, flows, flows_stream, merge_flows
 from tcpforensics.reconstruct.packets import FIN, RST
@@ -98,11 +102,12 @@ def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config,
     """The evidence of one capture read as consecutive event chunks, in bounded memory.
 
     The TCP packets are routed to ``parts`` partitions by 4-tuple (spilled to ``spill_dir``
-    when given) while the checksum tally and each input's end time are counted; then each
-    partition, which holds whole connections and conversations, is reconstructed on its own
-    and the results merged: equal to the whole capture's, whatever the time order of the
-    chunks. Only the FIN and RST segments of conversations are kept (the storm detector's
-    input); the packets themselves only with ``keep_packets`` (for the plots)."""
+    when given) while the mergeable state that needs the whole capture is counted: the
+    checksum tally and each input's end time. Then each partition, which holds whole
+    connections and conversations, has its flows and conversations rebuilt on its own, and the
+    results are merged: equal to the whole capture's, whatever the time order of the chunks. Only the FIN and RST segments
+    of conversations are kept (the storm detector's input); the packets themselves only with
+    ``keep_packets`` (for the plots)."""
     tallies: list[pd.DataFrame] = []
     kept: list[pd.DataFrame] = []
     with Partitioner(parts, spill_dir if parts > 1 else None) as split:
@@ -120,8 +125,7 @@ def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config,
         flow_parts, conv_parts = [], []
         for p in range(parts):  # one partition in memory at a time
             flow_parts.append(_partition_flows(split, p, decision, flow_config, capture_end, spill_dir))
-            conv, pk = conversations(_checked(split.partition(p), decision), packets=True)
-            conv_parts.append((conv, pk[(pk["flags"].to_numpy() & (FIN | RST)) != 0].reset_index(drop=True)))
+            conv_parts.append(_partition_conversations(split, p))
     table = merge_flows(flow_parts)
     del flow_parts
     conv, close_packets = merge_conversations(conv_parts)
@@ -156,6 +160,19 @@ def _partition_flows(split: Partitioner, p: int, decision: offload.Decision | No
     else:
         chunks = _by_time(split, p, ts, spill_dir)
     return merge_flows(flows_stream((_checked(c, decision) for c in chunks), flow_config, capture_end))
+
+
+def _partition_conversations(split: Partitioner, p: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The conversations of one partition and their FIN/RST segments: at once when it is
+    small; else a chunk at a time through the mergeable ``ConversationState`` (a partition that
+    large holds few 4-tuples, so the state stays small)."""
+    if split.sizes[p] <= PARTITION_ROWS:
+        conv, pk = conversations(split.partition(p), packets=True)
+        return conv, pk[(pk["flags"].to_numpy() & (FIN | RST)) != 0].reset_index(drop=True)
+    state = ConversationState.of(schema.empty_events("packet"))
+    for chunk in split.chunks(p, PARTITION_ROWS):
+        state = ConversationState.merge([state, ConversationState.of(chunk)])
+    return state.finish()
 
 
 def _by_time(split: Partitioner, p: int, ts: np.ndarray, spill_dir: str | None) -> Iterator[pd.DataFrame]:

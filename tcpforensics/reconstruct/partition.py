@@ -328,19 +328,26 @@ class Partitioner:
         return self._decode(self._stored(p))
 
     def chunks(self, p: int, rows: int) -> Iterator[pd.DataFrame]:
-        """The events of partition ``p`` in the order added, at most ``rows`` at a time."""
+        """The events of partition ``p`` in the order added, about ``rows`` at a time (read from
+        its stream file a batch at a time: memory holds one chunk, not the partition)."""
         self._seal()
-        table = self._stored(p)
-        if table is None:
-            return
-        for start in range(0, table.num_rows, rows):
-            yield self._decode(table.slice(start, rows))
+        held: list[pa.RecordBatch] = []
+        n = 0
+        for batch in self._batches(p):
+            held.append(batch)
+            n += batch.num_rows
+            if n >= rows:
+                yield self._decode(pa.Table.from_batches(held, schema=self._schema))
+                held, n = [], 0
+        if held:
+            yield self._decode(pa.Table.from_batches(held, schema=self._schema))
 
     def column(self, p: int, name: str) -> np.ndarray:
         """One column of partition ``p`` as stored (categorical columns: codes), in the order added."""
         self._seal()
-        table = self._stored(p)
-        return np.zeros(0) if table is None else table.column(name).to_numpy()
+        # copied: a view would keep the batch's whole message body (every column) alive
+        parts = [batch.column(0).to_numpy(zero_copy_only=False).copy() for batch in self._batches(p, [name])]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def close(self) -> None:
         """Drop the partitions (and the spill folder)."""
@@ -416,6 +423,22 @@ class Partitioner:
         for w in self._writers.values():
             w.close()
         self._writers = {}
+
+    def _batches(self, p: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The record batches of partition ``p`` (only ``columns``, when given), read one at a
+        time into memory the system allocator gives back when they are dropped (a mapped file,
+        or a caching allocator, would keep the whole partition's pages resident)."""
+        if self._schema is None:
+            return
+        if self.folder is not None and self._spilled[p]:
+            fields = None if columns is None else [self._schema.get_field_index(c) for c in columns]
+            options = pa.ipc.IpcReadOptions(included_fields=fields)
+            with pa.OSFile(self._path(p)) as source, pa.ipc.open_stream(
+                    source, options=options, memory_pool=pa.system_memory_pool()) as reader:
+                yield from reader
+            return
+        for batch in self._held[p]:
+            yield batch if columns is None else batch.select(columns)
 
     def _stored(self, p: int) -> pa.Table | None:
         """Partition ``p`` as stored (None before any chunk: then an empty packet table)."""
