@@ -7,7 +7,6 @@ a 4-tuple's packets over many chunks), merged in any order or as a tree, finish 
 
 from __future__ import annotations
 
-import functools
 import random
 from pathlib import Path
 
@@ -30,11 +29,11 @@ from tcpforensics.reconstruct.evidence import tcp_packets
 from tcpforensics.reconstruct.partition import ADDRESS_COLUMNS
 from tcpforensics.reconstruct.rules import first_match
 from tests.conftest import FIXTURES, corpus_files, corpus_path
+from tests.reconstruct.mixed import mixed_fixtures
 
 CAPTURES = corpus_files("*.pcap*", "pcap", "zeek") + corpus_files("*.pcap*", "pcap", "labeled")
 CHUNK = 97
 DEALT = 5
-FLOW_FIXTURES = sorted((FIXTURES / "flows").glob("*.pcap"))
 
 
 def _want(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -113,24 +112,10 @@ def _events(name: str) -> pd.DataFrame:
     return tcpforensics.read(str(FIXTURES / "flows" / name))
 
 
-@functools.cache
-def _mixed_fixtures() -> pd.DataFrame:
-    """Every flow fixture as one capture: each on addresses of its own, times interleaved
-    (same start times), frames renumbered in time order."""
-    frames = []
-    for i, path in enumerate(FLOW_FIXTURES):
-        ev = tcpforensics.read(str(path))
-        frames.append(ev.assign(input=schema.single_category("mixed", len(ev)), **{
-            c: ev[c].cat.rename_categories(lambda a, i=i: f"10.{i}.{a}") for c in ADDRESS_COLUMNS}))
-    ev = schema.concat_events(frames)
-    ev = ev.take(np.argsort(ev["ts"].to_numpy(), kind="stable")).reset_index(drop=True)
-    return ev.assign(frame=pd.array(np.arange(1, len(ev) + 1), dtype="Int64"))
-
-
 @settings(max_examples=30, deadline=None)
 @given(data=st.data(), parts=st.integers(1, 9), merge=st.sampled_from(["flat", "tree", "fold"]))
 def test_any_split_of_the_flow_fixtures_merges_to_the_whole(data: st.DataObject, parts: int, merge: str) -> None:
-    whole = _mixed_fixtures()
+    whole = mixed_fixtures()
     part = np.array(data.draw(st.lists(st.integers(0, parts - 1), min_size=len(whole), max_size=len(whole))))
     chunks = _split(whole, part, parts)
     # chunks as the capture reader gives them (their own addresses as categories), or plain text

@@ -7,7 +7,6 @@ the number of partitions, the storage (memory, Arrow spill files) and the order 
 
 from __future__ import annotations
 
-import functools
 import random
 import re
 from pathlib import Path
@@ -25,11 +24,11 @@ from tcpforensics.reconstruct.conversations import conversations, merge_conversa
 from tcpforensics.reconstruct.flows import flows, merge_flows
 from tcpforensics.reconstruct.partition import ADDRESS_COLUMNS, Partitioner, route
 from tests.conftest import FIXTURES, corpus_files, corpus_path
+from tests.reconstruct.mixed import mixed_fixtures
 
 CAPTURES = corpus_files("*.pcap*", "pcap", "zeek") + corpus_files("*.pcap*", "pcap", "labeled")
 CONFIGS = ({"ignore_checksums": True}, None)
 CHUNK = 97
-FLOW_FIXTURES = sorted((FIXTURES / "flows").glob("*.pcap"))
 
 
 def _partitioned(chunks: list[pd.DataFrame], parts: int, spill_dir: Path | None = None) -> Partitioner:
@@ -247,25 +246,11 @@ def test_conversation_codes_follow_first_appearance() -> None:
     assert pk["ts"].is_monotonic_increasing
 
 
-@functools.cache
-def _mixed_fixtures() -> pd.DataFrame:
-    """Every flow fixture as one capture: each on addresses of its own, times interleaved
-    (same start times), frames renumbered in time order."""
-    frames = []
-    for i, path in enumerate(FLOW_FIXTURES):
-        ev = tcpforensics.read(str(path))
-        frames.append(ev.assign(input=schema.single_category("mixed", len(ev)), **{
-            c: ev[c].cat.rename_categories(lambda a, i=i: f"10.{i}.{a}") for c in ADDRESS_COLUMNS}))
-    ev = schema.concat_events(frames)
-    ev = ev.take(np.argsort(ev["ts"].to_numpy(), kind="stable")).reset_index(drop=True)
-    return ev.assign(frame=pd.array(np.arange(1, len(ev) + 1), dtype="Int64"))
-
-
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(size=st.integers(1, 40), parts=st.integers(1, 12), seed=st.integers(0, 1000), spill=st.booleans())
 def test_any_chunking_of_a_mixed_capture_equals_whole(size: int, parts: int, seed: int, spill: bool,
                                                       tmp_path: Path) -> None:
-    whole = _mixed_fixtures()
+    whole = mixed_fixtures()
     chunks = [whole.iloc[i:i + size] for i in range(0, len(whole), size)]
     # each chunk with only its own addresses as categories, like the capture reader's chunks
     chunks = [c.assign(**{a: c[a].cat.remove_unused_categories() for a in ADDRESS_COLUMNS}) for c in chunks]
