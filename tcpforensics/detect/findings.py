@@ -120,9 +120,6 @@ def merge_evidence(lists: Iterable[list[str]]) -> list[str]:
     return uids + packets
 
 
-MEASURES = ("total", "peak")
-
-
 def to_frame(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
     """Finding rows (dicts or a frame) as a findings table with schema dtypes, ``input`` and
     ``measure`` kept for :func:`dedup` (empty table when no rows)."""

@@ -108,24 +108,24 @@ def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config,
     results are merged: equal to the whole capture's, whatever the time order of the chunks. Only the FIN and RST segments
     of conversations are kept (the storm detector's input); the packets themselves only with
     ``keep_packets`` (for the plots)."""
-    tallies: list[pd.DataFrame] = []
+    counts = offload.tally(schema.empty_events("packet"))
     kept: list[pd.DataFrame] = []
     with Partitioner(parts, spill_dir if parts > 1 else None) as split:
         for chunk in chunks:
             pkts = tcp_packets(chunk)
-            tallies = [offload.merge([*tallies, offload.tally(pkts)])]  # (one tally kept)
+            counts = offload.merge([counts, offload.tally(pkts)])
             split.add(pkts)
             if keep_packets:
                 kept.append(pkts)
             del chunk, pkts
-        mode, decision = _checksum_rule(offload.merge(tallies), config, options)
-        flow_config = replace(options.flow, ignore_checksums=mode == "ignore")
+        flow_config, decision = _checksum_rule(counts, config, options)
         ends = split.capture_end()
         capture_end = dict.fromkeys(ends, max(ends.values())) if ends else {}  # one timeline
         flow_parts, conv_parts = [], []
         for p in range(parts):  # one partition in memory at a time
-            flow_parts.append(_partition_flows(split, p, decision, flow_config, capture_end, spill_dir))
-            conv_parts.append(_partition_conversations(split, p))
+            table, conv = _partition(split, p, decision, flow_config, capture_end, spill_dir)
+            flow_parts.append(table)
+            conv_parts.append(conv)
     table = merge_flows(flow_parts)
     del flow_parts
     conv, close_packets = merge_conversations(conv_parts)
@@ -134,12 +134,14 @@ def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config,
     return CaptureEvidence(input=name, packets=packets, flows=table, conversations=conv, conv_packets=close_packets)
 
 
-def _checksum_rule(counts: pd.DataFrame, config: Config, options: Options) -> tuple[str, offload.Decision | None]:
-    """The checksum mode a capture is rebuilt with and, in ``auto``, the offload decision."""
-    if options.checksums != "auto":
-        return options.checksums, None
-    decision = offload.decide(counts, config)
-    return ("ignore" if decision.ignore_all else "verify"), decision
+def _checksum_rule(counts: pd.DataFrame, config: Config, options: Options) -> tuple[FlowConfig, offload.Decision | None]:
+    """The flow settings a capture is rebuilt with (checksums ignored or verified) and, in
+    ``auto``, the offload decision to apply to its packets first."""
+    mode, decision = options.checksums, None
+    if mode == "auto":
+        decision = offload.decide(counts, config)
+        mode = "ignore" if decision.ignore_all else "verify"
+    return replace(options.flow, ignore_checksums=mode == "ignore"), decision
 
 
 def _checked(events: pd.DataFrame, decision: offload.Decision | None) -> pd.DataFrame:
@@ -147,32 +149,31 @@ def _checked(events: pd.DataFrame, decision: offload.Decision | None) -> pd.Data
     return offload.apply(events, decision) if decision is not None and len(events) else events
 
 
-def _partition_flows(split: Partitioner, p: int, decision: offload.Decision | None, flow_config: FlowConfig,
-                     capture_end: dict, spill_dir: str | None) -> pd.DataFrame:
-    """The flows of one partition: at once when it is small; else streamed through
-    ``flows_stream`` in time order, sorting it by time first if its rows step back in time
-    (a few 4-tuples can carry most of a capture's packets)."""
+def _partition(split: Partitioner, p: int, decision: offload.Decision | None, flow_config: FlowConfig,
+               capture_end: dict, spill_dir: str | None) -> tuple[pd.DataFrame, tuple[pd.DataFrame, pd.DataFrame]]:
+    """The flows of one partition, and its conversations with their FIN/RST segments.
+
+    A small partition is read once and rebuilt at once. A large one (a few 4-tuples can carry
+    most of a capture's packets) is read a slice at a time, in time order (sorted by time
+    first if its rows step back in time): the slices go through ``flows_stream`` and, on the
+    way, into the mergeable ``ConversationState`` (such a partition holds few 4-tuples, so the
+    state stays small)."""
     if split.sizes[p] <= PARTITION_ROWS:
-        return flows(_checked(split.partition(p), decision), flow_config, capture_end=capture_end)
+        events = split.partition(p)
+        conv, pk = conversations(events, packets=True)
+        table = flows(_checked(events, decision), flow_config, capture_end=capture_end)
+        return table, (conv, pk[(pk["flags"].to_numpy() & (FIN | RST)) != 0].reset_index(drop=True))
     ts = split.column(p, "ts").astype("datetime64[ns]").view(np.int64)
-    if (np.diff(ts) >= 0).all():
-        chunks = split.chunks(p, PARTITION_ROWS)
-    else:
-        chunks = _by_time(split, p, ts, spill_dir)
-    return merge_flows(flows_stream((_checked(c, decision) for c in chunks), flow_config, capture_end))
+    chunks = split.chunks(p, PARTITION_ROWS) if (np.diff(ts) >= 0).all() else _by_time(split, p, ts, spill_dir)
+    state = [ConversationState.of(schema.empty_events("packet"))]
 
+    def noted(slices: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for part in slices:
+            state[0] = ConversationState.merge([state[0], ConversationState.of(part)])
+            yield _checked(part, decision)
 
-def _partition_conversations(split: Partitioner, p: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The conversations of one partition and their FIN/RST segments: at once when it is
-    small; else a chunk at a time through the mergeable ``ConversationState`` (a partition that
-    large holds few 4-tuples, so the state stays small)."""
-    if split.sizes[p] <= PARTITION_ROWS:
-        conv, pk = conversations(split.partition(p), packets=True)
-        return conv, pk[(pk["flags"].to_numpy() & (FIN | RST)) != 0].reset_index(drop=True)
-    state = ConversationState.of(schema.empty_events("packet"))
-    for chunk in split.chunks(p, PARTITION_ROWS):
-        state = ConversationState.merge([state, ConversationState.of(chunk)])
-    return state.finish()
+    table = merge_flows(flows_stream(noted(chunks), flow_config, capture_end))
+    return table, state[0].finish()
 
 
 def _by_time(split: Partitioner, p: int, ts: np.ndarray, spill_dir: str | None) -> Iterator[pd.DataFrame]:
@@ -193,14 +194,8 @@ def _by_time(split: Partitioner, p: int, ts: np.ndarray, spill_dir: str | None) 
 
 def capture_flows(packets: pd.DataFrame, config: Config, options: Options) -> pd.DataFrame:
     """The flows of one capture's TCP packets under the checksum mode of ``options``."""
-    mode = options.checksums
-    if mode == "auto" and len(packets):
-        decision = offload.decide(offload.tally(packets), config)
-        if decision.ignore_all:
-            mode = "ignore"
-        else:
-            packets = offload.apply(packets, decision)
-    return flows(packets, replace(options.flow, ignore_checksums=mode == "ignore"))
+    flow_config, decision = _checksum_rule(offload.tally(packets), config, options)
+    return flows(_checked(packets, decision), flow_config)
 
 
 def tcp_packets(events: pd.DataFrame) -> pd.DataFrame:
