@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 
-from tcpforensics.ingest import ingest_text, netstat_linux, sniff_text, to_lines
+from tcpforensics.ingest import ingest_text, sniff_text, to_lines
+from tcpforensics.ingest.formats import netstat_linux
 
 STATES = np.array(
     ["ESTABLISHED", "TIME_WAIT", "LISTEN", "CLOSE_WAIT", "SYN_RECV", "FIN_WAIT2", "SYN_SENT", "LAST_ACK"]

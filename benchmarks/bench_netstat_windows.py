@@ -7,7 +7,8 @@ import time
 
 import numpy as np
 
-from tcpforensics.ingest import ingest_text, netstat_windows, to_lines
+from tcpforensics.ingest import ingest_text, to_lines
+from tcpforensics.ingest.formats import netstat_windows
 
 STATES = np.array(["LISTENING", "ESTABLISHED", "TIME_WAIT", "CLOSE_WAIT", "FIN_WAIT_2", "SYN_SENT"])
 

@@ -33,7 +33,9 @@ def _seeds() -> dict[str, list[Path]]:
     spec = importlib.util.spec_from_file_location("fuzz_harness", ROOT / "fuzz" / "harness.py")
     harness = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(harness)
-    return {t: harness.seed_files(t) for t in harness.TEXT}
+    from tcpforensics.ingest import registry
+
+    return {f.name: harness.seed_files(f.name) for f in registry.text_formats()}
 
 
 def _best(fn, repeat: int) -> float:

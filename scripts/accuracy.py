@@ -25,7 +25,9 @@ sys.path.insert(0, str(ROOT))  # the comparison helpers of the tests (tests/...)
 
 from tcpforensics import __version__  # noqa: E402
 from tcpforensics.errors import InputError  # noqa: E402
-from tcpforensics.ingest import endpoints, ingest, ss, vocab  # noqa: E402
+from tcpforensics.ingest import ingest  # noqa: E402
+from tcpforensics.ingest.formats.ss.rows import INET_NETIDS  # noqa: E402
+from tcpforensics.ingest.parsing import endpoints, vocab  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 DEFAULT_OUTPUT = ROOT / "docs" / "accuracy.md"
@@ -83,9 +85,9 @@ def jc_rows(path: Path) -> tuple[pd.DataFrame, bool]:
     """jc's network rows of one fixture as our key columns (+ pid), and whether jc has pids."""
     rows = json.loads(path.read_text())
     if rows and "netid" in rows[0]:  # ss
-        rows = [r for r in rows if r["netid"] in ss.INET_NETIDS]
+        rows = [r for r in rows if r["netid"] in INET_NETIDS]
         df = pd.DataFrame(rows)
-        proto = df["netid"].map(ss.INET_NETIDS)
+        proto = df["netid"].map(INET_NETIDS)
         pids = df["opts"].map(lambda o: next(iter((o or {}).get("process_id") or {}), None)) if "opts" in df else None
         out = pd.DataFrame({
             "proto": proto, "src_addr": df["local_address"].str.strip("[]"),

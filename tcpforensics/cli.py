@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from tcpforensics.errors import InputError, UsageError, one_line
+from tcpforensics.ingest import registry
 from tcpforensics.version import __version__
 
 app = typer.Typer(
@@ -77,7 +78,7 @@ def _write(text: str | bytes, output: Path | None) -> None:
 
 
 INPUTS = typer.Argument(..., help="Capture or socket-table dump files, folders (walked, content-detected) or globs; '-' reads standard input.")
-INPUT_FORMAT = typer.Option(None, "--input-format", help="Skip content detection: ss, netstat_linux, netstat_bsd, netstat_windows, proc_net_tcp, counters, pcap.")
+INPUT_FORMAT = typer.Option(None, "--input-format", help=f"Skip content detection: read every input as this format ({', '.join(registry.names())}; see docs/formats.md).")
 OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output.")
 ENGINE = typer.Option("native", "--engine", help="Capture reader: native (fast, default) or tshark (through pyshark; slow, a reference).")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr for long capture reads.")

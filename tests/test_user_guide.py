@@ -8,7 +8,7 @@ import pytest
 import typer
 
 from tcpforensics.cli import app
-from tcpforensics.ingest import CAPTURE_FORMATS, TEXT_FORMATS
+from tcpforensics.ingest import registry
 from tests.conftest import ROOT
 
 DOCS = ROOT / "docs"
@@ -27,7 +27,7 @@ def test_every_command_and_option_is_documented(name: str) -> None:
 
 
 def test_every_input_format_is_documented() -> None:
-    for name in TEXT_FORMATS + CAPTURE_FORMATS:
+    for name in registry.names():
         assert f"| `{name}` |" in GUIDE
 
 

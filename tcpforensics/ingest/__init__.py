@@ -1,13 +1,16 @@
-"""Ingestors: any supported input (capture or socket-table dump) to the common event table."""
+"""Ingest: any supported input (capture or socket-table dump) to the common event table.
+
+The formats are the modules of ``tcpforensics/ingest/formats/``, found by ``registry``:
+captures are recognised by their first bytes, text dumps by scoring every text format on a
+sample of their lines; ``input_format`` names one and skips detection.
+"""
 
 from __future__ import annotations
 
-import importlib
 import io
 import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 from typing import BinaryIO
 
 import numpy as np
@@ -15,20 +18,8 @@ import pandas as pd
 
 from tcpforensics import schema
 from tcpforensics.errors import InputError, reading
-from tcpforensics.ingest import snapshots, textio
+from tcpforensics.ingest import registry, snapshots, textio
 from tcpforensics.ingest.base import Ingested, Lines, Parsed
-
-#: Text formats, one module each (jc style). Order breaks ties in detection scores.
-TEXT_FORMATS: tuple[str, ...] = (
-    "ss",
-    "netstat_linux",
-    "netstat_bsd",
-    "netstat_windows",
-    "proc_net_tcp",
-    "counters",
-)
-#: Capture formats (binary); see ``tcpforensics.ingest.pcap``.
-CAPTURE_FORMATS: tuple[str, ...] = ("pcap",)
 
 #: Below this detection score no text format claims the input.
 MIN_SCORE = 0.2
@@ -36,15 +27,6 @@ MIN_SCORE = 0.2
 MAX_TEXT_BYTES = 2 * 1024**3
 #: Standard input is held in memory whole (text or capture): refused beyond this size.
 MAX_STDIN_BYTES = 2 * 1024**3
-
-
-def formats() -> dict[str, ModuleType]:
-    """Every ingestor module by name."""
-    return {name: _module(name) for name in TEXT_FORMATS + CAPTURE_FORMATS}
-
-
-def _module(name: str) -> ModuleType:
-    return importlib.import_module(f"tcpforensics.ingest.{name}")
 
 
 #: Bytes of standard input looked at to tell a capture stream from text.
@@ -99,17 +81,17 @@ def read_input(source: str, fh: BinaryIO | None = None) -> bytes:
 
 
 def _is_capture_path(p: Path) -> bool:
+    return _capture_of_path(p) is not None
+
+
+def _capture_of_path(p: Path) -> str | None:
     with p.open("rb") as fh:
-        return detect_capture(fh.read(64)) is not None
+        return detect_capture(fh.read(64))
 
 
 def detect_capture(head: bytes) -> str | None:
-    """Name of the capture format module that claims these first bytes, or None."""
-    for name in CAPTURE_FORMATS:
-        mod = _module(name)
-        if mod.detect(head):
-            return name
-    return None
+    """Name of the capture format that claims these first bytes, or None."""
+    return next((f.name for f in registry.capture_formats() if f.module.detect(head)), None)
 
 
 def to_lines(data: bytes, input_name: str) -> Lines:
@@ -141,14 +123,15 @@ def sniff_text(lines: Lines) -> tuple[str, float, dict[str, float]]:
     """Score every text format on a sample of the lines; return (best name, its score, all
     scores). Detection never reads the whole of a large input."""
     sample = sniff_sample(lines)
+    candidates = registry.text_formats()  # by ORDER: a tie goes to the first
     scores: dict[str, float] = {}
-    for name in TEXT_FORMATS:
+    for fmt in candidates:
         try:
-            scores[name] = float(_module(name).detect(sample))
+            scores[fmt.name] = float(fmt.module.detect(sample))
         except Exception:  # a detector must never take the run down
-            scores[name] = 0.0
-    best = max(TEXT_FORMATS, key=lambda n: (scores[n], -TEXT_FORMATS.index(n)))
-    return best, scores[best], scores
+            scores[fmt.name] = 0.0
+    best = max(range(len(candidates)), key=lambda i: (scores[candidates[i].name], -i))
+    return candidates[best].name, scores[candidates[best].name], scores
 
 
 def ingest(source: str, input_format: str | None = None, **options) -> Ingested:
@@ -157,14 +140,28 @@ def ingest(source: str, input_format: str | None = None, **options) -> Ingested:
     The format is detected from content; ``input_format`` overrides detection.
     Raises :class:`InputError` for unusable input.
     """
-    if input_format is not None and input_format not in TEXT_FORMATS + CAPTURE_FORMATS:
-        raise InputError(source, f"unknown input format {input_format!r}; known: {', '.join(TEXT_FORMATS + CAPTURE_FORMATS)}")
-    if input_format in CAPTURE_FORMATS or (input_format is None and source != "-" and is_capture_file(source)):
-        return _module(input_format or "pcap").ingest(source, **options)
+    fmt = named_format(source, input_format)
+    if fmt is None and source != "-":
+        with reading(source):
+            capture = _capture_of_path(Path(source))
+        fmt = registry.get(capture) if capture else None
+    if fmt is not None and fmt.kind == "capture":
+        return fmt.module.ingest(source, **options)
     data = read_input(source)
-    if input_format is None and detect_capture(data[:64]):
-        return _module(detect_capture(data[:64])).ingest_bytes(data, source, **options)
+    if fmt is None and (name := detect_capture(data[:64])):
+        return registry.get(name).module.ingest_bytes(data, source, **options)
     return ingest_text(data, source, input_format)
+
+
+def named_format(source: str, input_format: str | None) -> registry.Format | None:
+    """The format ``input_format`` names (None for None); InputError for an unknown name."""
+    if input_format is None:
+        return None
+    fmt = registry.get(input_format)
+    if fmt is None:
+        known = ", ".join(f.name for f in registry.formats())
+        raise InputError(source, f"unknown input format {input_format!r}; known: {known}")
+    return fmt
 
 
 def is_capture_file(source: str) -> bool:
@@ -188,7 +185,9 @@ def ingest_text(data: bytes, source: str, input_format: str | None = None) -> In
             )
     else:
         name, scores = input_format, {}
-    parsed: Parsed = _module(name).parse(lines)
+        if named_format(source, name).kind != "text":
+            raise InputError(source, f"{name} is a capture format; this input is text")
+    parsed: Parsed = registry.get(name).module.parse(lines)
     return _assemble(lines, name, parsed, scores)
 
 
@@ -220,7 +219,7 @@ def _assemble(lines: Lines, name: str, parsed: Parsed, scores: dict[str, float])
     structural = Counter(parsed.structural)
     if n_markers:
         structural["snapshot marker"] += n_markers
-    # counter dumps (ingest/counters.py): a line of counter values is accounted as read
+    # counter dumps (formats/counters): a line of counter values is accounted as read
     counter_lines = int(counters["line"].nunique()) if counters is not None and len(counters) else 0
     accounted = len(events) + len(skipped) + sum(structural.values()) + counter_lines
     accounting = {

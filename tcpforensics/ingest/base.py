@@ -1,10 +1,12 @@
-"""The small interface every ingestor module shares, and the result it returns."""
+"""What a format works on and returns: the lines of a text input (``Lines``), what a text
+format's ``parse`` gives (``Parsed``) and what ingesting any input gives (``Ingested``).
+
+What a format module declares and defines is in ``registry.py``."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import pandas as pd
 
@@ -59,19 +61,6 @@ class Ingested:
     counters: pd.DataFrame | None = None
     accounting: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
-
-
-class TextFormat(Protocol):
-    """A text ingestor module (ss, netstat_linux, ...): ``NAME``, ``detect``, ``parse``."""
-
-    NAME: str
-    DESCRIPTION: str
-
-    def detect(self, lines: Lines) -> float:
-        """Confidence 0..1 that these lines are this format (content only, never the name)."""
-
-    def parse(self, lines: Lines) -> Parsed:
-        """Parse every line; rows carry ``line``; unparseable data lines go to ``skipped``."""
 
 
 def skipped_frame(lines: list[int], reasons: list[str], texts: list[str]) -> pd.DataFrame:

@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 
 from tcpforensics import fills
 from tcpforensics.ingest.datewords import MONTHS, PM_WORDS
+from tcpforensics.ingest.parsing import columns as cols
 
 # --- timestamp line shapes ----------------------------------------------------------------
 
@@ -83,14 +84,14 @@ def split(text: pd.Series) -> pd.DataFrame:
     snapshots, ``snapshot`` counts snapshots from 0, ``ts`` is the time printed on the
     timestamp line that opened the line's snapshot (NaT when none, or when it did not parse).
     """
-    arr = _arrow(text)
+    arr = cols.strings_or_empty(text)
     marker, marker_ts = _markers(text, arr)
     stripped = pc.utf8_trim_whitespace(arr)
-    blank = _np(pc.equal(stripped, ""))
-    has_digit = _np(pc.match_substring_regex(stripped, r"\d"))
-    has_letter = _np(pc.match_substring_regex(stripped, r"[^\W\d_]"))
-    note = _np(pc.match_substring_regex(stripped, r"^\(.*\)$"))  # "(No info ... =65534 ...)"
-    command = _np(pc.match_substring_regex(stripped, _COMMAND))
+    blank = cols.mask(pc.equal(stripped, ""))
+    has_digit = cols.matches(stripped, r"\d")
+    has_letter = cols.matches(stripped, r"[^\W\d_]")
+    note = cols.matches(stripped, r"^\(.*\)$")  # "(No info ... =65534 ...)"
+    command = cols.matches(stripped, _COMMAND)
     data = ~blank & has_digit & ~marker & ~note & ~command
     headerish = ~blank & (~has_digit | command) & has_letter & ~marker
 
@@ -182,29 +183,20 @@ def _merged_reruns(stripped: pa.Array, data: np.ndarray, start: np.ndarray, soft
     return drop
 
 
-def _arrow(text: pd.Series) -> pa.Array:
-    return pa.array(text.astype(object).fillna("").to_numpy(), type=pa.large_string())
-
-
-def _np(a: pa.Array) -> np.ndarray:
-    """A boolean pyarrow array as numpy (nulls -> False)."""
-    return pc.fill_null(a, False).to_numpy(zero_copy_only=False)
-
-
 def parse_timestamps(text: pd.Series, arr: pa.Array | None = None) -> tuple[pd.Series, pd.Series]:
     """Vectorized: (is a timestamp line, its time or NaT) for every line (see ``_RULES``).
 
     An RE2 pre-filter over the whole column keeps the (few) lines with a clock time or a
     long number; the rule table runs on those only.
     """
-    is_marker, ts = _markers(text, _arrow(text) if arr is None else arr)
+    is_marker, ts = _markers(text, cols.strings_or_empty(text) if arr is None else arr)
     return pd.Series(is_marker, index=text.index), pd.Series(ts, index=text.index, dtype="datetime64[ns]")
 
 
 def _markers(text: pd.Series, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """:func:`parse_timestamps` as numpy arrays (bool, datetime64[ns])."""
-    short = _np(pc.less_equal(pc.utf8_length(arr), 120))
-    hit = short & _np(pc.match_substring_regex(arr, _CANDIDATE))
+    short = cols.mask(pc.less_equal(pc.utf8_length(arr), 120))
+    hit = short & cols.matches(arr, _CANDIDATE)
     if not hit.any():
         return np.zeros(len(text), dtype=bool), np.full(len(text), np.datetime64("NaT", "ns"))
     is_marker = pd.Series(False, index=text.index)
@@ -238,7 +230,7 @@ def _times(m: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
         digits = m["epoch"].str.len()
         frac = _col(m, "efrac").fillna("").where(digits.eq(10), "")
         ns_text = (m["epoch"] + frac.str.ljust(9, "0").str.slice(0, 9)).where(digits.eq(10), m["epoch"].str.ljust(19, "0"))
-        ns = pd.to_numeric(ns_text, errors="coerce")  # uint64 when one passes int64 (F14)
+        ns = pd.to_numeric(ns_text, errors="coerce")  # uint64 when one passes int64
         keep = ((ns >= _EPOCH_MIN * 10**9) & (ns < _EPOCH_MAX * 10**9)).to_numpy()
         exact = np.where(keep, ns.to_numpy(), 0).astype(np.int64)  # kept ones fit int64: no float detour
         when = pd.Series(exact.view("datetime64[ns]"), index=m.index).where(keep)

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from tcpforensics.ingest import vocab
+from tcpforensics.ingest.parsing import vocab
 
 #: Legacy code pages tried when the bytes are not UTF-8, in tie-break order: Windows OEM
 #: pages first (what ``netstat > file`` writes in a console), then ANSI pages (what an editor

@@ -1,4 +1,4 @@
-"""CI's short bounded fuzz pass: every harness runs under atheris (all targets in one process)."""
+"""CI's short bounded fuzz pass: every fuzz target runs under atheris (all targets in one process)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_bounded_fuzz_pass(tmp_path):
     pytest.importorskip("atheris")
     seeds = harness.any_seed_dir(tmp_path / "seeds", per_target=2, max_len=4096)
     r = subprocess.run(
-        [sys.executable, str(ROOT / "fuzz" / "fuzz_all.py"), "-runs=250", "-max_total_time=20", "-max_len=4096",
+        [sys.executable, str(ROOT / "fuzz" / "fuzz.py"), "all", "-runs=250", "-max_total_time=20", "-max_len=4096",
          "-seed=1", f"-artifact_prefix={tmp_path}/crash-", str(seeds)],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )
@@ -29,9 +29,9 @@ def test_bounded_fuzz_pass(tmp_path):
     assert not list(tmp_path.glob("crash-*"))
 
 
-@pytest.mark.parametrize("target", harness.TARGETS)
-def test_each_harness_replays_its_seeds(target):
-    # The per-ingestor harness function accepts every seed (and a cut of it) without failing.
+@pytest.mark.parametrize("target", harness.targets())
+def test_each_target_replays_its_seeds(target):
+    # The target function of a format accepts its smallest seeds (and a cut of them) without failing.
     files = sorted(harness.seed_files(target), key=lambda p: p.stat().st_size)[:2]
     if not files:
         pytest.skip(f"no seeds for {target}")
@@ -42,15 +42,18 @@ def test_each_harness_replays_its_seeds(target):
         one(data[: len(data) // 2])
 
 
-def test_run_script_has_a_harness_per_ingestor():
-    for target in harness.TARGETS:
-        assert (ROOT / "fuzz" / f"fuzz_{target}.py").is_file()
+def test_run_script_fuzzes_every_registered_format():
+    from tcpforensics.ingest import registry
+
+    listed = subprocess.run([sys.executable, str(ROOT / "fuzz" / "harness.py"), "targets"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert listed == [f.name for f in registry.formats()]
     assert (ROOT / "fuzz" / "run.sh").stat().st_mode & 0o111
 
 
 def test_comparison_hook_keeps_every_result():
-    """F12: the harness's comparison hook evaluates array comparisons itself, exactly as Python
-    does, and hands only plain scalars to atheris (whose hook leaked ~120 bytes per array
+    """The harness's comparison hook evaluates array comparisons itself, exactly as Python
+    does, and hands only plain scalars to atheris (whose hook keeps ~120 bytes per array
     comparison: 4 GB after 319k pcap inputs)."""
     import operator
 
@@ -74,13 +77,14 @@ def test_comparison_hook_keeps_every_result():
 
 
 def test_memory_stays_flat_across_fuzz_inputs(tmp_path):
-    """F12 end to end: 3,000 pcap inputs under atheris. With atheris' own hook the process grew
-    from the start (here ~8 MB per 1,000 inputs; 35 MB per 1,000 later in a long run, as inputs
-    grow); with the harness's hook it stays within a few MB after the first 1,000."""
+    """The comparison hook end to end: 3,000 pcap inputs under atheris. With atheris' own hook
+    the process grew from the start (here ~8 MB per 1,000 inputs; 35 MB per 1,000 later in a
+    long run, as inputs grow); with the harness's hook it stays within a few MB after the
+    first 1,000."""
     pytest.importorskip("atheris")
     seeds = harness.prepare("pcap", tmp_path / "corpus", 65536)
     r = subprocess.run(
-        [sys.executable, str(ROOT / "fuzz" / "fuzz_pcap.py"), "-runs=3000", "-max_total_time=60", "-max_len=65536",
+        [sys.executable, str(ROOT / "fuzz" / "fuzz.py"), "pcap", "-runs=3000", "-max_total_time=60", "-max_len=65536",
          "-seed=1", f"-artifact_prefix={tmp_path}/crash-", str(seeds)],
         capture_output=True, text=True, timeout=180, cwd=ROOT,
     )

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tcpforensics.errors import InputError
-from tcpforensics.ingest import TEXT_FORMATS
+from tcpforensics.ingest import registry
 from tcpforensics.pipeline import analyze
 from tcpforensics.report.render import FORMATS, render
 from tests.conftest import corpus_path
@@ -34,7 +34,7 @@ def _analyze_and_render(path) -> None:
 @given(data=st.data())
 def test_mutated_dump_through_the_pipeline(tmp_path_factory, data):
     corpus_path("text")
-    seeds = [p for f in TEXT_FORMATS for p in mutate.seeds(f, 30_000)]
+    seeds = [p for f in registry.text_formats() for p in mutate.seeds(f.name, 30_000)]
     p = seeds[data.draw(st.integers(0, len(seeds) - 1))]
     blob = mutate.mutate_text(p.read_bytes(), data.draw(st.integers(0, 2**32)), data.draw(st.integers(1, 6)))
     path = tmp_path_factory.mktemp("dump") / "input.txt"

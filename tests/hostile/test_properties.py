@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tcpforensics.errors import InputError
-from tcpforensics.ingest import TEXT_FORMATS, ingest_text, pcap
+from tcpforensics.ingest import ingest_text, pcap, registry
 from tests.conftest import corpus_path
 from tests.hostile import mutate
 
@@ -50,7 +50,7 @@ def _seeds(target: str) -> list:
     return found
 
 
-@pytest.mark.parametrize("fmt", TEXT_FORMATS)
+@pytest.mark.parametrize("fmt", [f.name for f in registry.text_formats()])
 def test_mutated_dump_parses_with_exact_account(fmt):
     seeds = _seeds(fmt)
 
@@ -63,7 +63,7 @@ def test_mutated_dump_parses_with_exact_account(fmt):
 
 
 def test_mutated_dump_with_detection_has_exact_account():
-    seeds = [p for f in TEXT_FORMATS for p in _seeds(f)]
+    seeds = [p for f in registry.text_formats() for p in _seeds(f.name)]
 
     @settings(PROPS, max_examples=50)
     @given(i=st.integers(0, len(seeds) - 1), seed=st.integers(0, 2**32), ops=st.integers(0, 6))

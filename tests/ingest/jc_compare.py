@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tcpforensics.ingest import endpoints, vocab
+from tcpforensics.ingest.parsing import endpoints, vocab
 
 COLUMNS = ["proto", "src_addr", "src_port", "dst_addr", "dst_port", "state"]
 

@@ -109,7 +109,8 @@ def test_names_and_values_of_different_length_are_skipped() -> None:
     ],
 )
 def test_detect_scores(text: str, expected: float) -> None:
-    from tcpforensics.ingest import counters, to_lines
+    from tcpforensics.ingest import to_lines
+    from tcpforensics.ingest.formats import counters
 
     assert counters.detect(to_lines(text.encode(), "x")) == pytest.approx(expected)
 

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tcpforensics.cli import app
-from tcpforensics.ingest import ingest, ingest_text, netstat_bsd, textio, to_lines, vocab
+from tcpforensics.ingest import ingest, ingest_text, textio, to_lines
+from tcpforensics.ingest.formats import netstat_bsd
+from tcpforensics.ingest.parsing import vocab
 from tests.conftest import FIXTURES, corpus_files, corpus_path
 from tests.ingest.jc_compare import jc_frame, ours, wild_expected
 
@@ -272,9 +274,9 @@ def test_dot_split_agrees_with_the_reference_split(values):
     """The parser's pyarrow split of ``addr.port`` gives what ``endpoints.split(style="dot")`` gives."""
     import pyarrow as pa
 
-    from tcpforensics.ingest import endpoints, netstat_cols
+    from tcpforensics.ingest.parsing import endpoints
 
-    addr, port = netstat_cols.split_dot(pa.array(values, pa.large_string()))
+    addr, port = endpoints.split_dot(pa.array(values, pa.large_string()))
     kept = [v for v in values if v is not None]
     want_a, want_p = endpoints.split(pd.Series(kept, dtype=object), style="dot") if kept else (pd.Series([]), pd.Series([]))
     got = [(a, p) for v, a, p in zip(values, addr.to_pylist(), port.to_pylist(), strict=True) if v is not None]

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tcpforensics.ingest import endpoints, ingest, ingest_text, netstat_linux, to_lines, vocab
+from tcpforensics.ingest import ingest, ingest_text, to_lines
+from tcpforensics.ingest.formats import netstat_linux
+from tcpforensics.ingest.parsing import endpoints, vocab
 from tests.conftest import FIXTURES, SAMPLES, corpus_files, corpus_path
 
 LINUX = FIXTURES / "linux"
@@ -366,15 +368,15 @@ _row = st.fixed_dictionaries({
 })
 
 
-# F17 (found by this test, 2026-12-07): without -e, PID/Program "1/0 0" (a program name with a
-# space and a number) was read as the -e pair user "1/0", inode 0. User names hold no '/'.
-_F17 = [{"proto": "tcp", "rq": 0, "sq": 0, "la": "127.0.0.1", "lp": 0, "fa": "127.0.0.1", "fp": "*",
+# Without -e, PID/Program "1/0 0" (a program name with a space and a number) is PID/Program,
+# not the -e pair user "1/0", inode 0: user names hold no '/'.
+_PROGRAM_LIKE_USER_AND_INODE = [{"proto": "tcp", "rq": 0, "sq": 0, "la": "127.0.0.1", "lp": 0, "fa": "127.0.0.1", "fp": "*",
          "state": "ESTABLISHED", "udp_state": "", "user": None, "inode": 0, "pid": 1, "prog": "0 0", "timer": None}]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(_row, min_size=1, max_size=8), with_p=st.booleans(), with_e=st.booleans(), with_o=st.booleans())
-@example(rows=_F17, with_p=True, with_e=False, with_o=False)
+@example(rows=_PROGRAM_LIKE_USER_AND_INODE, with_p=True, with_e=False, with_o=False)
 def test_generated_rows_round_trip(rows: list[dict], with_p: bool, with_e: bool, with_o: bool) -> None:
     """Rows printed with net-tools' widths for any mix of -e -p -o come back field for field."""
     lines = []

@@ -14,15 +14,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tcpforensics.cli import app
-from tcpforensics.ingest import (
-    endpoints,
-    ingest,
-    ingest_text,
-    netstat_windows,
-    textio,
-    to_lines,
-    vocab,
-)
+from tcpforensics.ingest import ingest, ingest_text, textio, to_lines
+from tcpforensics.ingest.formats import netstat_windows
+from tcpforensics.ingest.parsing import endpoints, vocab
 from tests.conftest import FIXTURES, corpus_files, corpus_path
 from tests.ingest.jc_compare import jc_frame, ours, wild_expected
 

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpforensics.ingest import ingest, ingest_text, proc_net_tcp, ss, to_lines, vocab
+from tcpforensics.ingest import ingest, ingest_text, to_lines
+from tcpforensics.ingest.formats import proc_net_tcp, ss
+from tcpforensics.ingest.parsing import vocab
 from tests.conftest import FIXTURES, corpus_path
 
 LINUX = FIXTURES / "linux"

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tcpforensics.cli import app
-from tcpforensics.ingest import ingest, ingest_text, proc_net_tcp, ss, to_lines, vocab
+from tcpforensics.ingest import ingest, ingest_text, to_lines
+from tcpforensics.ingest.formats import proc_net_tcp, ss
+from tcpforensics.ingest.parsing import vocab
 from tests.conftest import FIXTURES, corpus_files, corpus_path
 
 LINUX = FIXTURES / "linux"
@@ -60,18 +62,18 @@ def test_ss_agrees_with_jc(rel: str) -> None:
 
     # Deliberate difference 1: jc returns every socket; we keep IP sockets only. Each
     # unix/netlink/packet/vsock row is a skipped line "non-IP socket" instead of an event.
-    inet = [j for j in jc_rows if j["netid"] in ss.INET_NETIDS]
-    non_ip = [j for j in jc_rows if j["netid"] not in ss.INET_NETIDS]
+    inet = [j for j in jc_rows if j["netid"] in ss.rows.INET_NETIDS]
+    non_ip = [j for j in jc_rows if j["netid"] not in ss.rows.INET_NETIDS]
     assert {j["netid"] for j in non_ip} <= set(ss.NON_IP_NETIDS)
     assert len(ev) == len(inet)
     assert (sk["reason"] == "non-IP socket").sum() == len(non_ip)
     assert len(ev) + len(sk) == len(jc_rows)
 
     for j, (_, e) in zip(inet, ev.iterrows(), strict=True):
-        proto = ss.INET_NETIDS[j["netid"]]
+        proto = ss.rows.INET_NETIDS[j["netid"]]
         assert e["proto"] == proto
         assert e["raw_state"] == j["state"]
-        want_state = None if proto in ss.STATELESS else vocab.canonical(j["state"])
+        want_state = None if proto in ss.rows.STATELESS else vocab.canonical(j["state"])
         assert _na(e["state"]) == want_state
         assert (e["recv_q"], e["send_q"]) == (j["recv_q"], j["send_q"])
         # jc keeps brackets ('[::]') and splits '%dev' into 'interface'; we drop both

@@ -1,15 +1,31 @@
-"""Ingestor for /proc/net/tcp and /proc/net/tcp6 (and udp look-alikes): hex columns decoded in numpy.
+"""Linux ``/proc/net/tcp`` and ``/proc/net/tcp6`` socket tables (and their udp look-alikes).
+
+Columns (docs/schema.md): proto, family, src_addr, src_port, dst_addr, dst_port, state,
+raw_state, send_q, recv_q, user, inode, timer.
+
+Example::
+
+      sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+       0: 3500007F:0035 00000000:0000 0A 00000000:00000000 00:00000000 00000000   101        0 34000 1 ...
+       3: 802AA8C0:D450 2104C798:01BB 08 00000000:00000052 02:00000A6F 00000000  1000        0 149098 2 ...
+
+    line 2: tcp ipv4 127.0.0.53:53 -> 0.0.0.0:0, state LISTEN (raw_state 0A), user 101,
+            inode 34000, timer "off (0.00/0/0)"
+    line 3: tcp ipv4 192.168.42.128:54352 -> 152.199.4.33:443, state CLOSE_WAIT (08), recv_q 82,
+            user 1000, inode 149098, timer "keepalive (26.71/0/0)"
 
 Addresses are the kernel's 32-bit words printed with ``%08X`` in host byte order; like every
 reader of these files (net-tools, jc, ss's own fallback) we assume a little-endian host (x86,
-ARM), so each word's bytes are reversed. Ports, ``st`` and the queues are plain hex numbers.
+ARM), so each word's bytes are reversed. Ports, ``st`` and the queues are plain hex numbers,
+decoded in numpy.
 
-Columns: ``st`` -> ``state`` through ``vocab.PROC_STATES`` (``raw_state`` keeps the hex as
-printed); ``tx_queue`` -> ``send_q`` and ``rx_queue`` -> ``recv_q``; ``uid`` -> ``user``;
-``inode`` as printed (0 for TIME_WAIT and request sockets); ``timer`` is what ``netstat -o``
-prints from the same fields: ``keepalive (7010.53/0/0)`` (timer kind, seconds left at USER_HZ
-100, retransmits, unanswered probes). A header ending in ``drops`` (/proc/net/udp, udp6)
-marks the rows below it as udp (state NA, ``raw_state`` kept).
+``st`` -> ``state`` through ``vocab.PROC_STATES`` (``raw_state`` keeps the hex as printed);
+``tx_queue`` -> ``send_q`` and ``rx_queue`` -> ``recv_q``; ``uid`` -> ``user``; ``inode`` as
+printed (0 for TIME_WAIT and request sockets); ``timer`` is what ``netstat -o`` prints from
+the same fields: ``keepalive (7010.53/0/0)`` (timer kind, seconds left at USER_HZ 100,
+retransmits, unanswered probes). A header ending in ``drops`` (/proc/net/udp, udp6) marks the
+rows below it as udp (state NA, ``raw_state`` kept). Headers, blank lines, ``...`` elisions
+and shell prompts are structural; anything else is skipped as ``unparseable line``.
 """
 
 from __future__ import annotations
@@ -22,13 +38,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tcpforensics.ingest import linuxcols as ac
-from tcpforensics.ingest import vocab
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
+from tcpforensics.ingest.parsing import columns as cols
+from tcpforensics.ingest.parsing import vocab
 from tcpforensics.schema import STATE_DTYPE
 
 NAME = "proc_net_tcp"
-DESCRIPTION = "Linux /proc/net/tcp and /proc/net/tcp6 socket tables (hex addresses)"
+KIND = "text"
+DESCRIPTION = "Linux `/proc/net/tcp` and `/proc/net/tcp6` (hex addresses and states)"
+SAVE_WITH = "cat /proc/net/tcp /proc/net/tcp6 > tcp.txt"
+FIXTURES = ("linux/proc-*.txt",)
+ORDER = 50
 
 _HEADER = r"^[ \t]*sl[ \t]+local_address[ \t]+rem(?:ote)?_address[ \t]+st[ \t]+tx_queue[ \t]+rx_queue"
 _X = "[0-9A-Fa-f]"
@@ -58,31 +78,25 @@ def detect(lines: Lines) -> float:
     text = lines.text.iloc[:5000]
     if text.empty:
         return 0.0
-    arr = pc.fill_null(ac.strings(text), "")
-    if ac.matches(arr, _HEADER).any():
+    arr = cols.strings_or_empty(text)
+    if cols.matches(arr, _HEADER).any():
         return 0.98
-    nonblank = int((~ac.matches(arr, r"^[ \t]*$")).sum())
-    rows = int(ac.matches(arr, _ROW).sum())
+    nonblank = int((~cols.matches(arr, r"^[ \t]*$")).sum())
+    rows = int(cols.matches(arr, _ROW).sum())
     return round(0.9 * rows / nonblank, 3) if nonblank else 0.0
 
 
 def parse(lines: Lines) -> Parsed:
     """Decode every row; headers, blank lines and prompts are structural, the rest skipped."""
     text = lines.text
-    n = len(text)
     line_no = text.index.to_numpy(dtype=np.int64)
-    arr = pc.fill_null(ac.strings(text), "")
-    kind = np.full(n, "other", dtype=object)
-    undecided = np.ones(n, dtype=bool)
-    for name, pattern in _KIND_RULES:
-        hit = ac.matches(arr, pattern) & undecided
-        kind[hit] = name
-        undecided &= ~hit
-    kind = kind.astype("U16")
+    arr = cols.strings_or_empty(text)
+    kinds = np.array([name for name, _ in _KIND_RULES] + ["other"], dtype="U16")
+    kind = kinds[cols.first_match(arr, [pattern for _, pattern in _KIND_RULES])]  # -1: "other"
 
     rows_pos = np.flatnonzero(kind == "row")
     header_pos = np.flatnonzero(kind == "header")
-    udp_header = ac.matches(arr.take(pa.array(header_pos)), r"[ \t]drops[ \t]*$") if len(header_pos) else []
+    udp_header = cols.matches(arr.take(pa.array(header_pos)), r"[ \t]drops[ \t]*$") if len(header_pos) else []
     # proto of each row: that of the header above it (tcp when there is none)
     hdr_idx = np.searchsorted(header_pos, rows_pos, side="right") - 1
     is_udp = np.zeros(len(rows_pos), dtype=bool)
@@ -113,7 +127,7 @@ def _rows(arr: pa.Array, is_udp: np.ndarray) -> pd.DataFrame:
     tx, rx = _pair(queues)
     tr, when = _pair(timer)
 
-    st_val, _ = ac.hex_values(st)
+    st_val, _ = cols.hex_values(st)
     cats = list(STATE_DTYPE.categories)
     table = np.array([cats.index(vocab.PROC_STATES[i]) if i in vocab.PROC_STATES else -1 for i in range(256)])
     codes = np.where(np.asarray(is_udp, dtype=bool), -1, table[np.clip(st_val, 0, 255)])
@@ -127,11 +141,11 @@ def _rows(arr: pa.Array, is_udp: np.ndarray) -> pd.DataFrame:
         "src_addr": src_addr, "src_port": src_port,
         "dst_addr": dst_addr, "dst_port": dst_port,
         "state": state,
-        "raw_state": ac.categorical(st),
-        "send_q": ac.integers(tx, base=16),
-        "recv_q": ac.integers(rx, base=16),
-        "user": ac.categorical(uid),
-        "inode": ac.integers(inode),
+        "raw_state": cols.categorical(st, empty_as_na=True),
+        "send_q": cols.hex_integers(tx),
+        "recv_q": cols.hex_integers(rx),
+        "user": cols.categorical(uid, empty_as_na=True),
+        "inode": cols.integers(inode),
         "timer": _timer(tr, when, retr, probes),
     })
 
@@ -145,8 +159,8 @@ def _pair(field: pa.Array) -> tuple[pa.Array, pa.Array]:
 def _endpoint(field: pa.Array) -> tuple[pd.Categorical, pd.Series]:
     """'0100007F:0016' (v4) or 32-hex-digit v6 -> (address text, port)."""
     hexaddr, hexport = _pair(field)
-    port_val, port_ok = ac.hex_values(hexport)
-    port = ac.typed(port_val, port_ok, "UInt16")
+    port_val, port_ok = cols.hex_values(hexport)
+    port = cols.typed(port_val, port_ok, "UInt16")
     width = np.asarray(pc.utf8_length(hexaddr).to_numpy(zero_copy_only=False))
     codes = np.full(len(width), -1, dtype=np.int64)
     categories: list[str] = []
@@ -166,7 +180,7 @@ def _addresses(hexaddr: pa.Array, width: int, fam: int) -> tuple[list[str], np.n
     Bytes are decoded in numpy; only the distinct addresses are formatted: IPv4 by Arrow
     (four octet columns joined with '.'), IPv6 by ``inet_ntop`` (RFC 5952 text).
     """
-    nib, _ = ac.hex_digits(hexaddr, width)
+    nib, _ = cols.hex_digits(hexaddr, width)
     octets = (nib[:, 0::2] * 16 + nib[:, 1::2]).astype(np.uint8)  # bytes as printed
     octets = octets.reshape(len(octets), width // 8, 4)[:, :, ::-1].reshape(len(octets), width // 2)
     if fam == socket.AF_INET:  # hash the 32-bit values (no sort)
@@ -177,8 +191,8 @@ def _addresses(hexaddr: pa.Array, width: int, fam: int) -> tuple[list[str], np.n
         uniq, inverse = np.unique(keys, return_inverse=True)
         raw = uniq.view(np.uint8).reshape(len(uniq), width // 2)
     if fam == socket.AF_INET:
-        cols = [pc.cast(pa.array(raw[:, i]), pa.large_string()) for i in range(4)]
-        texts = pc.binary_join_element_wise(*cols, pa.scalar(".", pa.large_string())).to_pylist()
+        octet_texts = [pc.cast(pa.array(raw[:, i]), pa.large_string()) for i in range(4)]
+        texts = pc.binary_join_element_wise(*octet_texts, pa.scalar(".", pa.large_string())).to_pylist()
     else:
         texts = [socket.inet_ntop(fam, u.tobytes()) for u in raw]
     return texts, inverse.ravel()
@@ -186,9 +200,9 @@ def _addresses(hexaddr: pa.Array, width: int, fam: int) -> tuple[list[str], np.n
 
 def _timer(tr: pa.Array, when: pa.Array, retr: pa.Array, probes: pa.Array) -> pd.Categorical:
     """netstat -o style timer text from the tr, tm->when, retrnsmt and timeout fields."""
-    kind_val, _ = ac.hex_values(tr)
-    when_val, _ = ac.hex_values(when)
-    retr_val, _ = ac.hex_values(retr)
+    kind_val, _ = cols.hex_values(tr)
+    when_val, _ = cols.hex_values(when)
+    retr_val, _ = cols.hex_values(retr)
     names = pa.array([TIMERS.get(k, f"unkn-{k}") for k in range(256)], type=pa.large_string())
     name = names.take(pa.array(np.clip(kind_val, 0, 255)))
 
@@ -202,4 +216,4 @@ def _timer(tr: pa.Array, when: pa.Array, retr: pa.Array, probes: pa.Array) -> pd
         text(retr_val), sep("/"), pc.cast(pc.fill_null(probes, "0"), pa.large_string()), sep(")"),
         sep(""),
     )
-    return ac.categorical(out)
+    return cols.categorical(out, empty_as_na=True)

@@ -1,6 +1,21 @@
-"""Ingestor for macOS / FreeBSD ``netstat`` (-a -n -A -v -b -T -x; dotted ``addr.port`` endpoints).
+"""macOS and FreeBSD ``netstat`` (-a -n -A -v -b -T -x -L; dotted ``addr.port`` endpoints).
 
-Decisions (documented, tested):
+Columns (docs/schema.md): proto, family, src_addr, src_port, dst_addr, dst_port, state,
+raw_state, recv_q, send_q, pid and process (-v, -b).
+
+Example::
+
+    Active Internet connections (including servers)
+    Proto Recv-Q Send-Q  Local Address          Foreign Address        (state)
+    tcp4       0      0  192.168.1.5.52144      17.57.146.20.5223      ESTABLISHED
+    tcp46      0      0  *.22                   *.*                    LISTEN
+    udp4       0      0  *.5353                 *.*
+
+    line 3: tcp ipv4 192.168.1.5:52144 -> 17.57.146.20:5223, state ESTABLISHED, queues 0 0
+    line 4: tcp ipv6 (tcp46: dual stack) *:22 -> * (port NA), state LISTEN
+    line 5: udp ipv4 *:5353 -> *, state NA
+
+Decisions (tested):
 
 * Sections: rows below "Active Internet connections" (or before any title, e.g. grep output)
   are TCP/UDP rows. Rows of every other section (UNIX domain sockets, kernel control
@@ -30,12 +45,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tcpforensics.ingest import arrowcols as ac
-from tcpforensics.ingest import netstat_cols, vocab
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
+from tcpforensics.ingest.parsing import columns as cols
+from tcpforensics.ingest.parsing import endpoints, vocab
 
 NAME = "netstat_bsd"
-DESCRIPTION = "macOS / FreeBSD netstat (-a -n -A -v -b -T -x; tcp4/tcp6/tcp46, addr.port)"
+KIND = "text"
+DESCRIPTION = "macOS / FreeBSD `netstat` (`-a -n -A -v -b -T -x -L`; `tcp4`/`tcp6`/`tcp46`, `addr.port`, `process:pid`)"
+SAVE_WITH = "netstat -an -p tcp > netstat.txt"
+FIXTURES = ("macos/*.txt", "freebsd/*.txt")
+ORDER = 30
 
 # Section titles, in order; the first match names the section of the lines below it.
 # Only "inet" sections hold TCP/UDP rows; rows of the others are skipped with the reason
@@ -77,26 +96,18 @@ def _row_regex(n_pre: int) -> str:
     )
 
 
-def _arrow(text: pd.Series) -> pa.Array:
-    return ac.clean_lines(text)
-
-
-def _blank(arr: pa.Array) -> np.ndarray:
-    return ac.mask(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0))
-
-
 def detect(lines: Lines) -> float:
     """High for tcp4/tcp6/udp4 rows with dotted addr.port endpoints (never Linux addr:port)."""
     text = lines.text.iloc[:2000]
     if text.empty:
         return 0.0
-    arr = _arrow(text)
-    titled = ac.matches(arr, r"^Active Internet6? connections|^Active (?:LOCAL \()?UNIX|^Current listen queue sizes")
-    row = ac.matches(arr, _DETECT_ROW) | (ac.matches(arr, _LISTEN_ROW) & titled.any())
+    arr = cols.clean_lines(text)
+    titled = cols.matches(arr, r"^Active Internet6? connections|^Active (?:LOCAL \()?UNIX|^Current listen queue sizes")
+    row = cols.matches(arr, _DETECT_ROW) | (cols.matches(arr, _LISTEN_ROW) & titled.any())
     if not row.any():
         return 0.0
-    versioned = ac.matches(arr, r"^\s*(?:\S+\s+){0,2}(?:tcp|udp)(?:4|6|46)\s")
-    blank = _blank(arr)
+    versioned = cols.matches(arr, r"^\s*(?:\S+\s+){0,2}(?:tcp|udp)(?:4|6|46)\s")
+    blank = cols.blank(arr)
     frac = float(row[~blank].mean()) if (~blank).any() else 0.0
     score = 0.5 + 0.3 * min(1.0, frac * 2) + 0.1 * versioned.any() + 0.1 * titled.any()
     return float(min(1.0, score))
@@ -105,38 +116,66 @@ def detect(lines: Lines) -> float:
 def parse(lines: Lines) -> Parsed:
     """Parse every line; Internet rows become events, other sections are skipped by kind."""
     text = lines.text
-    arr = _arrow(text)
-    n = len(text)
+    arr = cols.clean_lines(text)
     line_no = text.index.to_numpy(dtype=np.int64)
-    blank = _blank(arr)
-
-    section = np.full(n, None, dtype=object)
-    is_title = np.zeros(n, dtype=bool)
-    for pat, kind in SECTIONS:
-        m = ac.matches(arr, pat) & ~is_title
-        section[m] = kind
-        is_title |= m
-    section = pd.Series(section, dtype=object).ffill().fillna("inet").to_numpy()
+    section, is_title = _sections(arr)
     inet = section == "inet"
+    claimed, header, structural = _structural_lines(arr, is_title, inet)
+    reason = np.full(len(text), None, dtype=object)  # why a line is skipped
+    frames = _inet_rows(arr, line_no, header, is_title, inet & ~claimed, reason)
+    n_inet_frames = len(frames)
+    frames += _listen_queue_rows(arr, line_no, (section == "listen queue") & ~claimed, reason)
+    not_inet = ~inet & (section != "listen queue") & ~claimed
+    reason[not_inet] = section[not_inet]
+    bad = np.flatnonzero(pd.notna(reason))
+    skipped = skipped_frame(line_no[bad].tolist(), reason[bad].tolist(),
+                            arr.take(pa.array(bad, type=pa.int64())).to_pylist())
+    return Parsed(rows=_in_line_order(frames, n_inet_frames), skipped=skipped, structural=structural)
 
-    # Structural lines, in order: each line takes the first class that claims it, so no line
-    # is counted twice (a command line right after a title is a command, not a header).
-    # The line right after a non-inet title is that section's column header.
+
+def _sections(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(section kind of every line, by the title above it ("inet" before any title), whether
+    the line is a title)."""
+    title_of = cols.first_match(arr, [pattern for pattern, _ in SECTIONS])
+    is_title = title_of >= 0
+    section = np.array([kind for _, kind in SECTIONS] + [None], dtype=object)[title_of]  # -1: None
+    return pd.Series(section, dtype=object).ffill().fillna("inet").to_numpy(), is_title
+
+
+def _structural_lines(arr: pa.Array, is_title: np.ndarray, inet: np.ndarray) -> tuple[np.ndarray, np.ndarray, Counter]:
+    """(lines claimed as structural, the Internet column headers, counts by kind).
+
+    Each line takes the first class that claims it, so no line is counted twice (a command
+    line right after a title is a command, not a header). The line right after a non-inet
+    title is that section's column header."""
+    n = len(arr)
+    blank = cols.blank(arr)
     after_title = np.concatenate(([False], is_title[:-1])) if n else is_title
     claimed = blank | is_title
-    header = _claim(ac.matches(arr, _HEADER) & inet, claimed)
-    command = _claim(ac.matches(arr, _COMMAND), claimed)
-    elision = _claim(ac.matches(arr, _ELISION), claimed)
+    header = _claim(cols.matches(arr, _HEADER) & inet, claimed)
+    command = _claim(cols.matches(arr, _COMMAND), claimed)
+    elision = _claim(cols.matches(arr, _ELISION), claimed)
     other_header = _claim(after_title & ~inet, claimed)
+    structural = Counter({
+        "blank": int(blank.sum()),
+        "title": int(is_title.sum()),
+        "header": int((header | other_header).sum()),
+        "command line": int(command.sum()),
+        "elision": int(elision.sum()),
+    })
+    return claimed, header, Counter({k: v for k, v in structural.items() if v})
 
-    # each Internet row is read with the layout of the closest header above it (in its section)
+
+def _inet_rows(arr: pa.Array, line_no: np.ndarray, header: np.ndarray, is_title: np.ndarray,
+               candidate: np.ndarray, reason: np.ndarray) -> list[pd.DataFrame]:
+    """Event rows of the Internet row ``candidate`` lines, each read with the layout of the
+    closest header above it (in its section); the reason of each line that is not a row is
+    set in ``reason``."""
+    n = len(arr)
     pos = np.arange(n)
     header_id = np.maximum.accumulate(np.where(header | is_title, pos, -1)) if n else pos
     header_id = np.where((header_id >= 0) & header[np.clip(header_id, 0, None)], header_id, -1)
-    candidate = inet & ~claimed
-
     frames = []
-    reason = np.full(n, None, dtype=object)
     # one pass per distinct layout (a handful), not per header: a netstat run in a loop
     # repeats one header per run
     by_layout: dict[tuple, list[int]] = {}
@@ -147,45 +186,39 @@ def parse(lines: Lines) -> Parsed:
         sel = np.flatnonzero(candidate & np.isin(header_id, hids))
         sub = arr.take(pa.array(sel, type=pa.int64()))
         m = pc.extract_regex(sub, _row_regex(n_pre))
-        ok = ac.mask(pc.is_valid(m))
+        ok = cols.mask(pc.is_valid(m))
         if ok.any():
             frames.append(_rows(m.filter(pa.array(ok)), line_no[sel[ok]], layout))
         bad = sel[~ok]
         if len(bad):
-            proto = ac.extract(arr.take(pa.array(bad, type=pa.int64())), _ANY_PROTO % n_pre)["proto"]
+            proto = cols.extract(arr.take(pa.array(bad, type=pa.int64())), _ANY_PROTO % n_pre, empty_as_null=True)["proto"]
             proto = np.asarray(proto.to_pylist(), dtype=object)
             other = pd.notna(proto) & ~pd.Series(proto, dtype=object).str.match(r"(?:tcp|udp)\d*$", na=False).to_numpy(bool)
             reason[bad] = np.where(other, "non-TCP/UDP protocol: " + proto.astype(str), "unparseable line")
+    return frames
 
-    n_inet_frames = len(frames)
 
-    # netstat -L: listen queue lengths of listening sockets (qlen -> recv_q, maxqlen -> send_q)
-    listen_sec = (section == "listen queue") & ~claimed
-    listen_rows = listen_sec & ac.matches(arr, _LISTEN_ROW)
-    if listen_rows.any():
-        sel = np.flatnonzero(listen_rows)
-        frames.append(_listen_rows(ac.extract(arr.take(pa.array(sel, type=pa.int64())), _LISTEN_ROW), line_no[sel]))
+def _listen_queue_rows(arr: pa.Array, line_no: np.ndarray, listen_sec: np.ndarray,
+                       reason: np.ndarray) -> list[pd.DataFrame]:
+    """netstat -L: listen queue lengths of listening sockets (qlen -> recv_q, maxqlen ->
+    send_q), from the lines of its section; the other lines there are unparseable."""
+    listen_rows = listen_sec & cols.matches(arr, _LISTEN_ROW)
     reason[listen_sec & ~listen_rows] = "unparseable line"
+    if not listen_rows.any():
+        return []
+    sel = np.flatnonzero(listen_rows)
+    listen = cols.extract(arr.take(pa.array(sel, type=pa.int64())), _LISTEN_ROW, empty_as_null=True)
+    return [_listen_rows(listen, line_no[sel])]
 
-    not_inet = ~inet & (section != "listen queue") & ~claimed
-    reason[not_inet] = section[not_inet]
-    structural = Counter({
-        "blank": int(blank.sum()),
-        "title": int(is_title.sum()),
-        "header": int((header | other_header).sum()),
-        "command line": int(command.sum()),
-        "elision": int(elision.sum()),
-    })
-    structural = Counter({k: v for k, v in structural.items() if v})
-    bad = np.flatnonzero(pd.notna(reason))
-    skipped = skipped_frame(line_no[bad].tolist(), reason[bad].tolist(),
-                            arr.take(pa.array(bad, type=pa.int64())).to_pylist())
+
+def _in_line_order(frames: list[pd.DataFrame], n_inet_frames: int) -> pd.DataFrame:
+    """The event rows: Internet rows in line order, whatever their layout; -L rows after."""
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"line": pd.Series(dtype="int64")})
-    if n_inet_frames > 1:  # Internet rows in line order, whatever their layout; -L rows after
+    if n_inet_frames > 1:
         n_inet = sum(len(f) for f in frames[:n_inet_frames])
         order = np.argsort(rows["line"].to_numpy()[:n_inet], kind="stable")
         rows = rows.take(np.concatenate([order, np.arange(n_inet, len(rows))])).reset_index(drop=True)
-    return Parsed(rows=rows, skipped=skipped, structural=structural)
+    return rows
 
 
 def _claim(mask: np.ndarray, claimed: np.ndarray) -> np.ndarray:
@@ -219,35 +252,35 @@ def _rows(m: pa.StructArray, line: pd.Index, layout: tuple[int, bool, int | None
     proto_tok = f["proto"]
     proto = pc.struct_field(pc.extract_regex(proto_tok, r"^(?P<p>tcp|udp)"), "p")
     version = pc.struct_field(pc.extract_regex(proto_tok, r"^[a-z]+(?P<v>\d*)$"), "v")
-    laddr, lport = netstat_cols.split_dot(f["local"])
-    faddr, fport = netstat_cols.split_dot(f["foreign"])
-    is_tcp = ac.mask(pc.equal(proto, "tcp"))
-    raw = ac.categorical(pc.if_else(pa.array(is_tcp), f["state"], pa.scalar(None, f["state"].type)))
+    laddr, lport = endpoints.split_dot(f["local"])
+    faddr, fport = endpoints.split_dot(f["foreign"])
+    is_tcp = cols.mask(pc.equal(proto, "tcp"))
+    raw = cols.categorical(pc.if_else(pa.array(is_tcp), f["state"], pa.scalar(None, f["state"].type)), empty_as_na=False)
     out = pd.DataFrame(
         {
             "line": np.asarray(line, dtype=np.int64),
-            "proto": ac.categorical(proto),
-            "family": netstat_cols.family(laddr, faddr, _told_family(version)),
-            "src_addr": ac.categorical(laddr),
-            "src_port": netstat_cols.ports(lport, proto).array,
-            "dst_addr": ac.categorical(faddr),
-            "dst_port": netstat_cols.ports(fport, proto).array,
-            "state": ac.states(raw),
+            "proto": cols.categorical(proto, empty_as_na=False),
+            "family": endpoints.families(laddr, faddr, _told_family(version)),
+            "src_addr": cols.categorical(laddr, empty_as_na=False),
+            "src_port": endpoints.port_numbers(lport, proto).array,
+            "dst_addr": cols.categorical(faddr, empty_as_na=False),
+            "dst_port": endpoints.port_numbers(fport, proto).array,
+            "state": cols.states(raw),
             "raw_state": raw,
         }
     )
     if queues:
-        q = ac.extract(pc.fill_null(f["nums"], ""), r"^(?P<r>\d+)\s+(?P<s>\d+)")
-        out["recv_q"] = ac.integers(q["r"]).array
-        out["send_q"] = ac.integers(q["s"]).array
+        q = cols.extract(pc.fill_null(f["nums"], ""), r"^(?P<r>\d+)\s+(?P<s>\d+)", empty_as_null=True)
+        out["recv_q"] = cols.integers(q["r"]).array
+        out["send_q"] = cols.integers(q["s"]).array
     if k is not None:
         rest = pc.fill_null(f["rest"], "")
         if named_pid:
-            got = ac.extract(rest, _skip(k) + r"(?P<proc>.*):(?P<pid>\d+)(?:\s|$)")
-            out["process"] = ac.categorical(pc.utf8_trim_whitespace(got["proc"]))
+            got = cols.extract(rest, _skip(k) + r"(?P<proc>.*):(?P<pid>\d+)(?:\s|$)", empty_as_null=True)
+            out["process"] = cols.categorical(pc.utf8_trim_whitespace(got["proc"]), empty_as_na=False)
         else:
-            got = ac.extract(rest, _skip(k) + r"(?P<pid>\d+)(?:\s|$)")
-        out["pid"] = ac.integers(got["pid"]).array
+            got = cols.extract(rest, _skip(k) + r"(?P<pid>\d+)(?:\s|$)", empty_as_null=True)
+        out["pid"] = cols.integers(got["pid"]).array
     return out
 
 
@@ -256,16 +289,16 @@ def _listen_rows(f: dict[str, pa.Array], line: np.ndarray) -> pd.DataFrame:
     proto_tok = pc.fill_null(f["proto"], "tcp")
     proto = pc.struct_field(pc.extract_regex(proto_tok, r"^(?P<p>tcp|udp)"), "p")
     version = pc.struct_field(pc.extract_regex(proto_tok, r"^[a-z]+(?P<v>\d*)$"), "v")
-    laddr, lport = netstat_cols.split_dot(f["local"])
+    laddr, lport = endpoints.split_dot(f["local"])
     return pd.DataFrame({
         "line": np.asarray(line, dtype=np.int64),
-        "proto": ac.categorical(proto),
-        "family": netstat_cols.family(laddr, laddr, _told_family(version)),
-        "src_addr": ac.categorical(laddr),
-        "src_port": netstat_cols.ports(lport, proto).array,
+        "proto": cols.categorical(proto, empty_as_na=False),
+        "family": endpoints.families(laddr, laddr, _told_family(version)),
+        "src_addr": cols.categorical(laddr, empty_as_na=False),
+        "src_port": endpoints.port_numbers(lport, proto).array,
         "state": pd.Categorical(["LISTEN"] * len(line), dtype=vocab.STATE_DTYPE),
-        "recv_q": ac.integers(f["qlen"]).array,
-        "send_q": ac.integers(f["maxqlen"]).array,
+        "recv_q": cols.integers(f["qlen"]).array,
+        "send_q": cols.integers(f["maxqlen"]).array,
     })
 
 
@@ -282,5 +315,4 @@ def _skip(k: int) -> str:
 
 
 def _field(m: pa.StructArray, name: str) -> pa.Array:
-    f = pc.struct_field(m, name)
-    return pc.if_else(pc.equal(f, ""), pa.scalar(None, f.type), f)
+    return cols.null_if_empty(pc.struct_field(m, name))

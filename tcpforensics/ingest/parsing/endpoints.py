@@ -1,4 +1,9 @@
-"""Split printed endpoints ('addr:port', '[v6%zone]:port', BSD 'addr.port') into columns, vectorized."""
+"""Endpoint columns: printed endpoints ('addr:port', '[v6%zone]:port', BSD 'addr.port') split
+into addresses, port numbers and families, vectorized.
+
+The format modules work on pyarrow columns (``split_dot``, ``port_numbers``, ``family_codes``,
+``families``, ``service_ports``); ``split`` and ``ports`` take and give pandas Series, the
+reading that tests and scripts check the formats' faster splits against."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tcpforensics.ingest import arrowcols as ac
+from tcpforensics.ingest.parsing import columns as cols
 
 # addr:port with optional [brackets]; the port is the text after the LAST separator.
 _COLON = r"^\s*(?:\[(?P<b>[^\]]*)\]|(?P<a>.*?))(?::(?P<p>[^:\]]*))?\s*$"
@@ -33,23 +38,13 @@ def split(endpoints: pd.Series, style: str = "colon") -> tuple[pd.Series, pd.Ser
     return addr, m["p"]
 
 
-def family(addresses: pd.Series) -> pd.Series:
-    """ipv6 when the address holds a colon, ipv4 when it looks dotted-quad, else NA."""
-    code = family_codes(_text(addresses))
-    present = [k for k in (0, 1) if (code == k).any()]  # categories: the families present
-    remap = np.full(3, -1)
-    remap[present] = np.arange(len(present))
-    cats = pd.Index([FAMILIES[k] for k in present], dtype=object)
-    return pd.Series(pd.Categorical.from_codes(remap[code], categories=cats), index=addresses.index)
-
-
 FAMILIES = ("ipv4", "ipv6")
 
 
 def family_codes(addresses: pa.Array) -> np.ndarray:
     """Per address: 1 (ipv6: a colon), 0 (ipv4: dotted quad) or -1 (unknown, null)."""
-    v6 = ac.mask(pc.match_substring(addresses, ":"))
-    v4 = ac.matches(addresses, r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$")
+    v6 = cols.mask(pc.match_substring(addresses, ":"))
+    v4 = cols.matches(addresses, r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$")
     return np.where(v6, 1, np.where(v4, 0, -1)).astype(np.int8)
 
 
@@ -78,11 +73,12 @@ def service_ports(names: pa.Array, protos: pa.Array) -> pd.api.extensions.Extens
 
 
 def ports(text: pd.Series | pa.Array, proto: pd.Series | pa.Array | str = "tcp") -> pd.Series:
-    """Port text -> UInt16: numbers as is; service names (``http``, ``ssh``) through the
-    system services table; ``*``, empty and unknown names -> NA. Looks up unique names only."""
+    """Port text -> UInt16 (Series index kept): numbers of 1 to 5 digits, blanks around them
+    ignored; service names (``http``, ``ssh``) through the system services table; ``*``, empty
+    and unknown names -> NA. Looks up unique names only."""
     t = pc.utf8_trim_whitespace(_text(text))
-    num = ac.integers(pc.if_else(pc.match_substring_regex(t, r"^[0-9]{1,5}$"), t, ""), "UInt16")
-    named = ac.matches(t, r"^[A-Za-z][\w.+-]*$")
+    num = cols.integers(pc.if_else(pc.match_substring_regex(t, r"^[0-9]{1,5}$"), t, ""), "UInt16")
+    named = cols.matches(t, r"^[A-Za-z][\w.+-]*$")
     if named.any():
         sel = pa.array(named)
         pr = pa.array(np.full(len(t), proto, dtype=object), type=pa.large_string()) if isinstance(proto, str) \
@@ -99,4 +95,43 @@ def _text(values: pd.Series | pd.Categorical | pa.Array) -> pa.Array:
         values = pd.Series(values)
         if not isinstance(values.dtype, pd.StringDtype):
             values = values.astype(object).fillna("").astype(str)
-    return pc.fill_null(ac.strings(values), "")
+    return pc.fill_null(cols.strings(values), "")
+
+
+def port_numbers(port_text: pa.Array, proto: pa.Array | pd.Series) -> pd.Series:
+    """Port text -> UInt16: digit strings within 0..65535 (leading zeros allowed); service
+    names (``https``) through ``service_ports`` on the distinct (name, protocol) pairs only,
+    a missing protocol read as tcp; ``*`` and anything else NA."""
+    out = cols.integers(port_text, "UInt16")
+    named = cols.matches(pc.fill_null(port_text, ""), r"^[A-Za-z][\w.+-]*$")
+    if named.any():
+        sel = pa.array(named)
+        if isinstance(proto, pd.Series):
+            protos = pd.Series(proto[named])
+        else:
+            protos = pc.fill_null(proto, "tcp").filter(sel)
+        out[named] = service_ports(port_text.filter(sel), protos)
+    return out
+
+
+def split_dot(endpoint: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(address, port text) of BSD/macOS endpoints ``addr.port``: the port is the text after
+    the last dot, leading blanks dropped (as ``split(style="dot")``, which the tests compare);
+    without a dot the text is the address and the port is null."""
+    dot = pc.fill_null(pc.match_substring(endpoint, "."), False)
+    dotted = pc.if_else(dot, endpoint, pc.binary_join_element_wise(endpoint, pa.scalar(".", endpoint.type), pa.scalar("", endpoint.type)))
+    parts = pc.split_pattern(dotted, ".", max_splits=1, reverse=True)
+    addr = pc.if_else(dot, pc.utf8_ltrim_whitespace(pc.list_element(parts, 0)), endpoint)
+    port = pc.if_else(dot, pc.list_element(parts, 1), pa.scalar(None, endpoint.type))
+    return addr, port
+
+
+def families(local: pa.Array, foreign: pa.Array, told: np.ndarray | None = None) -> pd.Categorical:
+    """ipv4/ipv6 from the local address, else from the foreign one ('*' and names tell nothing);
+    ``told`` (per row: 0 ipv4, 1 ipv6, -1 not told), the family the protocol column names
+    (``tcp4``, ``tcp6``, ``TCPv6``), wins where given."""
+    code = family_codes(local)
+    code = np.where(code >= 0, code, family_codes(foreign))
+    if told is not None:
+        code = np.where(told >= 0, told, code)
+    return pd.Categorical.from_codes(code, categories=list(FAMILIES))

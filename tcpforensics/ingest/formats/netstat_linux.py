@@ -1,4 +1,20 @@
-"""Ingestor for Linux net-tools ``netstat`` (-a -n -t -u -w -p -e -o -l -W), any display language.
+"""Linux net-tools ``netstat`` (-a -n -t -u -w -p -e -o -l -W), in any display language.
+
+Columns (docs/schema.md): proto, family, src_addr, src_port, dst_addr, dst_port, state,
+raw_state, recv_q, send_q, user and inode (-e), pid and process (-p), timer (-o).
+
+Example::
+
+    Active Internet connections (servers and established)
+    Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name
+    tcp        0      0 0.0.0.0:22              0.0.0.0:*               LISTEN      812/sshd
+    tcp        0     36 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED 1999/sshd: alice
+    udp        0      0 127.0.0.53:53           0.0.0.0:*                           640/systemd-resolve
+
+    line 3: tcp ipv4 0.0.0.0:22 -> 0.0.0.0:* (port NA), state LISTEN, pid 812, process sshd
+    line 4: tcp ipv4 10.0.0.5:22 -> 10.0.0.9:51234, state ESTABLISHED, send_q 36, pid 1999,
+            process "sshd: alice"
+    line 5: udp ipv4 127.0.0.53:53 -> 0.0.0.0:*, state NA, pid 640, process systemd-resolve
 
 Every line is classified by the ordered rule table ``LINE_RULES`` (first match wins), over the
 whole column at once. Socket rows (``tcp``, ``tcp6``, ``udp``, ``udp6``, ``raw``, ``raw6``) are
@@ -38,12 +54,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tcpforensics.ingest import endpoints, vocab
-from tcpforensics.ingest import linuxcols as lc
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
+from tcpforensics.ingest.parsing import columns as cols
+from tcpforensics.ingest.parsing import endpoints, vocab
 
 NAME = "netstat_linux"
-DESCRIPTION = "Linux net-tools netstat (-tunape -o -l, localized)"
+KIND = "text"
+DESCRIPTION = "Linux net-tools `netstat` (`-tunape -o -l`), English and localized (de, es, fr, pt_BR, cs, ca, sv, ja ...)"
+SAVE_WITH = "netstat -tanp > netstat.txt"
+FIXTURES = ("linux/netstat-*.txt", "linux/snapshots-*.txt")
+ORDER = 20
 
 # --- vocabularies (net-tools 2.10 gettext catalogues: cs de et fr ja pt_BR; es/ca/sv from the
 #     reference notes) -----------------------------------------------------------------------
@@ -161,7 +181,7 @@ _TIMER = r"[^\s(]+ \(+[\d.,]+(?:/\d+){1,2}\)"  # "off (0.00/0/0)", cs "timewait 
 _TAIL_SIMPLE = r"^(?:(?P<state>[^\s\d/-]\S*)\s*)?(?P<pidprog>\d+/\S*|-)?$"
 _TAIL = (
     r"^(?:(?P<state>.*?)\s+)??"
-    r"(?:(?P<user>[^\s/]+)\s+(?P<inode>\d{1,18})(?:\s+|$))?"  # user names hold no '/': "1/x 0" is PID/Program (F17)
+    r"(?:(?P<user>[^\s/]+)\s+(?P<inode>\d{1,18})(?:\s+|$))?"  # user names hold no '/': "1/x 0" is PID/Program
     r"(?P<pidprog>\d+/.*?|-)?"
     r"(?:\s*(?P<timer>" + _TIMER + r"))?$"
 )
@@ -179,25 +199,17 @@ _SS_HEADER = r"Address:Port\s+Peer\s+Address:Port|^\s*Netid\s+"
 _DETECT_SAMPLE = 5000
 
 
-def _arrow(text: pd.Series) -> pa.Array:
-    return pa.array(text.astype(object).fillna("").to_numpy(), type=pa.large_string())
-
-
-def _match(arr: pa.Array, pattern: str) -> np.ndarray:
-    return pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
-
-
 def detect(lines: Lines) -> float:
     """High on net-tools output (its header, its tcp/udp rows with two queues and colon ports)."""
-    arr = _arrow(lines.text.iloc[: 2 * _DETECT_SAMPLE])
+    arr = cols.strings_or_empty(lines.text.iloc[: 2 * _DETECT_SAMPLE])
     arr = arr.filter(pc.not_equal(pc.utf8_trim_whitespace(arr), ""))[:_DETECT_SAMPLE]
     if len(arr) == 0:
         return 0.0
-    rows = int(_match(arr, _DETECT_ROW).sum())
-    queue_rows = int(_match(arr, _DETECT_QUEUE_ROW).sum())
-    header = bool(_match(arr, _DETECT_HEADER).any())
-    title = bool(_match(arr, _DETECT_TITLE).any())
-    if _match(arr, _SS_HEADER).any():
+    rows = int(cols.matches(arr, _DETECT_ROW).sum())
+    queue_rows = int(cols.matches(arr, _DETECT_QUEUE_ROW).sum())
+    header = bool(cols.matches(arr, _DETECT_HEADER).any())
+    title = bool(cols.matches(arr, _DETECT_TITLE).any())
+    if cols.matches(arr, _SS_HEADER).any():
         return 0.1
     consistency = rows / queue_rows if queue_rows else 0.0
     if header:
@@ -209,19 +221,9 @@ def detect(lines: Lines) -> float:
 
 def classify(text: pd.Series) -> pd.DataFrame:
     """Vectorized: kind and label of every line by ``LINE_RULES`` (index kept)."""
-    arr = _arrow(text)
-    kind = np.full(len(text), "skip", dtype=object)
-    label = np.full(len(text), "unparseable line", dtype=object)
-    todo = np.ones(len(text), dtype=bool)
-    for k, lab, pattern in LINE_RULES:
-        if not todo.any():
-            break
-        hit = np.zeros(len(text), dtype=bool)
-        idx = np.flatnonzero(todo)
-        hit[idx] = _match(arr.take(pa.array(idx)), pattern)
-        kind[hit] = k
-        label[hit] = lab
-        todo &= ~hit
+    rule = cols.first_match(cols.strings_or_empty(text), [pattern for _, _, pattern in LINE_RULES])
+    kind = np.array([k for k, _, _ in LINE_RULES] + ["skip"], dtype=object)[rule]  # -1: no rule
+    label = np.array([lab for _, lab, _ in LINE_RULES] + ["unparseable line"], dtype=object)[rule]
     return pd.DataFrame({"kind": kind, "label": label}, index=text.index)
 
 
@@ -248,24 +250,24 @@ def _rows(text: pd.Series) -> pd.DataFrame:
     """
     if text.empty:
         return pd.DataFrame(columns=["line", "proto_raw"])
-    arr = pc.utf8_trim_whitespace(_arrow(text))
+    arr = pc.utf8_trim_whitespace(cols.strings_or_empty(text))
     parts = pc.ascii_split_whitespace(arr, max_splits=5)
     col = [pc.list_element(parts, i) for i in range(5)]
-    has_rest = _np(pc.greater(pc.list_value_length(parts), 5))
+    has_rest = cols.to_numpy(pc.greater(pc.list_value_length(parts), 5))
     rest_np = np.full(len(text), "", dtype=object)
     if has_rest.any():
-        rest_np[has_rest] = _np(pc.list_element(parts.filter(pa.array(has_rest)), 5))
+        rest_np[has_rest] = cols.to_numpy(pc.list_element(parts.filter(pa.array(has_rest)), 5))
     tail = _tail(pa.array(rest_np, type=pa.large_string()))
-    proto_raw = _categorical(col[0])
-    is_v6 = _np(pc.ends_with(col[0], "6"))
-    proto = _categorical(pc.replace_substring_regex(col[0], "6$", ""))
+    proto_raw = cols.categorical(col[0], empty_as_na=True, str_categories=True)
+    is_v6 = cols.to_numpy(pc.ends_with(col[0], "6"))
+    proto = cols.categorical(pc.replace_substring_regex(col[0], "6$", ""), empty_as_na=True, str_categories=True)
     out = {
         "line": text.index.to_numpy(),
         "proto_raw": proto_raw,
         "proto": proto,
         "family": pd.Categorical.from_codes(is_v6.astype(np.int8), ["ipv4", "ipv6"]),
-        "recv_q": _np(pc.cast(col[1], pa.int64())),
-        "send_q": _np(pc.cast(col[2], pa.int64())),
+        "recv_q": cols.to_numpy(pc.cast(col[1], pa.int64())),
+        "send_q": cols.to_numpy(pc.cast(col[2], pa.int64())),
     }
     for side, c in (("src", col[3]), ("dst", col[4])):
         out[f"{side}_addr"], out[f"{side}_port"] = _endpoints(c, pd.Series(proto))
@@ -273,16 +275,6 @@ def _rows(text: pd.Series) -> pd.DataFrame:
     not_tcp = np.asarray(proto != "tcp", dtype=bool)
     out["state"] = pd.Categorical.from_codes(np.where(not_tcp, -1, out["state"].codes), dtype=vocab.STATE_DTYPE)
     return pd.DataFrame(out)
-
-
-def _np(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return a.to_numpy(zero_copy_only=False)
-
-
-def _categorical(a: pa.Array) -> pd.Categorical:
-    """A pyarrow string array as a pandas Categorical (dictionary-encoded; "" and null -> NA)."""
-    a = pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a)
-    return pc.dictionary_encode(a).to_pandas().array
 
 
 def _tail(rest: pa.Array) -> dict[str, pd.Series]:
@@ -293,32 +285,32 @@ def _tail(rest: pa.Array) -> dict[str, pd.Series]:
     """
     d = pc.dictionary_encode(rest)
     uniq = d.dictionary
-    idx = _np(d.indices)
+    idx = cols.to_numpy(d.indices)
     names = ("state", "user", "inode", "pidprog", "timer")
     part = {n: np.full(len(uniq), "", dtype=object) for n in names}
     simple = pc.extract_regex(uniq, _TAIL_SIMPLE)
-    ok = _np(pc.is_valid(simple))
+    ok = cols.to_numpy(pc.is_valid(simple))
     for n in ("state", "pidprog"):
-        part[n][ok] = _np(pc.struct_field(simple, n).filter(pa.array(ok)))
+        part[n][ok] = cols.to_numpy(pc.struct_field(simple, n).filter(pa.array(ok)))
     hard = np.flatnonzero(~ok)
     if len(hard):
         m = pc.extract_regex(uniq.take(pa.array(hard)), _TAIL)
-        valid = _np(pc.is_valid(m))
+        valid = cols.to_numpy(pc.is_valid(m))
         for n in names:
-            part[n][hard[valid]] = _np(pc.fill_null(pc.struct_field(m, n), ""))[valid]
+            part[n][hard[valid]] = cols.to_numpy(pc.fill_null(pc.struct_field(m, n), ""))[valid]
         # _TAIL matches every text (all groups optional; state takes the rest): defensive.
-        part["state"][hard[~valid]] = _np(uniq.take(pa.array(hard[~valid])))
-    state_u = _np(pc.utf8_trim_whitespace(pa.array(part["state"], type=pa.large_string())))
+        part["state"][hard[~valid]] = cols.to_numpy(uniq.take(pa.array(hard[~valid])))
+    state_u = cols.to_numpy(pc.utf8_trim_whitespace(pa.array(part["state"], type=pa.large_string())))
     raw_state = _spread_categorical(*_factorize(state_u), idx)
     pidprog = pa.array(part["pidprog"], type=pa.large_string())
     pp = pc.extract_regex(pidprog, r"^(?P<pid>\d{1,10})/(?P<prog>.*?)\s*$")
     return {
         "raw_state": raw_state,
-        "state": pd.Series(lc.states(raw_state.array)),
+        "state": pd.Series(cols.states(raw_state.array)),
         "user": _spread_categorical(*_factorize(part["user"]), idx),
         "inode": _integers(pa.array(part["inode"], type=pa.large_string()), idx),
         "pid": _integers(pc.struct_field(pp, "pid"), idx),
-        "process": _spread_categorical(*_factorize(_np(pc.struct_field(pp, "prog"))), idx),
+        "process": _spread_categorical(*_factorize(cols.to_numpy(pc.struct_field(pp, "prog"))), idx),
         "timer": _spread_categorical(*_factorize(part["timer"]), idx),
     }
 
@@ -336,7 +328,7 @@ def _spread_categorical(codes: np.ndarray, cats: pd.Index, idx: np.ndarray) -> p
 
 def _integers(digits: pa.Array, idx: np.ndarray) -> pd.Series:
     """Digit strings of the distinct values ("" or null: NA) as Int64, spread over the rows."""
-    return pd.Series(lc.integers(digits).array.take(idx))
+    return pd.Series(cols.integers(digits).array.take(idx))
 
 
 def _endpoints(tokens: pa.Array, proto: pd.Series) -> tuple[pd.Categorical, pd.api.extensions.ExtensionArray]:
@@ -348,20 +340,20 @@ def _endpoints(tokens: pa.Array, proto: pd.Series) -> tuple[pd.Categorical, pd.a
     Ports through ``endpoints.ports`` semantics: numbers, service names per tcp/udp, ``*`` NA.
     """
     d = pc.dictionary_encode(tokens)
-    idx = _np(d.indices)
+    idx = cols.to_numpy(d.indices)
     halves = pc.split_pattern(d.dictionary, ":", max_splits=1, reverse=True)
     addr_u = pc.list_element(halves, 0)
     bracketed = pc.and_(pc.starts_with(addr_u, "["), pc.ends_with(addr_u, "]"))
     addr_u = pc.if_else(bracketed, pc.utf8_slice_codeunits(addr_u, 1, -1), addr_u)
-    addr = _categorical(addr_u.take(pa.array(idx)))
+    addr = cols.categorical(addr_u.take(pa.array(idx)), empty_as_na=True, str_categories=True)
     port_u = pc.list_element(halves, 1)
-    numeric_u = _np(pc.match_substring_regex(port_u, r"^\d{1,5}$"))
+    numeric_u = cols.to_numpy(pc.match_substring_regex(port_u, r"^\d{1,5}$"))
     num = np.full(len(port_u), np.nan)
     if numeric_u.any():
-        num[numeric_u] = _np(pc.cast(port_u.filter(pa.array(numeric_u)), pa.int64()))
+        num[numeric_u] = cols.to_numpy(pc.cast(port_u.filter(pa.array(numeric_u)), pa.int64()))
     port = num[idx]
     # service names ("ssh", "domain"): tcp and udp may differ, so resolve with the row's proto
-    named_u = ~numeric_u & _np(pc.match_substring_regex(port_u, r"^[A-Za-z]"))
+    named_u = ~numeric_u & cols.to_numpy(pc.match_substring_regex(port_u, r"^[A-Za-z]"))
     named = named_u[idx]
     if named.any():
         port[named] = endpoints.service_ports(port_u.take(pa.array(idx[named])), pd.Series(proto[named])).to_numpy(

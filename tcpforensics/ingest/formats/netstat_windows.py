@@ -1,6 +1,22 @@
-"""Ingestor for Windows ``netstat`` (-a -n -o -b -q -p), in every display language.
+"""Windows ``netstat`` (-a -n -o -b -q -p), in every display language and code page.
 
-Decisions (documented, tested):
+Columns (docs/schema.md): proto, family, src_addr, src_port, dst_addr, dst_port, state,
+raw_state, pid, process (with -b).
+
+Example::
+
+    Active Connections
+
+      Proto  Local Address          Foreign Address        State           PID
+      TCP    0.0.0.0:135            0.0.0.0:0              LISTENING       1004
+      TCP    192.168.1.10:49712     52.97.1.18:443         ESTABLISHED     5320
+      UDP    0.0.0.0:5353           *:*                                    2100
+
+    line 5: tcp ipv4 0.0.0.0:135 -> 0.0.0.0:0, state LISTEN (raw_state LISTENING), pid 1004
+    line 6: tcp ipv4 192.168.1.10:49712 -> 52.97.1.18:443, state ESTABLISHED, pid 5320
+    line 7: udp ipv4 0.0.0.0:5353 -> * (port NA), state NA, pid 2100
+
+Decisions (tested):
 
 * A row is ``TCP|UDP local foreign [state] [pid]``; the state never starts with a digit and
   may hold one space (translations such as ``IN ASCOLTO``); UDP rows have no state (NA).
@@ -28,12 +44,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tcpforensics.ingest import arrowcols as ac
-from tcpforensics.ingest import netstat_cols, vocab
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
+from tcpforensics.ingest.parsing import columns as cols
+from tcpforensics.ingest.parsing import endpoints, vocab
 
 NAME = "netstat_windows"
-DESCRIPTION = "Windows netstat (-a -n -o -b -q -p; any display language, OEM/ANSI/UTF-16 files)"
+KIND = "text"
+DESCRIPTION = "Windows `netstat` (`-a -n -o -b -q -p`), in any display language; OEM, ANSI or UTF-16 files"
+SAVE_WITH = "netstat -ano > netstat.txt"
+FIXTURES = ("windows/*.txt",)
+ORDER = 40
 
 # One endpoint, split at the last colon ("[v6%zone]:port", "host:service", "*:*").
 _EP = r"(?:\[(?P<{0}b>[^\]\s]*)\]|(?P<{0}a>[^\s\[]*?)):(?P<{0}p>[^\s:\]]*)"
@@ -79,21 +99,17 @@ def _titles() -> pa.Array:
 
 def _classify(arr: pa.Array) -> tuple[dict[str, pa.Array], np.ndarray, np.ndarray]:
     """Row fields, whether each line is a row, and a class name for every other line."""
-    fields = ac.extract(arr, _ROW)
-    is_row = ac.mask(pc.is_valid(fields["proto"]))
+    fields = cols.extract(arr, _ROW, empty_as_null=True)
+    is_row = cols.mask(pc.is_valid(fields["proto"]))
     kind = np.full(len(arr), "", dtype=object)
     kind[is_row] = "row"
     rest_pos = np.flatnonzero(~is_row)
     if len(rest_pos):
         sub = arr.take(pa.array(rest_pos))
-        sub_kind = np.full(len(sub), "other", dtype=object)
-        undecided = np.ones(len(sub), dtype=bool)
-        titles = ac.mask(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(sub)), value_set=_titles()))
-        for name, pattern in LINE_RULES[:1] + (("title", None),) + LINE_RULES[1:]:
-            hit = (titles if pattern is None else ac.matches(sub, pattern)) & undecided
-            sub_kind[hit] = name
-            undecided &= ~hit
-        kind[rest_pos] = sub_kind
+        titles = cols.mask(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(sub)), value_set=_titles()))
+        rules = LINE_RULES[:1] + (("title", titles),) + LINE_RULES[1:]  # titles: a word list
+        names = np.array([name for name, _ in rules] + ["other"], dtype=object)
+        kind[rest_pos] = names[cols.first_match(sub, [rule for _, rule in rules])]  # -1: "other"
     return fields, is_row, kind
 
 
@@ -102,7 +118,7 @@ def detect(lines: Lines) -> float:
     text = lines.text.iloc[:2000]
     if text.empty:
         return 0.0
-    arr = ac.clean_lines(text)
+    arr = cols.clean_lines(text)
     _, is_row, kind = _classify(arr)
     useful = kind != "blank"
     if not is_row.any() or not useful.any():
@@ -117,7 +133,7 @@ def parse(lines: Lines) -> Parsed:
     """Parse every line; -b owner lines give the process of the row above them."""
     text = lines.text
     line_no = text.index.to_numpy(dtype=np.int64)
-    arr = ac.clean_lines(text)
+    arr = cols.clean_lines(text)
     fields, is_row, kind = _classify(arr)
     n = len(kind)
     pos = np.arange(n)
@@ -130,7 +146,7 @@ def parse(lines: Lines) -> Parsed:
     owner_kinds = np.isin(kind, ["exe", "no owner", "service"])
     orphan = owner_kinds & (owner < 0)
     exe_lines = np.flatnonzero((kind == "exe") & (owner >= 0))
-    exe_names = ac.extract(arr.take(pa.array(exe_lines, type=pa.int64())), _EXE)["exe"].to_pylist() if len(exe_lines) else []
+    exe_names = cols.extract(arr.take(pa.array(exe_lines, type=pa.int64())), _EXE, empty_as_null=True)["exe"].to_pylist() if len(exe_lines) else []
     exe_by_row = pd.Series(exe_names, index=owner[exe_lines], dtype=object)
     exe_by_row = exe_by_row[~exe_by_row.index.duplicated()]
 
@@ -139,7 +155,7 @@ def parse(lines: Lines) -> Parsed:
     before_header = (nxt == "header") | ((nxt == "blank") & (nxt2 == "header"))
     cand = np.flatnonzero((kind == "other") & before_header)
     if len(cand):
-        looks = ac.matches(arr.take(pa.array(cand)), _TITLE_SHAPE)
+        looks = cols.matches(arr.take(pa.array(cand)), _TITLE_SHAPE)
         kind[cand[looks]] = "title"
 
     names = {"exe": "owner: executable", "service": "owner: service", "no owner": "owner: not available"}
@@ -160,25 +176,25 @@ def _rows(fields: dict[str, pa.Array], rows_pos: np.ndarray, line_no: np.ndarray
     take = pa.array(rows_pos, type=pa.int64())
     f = {k: v.take(take) for k, v in fields.items()}
     proto = pc.utf8_lower(pc.replace_substring(f["proto"], "v6", ""))
-    v6 = ac.mask(pc.ends_with(f["proto"], "v6"))
+    v6 = cols.mask(pc.ends_with(f["proto"], "v6"))
     local = pc.coalesce(f["lb"], f["la"])
     foreign = pc.coalesce(f["fb"], f["fa"])
-    is_tcp = ac.mask(pc.equal(proto, "tcp"))
+    is_tcp = cols.mask(pc.equal(proto, "tcp"))
     raw = pc.if_else(pa.array(is_tcp), f["state"], pa.scalar(None, f["state"].type))
-    raw_cat = ac.categorical(raw)
+    raw_cat = cols.categorical(raw, empty_as_na=False)
     process = exe_by_row.reindex(rows_pos).to_numpy(dtype=object)
     return pd.DataFrame(
         {
             "line": line_no[rows_pos],
-            "proto": ac.categorical(proto),
-            "family": netstat_cols.family(local, foreign, np.where(v6, 1, -1)),
-            "src_addr": ac.categorical(local),
-            "src_port": netstat_cols.ports(f["lp"], proto).array,
-            "dst_addr": ac.categorical(foreign),
-            "dst_port": netstat_cols.ports(f["fp"], proto).array,
-            "state": ac.states(raw_cat),
+            "proto": cols.categorical(proto, empty_as_na=False),
+            "family": endpoints.families(local, foreign, np.where(v6, 1, -1)),
+            "src_addr": cols.categorical(local, empty_as_na=False),
+            "src_port": endpoints.port_numbers(f["lp"], proto).array,
+            "dst_addr": cols.categorical(foreign, empty_as_na=False),
+            "dst_port": endpoints.port_numbers(f["fp"], proto).array,
+            "state": cols.states(raw_cat),
             "raw_state": raw_cat,
-            "pid": ac.integers(f["pid"]).array,
+            "pid": cols.integers(f["pid"]).array,
             "process": pd.Categorical(process),
         }
     )
