@@ -31,8 +31,8 @@ def register_defaults(values: dict[str, Any], descriptions: dict[str, str] | Non
 
 
 def all_defaults() -> dict[str, Any]:
-    """Every registered default. The modules that register them are imported with the package
-    (``tcpforensics/__init__.py`` imports the pipeline, which imports every stage)."""
+    """Every registered default. The detector modules register theirs when they are imported
+    (``tcpforensics.detect``, which the pipeline imports; ``tcpforensics.Config`` loads it too)."""
     return dict(DEFAULTS)
 
 

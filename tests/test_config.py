@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+import tcpforensics.detect  # noqa: F401  (the detectors register their thresholds when imported)
 from tcpforensics import config
 from tcpforensics.cli import app
 from tcpforensics.errors import UsageError

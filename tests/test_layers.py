@@ -14,6 +14,8 @@ PACKAGE = ROOT / "tcpforensics"
 #: Modules allowed to import project modules inside a function, and why: none of these
 #: imports goes up a layer (the contract checks that too), they only defer a costly import.
 DEFERRED = {
+    "__init__.py": "the package's public names load their stage on first use (importlib, in __getattr__), "
+                   "so import tcpforensics and --help do not load the pipeline",
     "cli.py": "each command imports its stages when it runs, so --help and small dumps start fast",
     "ingest/pcap.py": "the tshark engine loads pyshark (asyncio, lxml) only when asked for",
     "report/markdown_report.py": "plot links load matplotlib only when plots were drawn",

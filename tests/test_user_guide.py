@@ -44,3 +44,15 @@ def test_index_lists_every_doc_page() -> None:
     index = (DOCS / "README.md").read_text(encoding="utf-8")
     pages = sorted(p.name for p in DOCS.glob("*.md") if p.name != "README.md")
     assert [p for p in pages if f"]({p})" not in index] == []
+
+
+def test_python_api_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebook session of the "Python API" section runs as written, from the repository root."""
+    section = GUIDE.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block, "no python example in the Python API section"
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {}
+    exec(compile(block.group(1), "docs/user-guide.md", "exec"), namespace)
+    report = namespace["report"]
+    assert report.verdict.startswith("MEDIUM: close_wait_leak") and len(report.flows)

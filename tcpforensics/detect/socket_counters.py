@@ -5,9 +5,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tcpforensics.detect import socketframe as sf
+from tcpforensics.detect import socket_rows
+from tcpforensics.detect.socket_rows import Context
 from tcpforensics.detect.socket_text import finish
-from tcpforensics.detect.socketframe import Context
+from tcpforensics.reconstruct.rules import Row, always, first_match
+
+
+def _ladder(f: pd.DataFrame) -> pd.Series:
+    """the ladder's level (none below every threshold)"""
+    return f["ladder"]
+
+
+#: The severity of a counter finding (first match wins): the ladder of its thresholds (the
+#: ``ladder`` column), capped at low when one reading counts since boot.
+COUNTER_SEVERITY: tuple[Row, ...] = (
+    Row("low", lambda f: f["since_boot"], "a single reading counts since boot: low (even below every threshold)"),
+    Row(_ladder, always, "the highest level of the ladder that the increase reaches"),
+)
+
+#: The severity of the retransmission finding (first match wins).
+RETRANS_SEVERITY: tuple[Row, ...] = (
+    Row(_ladder, lambda f: f["ladder"].isna(), "below every threshold: no finding"),
+    Row("low", lambda f: f["since_boot"], "a single reading counts since boot: low at most"),
+    Row(_ladder, always, "the highest level of the ladder that the ratio reaches"),
+)
 
 
 def counter_signals(counters: pd.DataFrame, names: tuple[str, ...]) -> dict[str, dict]:
@@ -51,9 +72,10 @@ def counter_rule(ctx: Context, category: str, names: tuple[str, ...], prefix: st
     c = c.assign(figure=c["figure"].round().astype("Int64"))
     wide = c.pivot_table(index="input", columns="counter", values="figure", aggfunc="max", observed=True)
     out = out.merge(wide.reset_index(), on="input", how="left")
-    out["severity"] = sf.ladder(out["count"], ctx.levels(prefix))
-    since_boot = out["readings"] <= 1
-    out["severity"] = out["severity"].where(~since_boot, "low")
+    out["ladder"] = socket_rows.ladder(out["count"], ctx.levels(prefix))
+    out["since_boot"] = out["readings"] <= 1
+    out["severity"] = first_match(out, COUNTER_SEVERITY)
+    since_boot = out["since_boot"]
     out["window"] = np.where(since_boot, "since boot, a single reading", "between the first and last of " + out["readings"].astype(str) + " readings")
     out = out[out["severity"].notna()]
     out["subject"] = "local host (" + out["input"] + ")"
@@ -61,7 +83,7 @@ def counter_rule(ctx: Context, category: str, names: tuple[str, ...], prefix: st
     return finish(out, [n for n in names if n in out.columns] + ["window", "readings"])
 
 
-def retransmissions(ctx: Context) -> pd.DataFrame:
+def retransmissions(ctx: Context, category: str) -> pd.DataFrame:
     """RetransSegs / OutSegs (Tcp group) above a ratio; TCPTimeouts' share in the details."""
     c = ctx.counters
     if c.empty:
@@ -81,9 +103,10 @@ def retransmissions(ctx: Context) -> pd.DataFrame:
         return pd.DataFrame()
     out["ratio"] = (out["RetransSegs"] / out["OutSegs"]).astype("float64").round(4)
     out["count"] = out["RetransSegs"].round().astype("Int64")
-    out["severity"] = sf.ladder(out["ratio"], ctx.levels("retrans_ratio"))
-    since_boot = out["readings"] <= 1
-    out["severity"] = out["severity"].where(~since_boot | out["severity"].isna(), "low")
+    out["ladder"] = socket_rows.ladder(out["ratio"], ctx.levels("retrans_ratio"))
+    out["since_boot"] = out["readings"] <= 1
+    out["severity"] = first_match(out, RETRANS_SEVERITY)
+    since_boot = out["since_boot"]
     out = out[out["severity"].notna()]
     if out.empty:
         return pd.DataFrame()
@@ -99,5 +122,5 @@ def retransmissions(ctx: Context) -> pd.DataFrame:
         "sustained loss or congestion on some path, or peers that stopped answering.",
     )
     out["subject"] = "local host (" + out["input"] + ")"
-    out["category"] = "retransmissions"
+    out["category"] = category
     return finish(out, ["ratio", "RetransSegs", "OutSegs", "TCPTimeouts", "timeouts_share", "window"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tcpforensics.config import Config
-from tcpforensics.detect import socketframe as sf
+from tcpforensics.detect import socket_rows
 from tcpforensics.schema import STATES
 
 #: Rows kept in the "top" tables (remotes, stuck sockets).
@@ -30,62 +30,81 @@ def summary_tables(df: pd.DataFrame, tl: pd.DataFrame, counters: pd.DataFrame, c
     """
     tables: dict[str, pd.DataFrame] = {}
     if len(df):
-        latest = df[df["latest"]]
-        st = latest.groupby(["proto", "state"], sort=False).size().rename("count")
-        rows = df.groupby(["proto", "state"], sort=False).size().rename("rows")
-        states = pd.concat([st, rows], axis=1).fillna(0).astype("int64").reset_index()
-        states["_o"] = states["state"].map({s: i for i, s in enumerate(STATES)}).fillna(len(STATES))
-        tables["states"] = states.sort_values(["proto", "_o"]).drop(columns="_o").reset_index(drop=True)
-
-        lis = sf.listeners(latest)
-        if len(lis):
-            on_port = latest[~latest["state"].eq("LISTEN")].merge(
-                lis[["input", "proto", "src_port", "listener"]].drop_duplicates(["input", "proto", "src_port"]),
-                on=["input", "proto", "src_port"])
-            base = lis[["input", "proto", "listener", "process", "pid", "send_q"]].rename(columns={"send_q": "backlog"})
-            if len(on_port):
-                counts = _state_columns(on_port, ["input", "proto", "listener"])
-                base = base.merge(counts, on=["input", "proto", "listener"], how="left")
-            counted = [c for c in base.columns if c in STATES or c == "sockets"]
-            base[counted] = base[counted].fillna(0).astype("int64")
-            tables["listeners"] = base.reset_index(drop=True)
-
-        owned = latest[latest["pid"].notna() | latest["process"].notna()]
-        if len(owned):
-            procs = _state_columns(owned.assign(process=owned["process"].astype(object).fillna("?"),
-                                                pid=owned["pid"].astype("Int64").astype("string").fillna("-").astype(str)),
-                                   ["process", "pid"])
-            tables["processes"] = procs.sort_values("sockets", ascending=False, kind="stable").reset_index(drop=True)
-
-        remote = latest[~latest["dst_addr"].isin(sf.WILDCARDS) & ~latest["state"].isin(["LISTEN", "BOUND"])]
-        if len(remote):
-            rem = _state_columns(remote.rename(columns={"dst_addr": "remote_host"}), ["remote_host"])
-            rem = rem.sort_values("sockets", ascending=False, kind="stable").head(TOP).reset_index(drop=True)
-            tables["remotes"] = rem
-
+        tables.update(_snapshot_tables(df))
     if len(tl) and int(tl["snapshots_total"].max()) > 1:
-        g = tl.groupby(tl["input"].astype(str), sort=False)
-        tables["timelines"] = pd.DataFrame({
-            "snapshots": g["snapshots_total"].max(),
-            "sockets": g.size(),
-            "appeared": g["appeared"].sum(),
-            "vanished": g["vanished"].sum(),
-            "changed_state": g["changed"].sum(),
-            "stuck": g["stuck"].sum() if "stuck" in tl else 0,
-            "in_every_snapshot": (tl["snapshots_seen"] == tl["snapshots_total"]).groupby(tl["input"].astype(str)).sum(),
-        }).rename_axis("input").reset_index()
-        moving = tl[tl["changed"] | tl["last_state"].isin(["CLOSE_WAIT", "FIN_WAIT_1", "FIN_WAIT_2", "LAST_ACK", "CLOSING", "SYN_RECEIVED", "SYN_SENT"])]
-        moving = moving.sort_values(["last_state_sightings", "last_state_s"], ascending=False, kind="stable").head(TOP)
-        cols = ["input", "proto", "src_addr", "src_port", "dst_addr", "dst_port", "pid", "states",
-                "state_times", "snapshots_seen", "vanished", "close_kind"]
-        tables["socket_timelines"] = moving[cols].reset_index(drop=True)
-
+        tables.update(_timeline_tables(tl))
     if len(counters):
-        interesting = counters[counters["counter"].isin(list(_COUNTERS))]
-        if len(interesting):
-            t = interesting[["input", "group", "counter", "readings", "value_first", "value_last", "delta"]].copy()
-            t["meaning"] = t["counter"].map(_COUNTERS)
-            tables["counters"] = t.reset_index(drop=True)
+        tables.update(_counter_tables(counters))
+    return tables
+
+
+def _snapshot_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """states, listeners, processes, remotes: the latest snapshot of each input."""
+    tables: dict[str, pd.DataFrame] = {}
+    latest = df[df["latest"]]
+    st = latest.groupby(["proto", "state"], sort=False).size().rename("count")
+    rows = df.groupby(["proto", "state"], sort=False).size().rename("rows")
+    states = pd.concat([st, rows], axis=1).fillna(0).astype("int64").reset_index()
+    states["_o"] = states["state"].map({s: i for i, s in enumerate(STATES)}).fillna(len(STATES))
+    tables["states"] = states.sort_values(["proto", "_o"]).drop(columns="_o").reset_index(drop=True)
+
+    lis = socket_rows.listeners(latest)
+    if len(lis):
+        on_port = latest[~latest["state"].eq("LISTEN")].merge(
+            lis[["input", "proto", "src_port", "listener"]].drop_duplicates(["input", "proto", "src_port"]),
+            on=["input", "proto", "src_port"])
+        base = lis[["input", "proto", "listener", "process", "pid", "send_q"]].rename(columns={"send_q": "backlog"})
+        if len(on_port):
+            counts = _state_columns(on_port, ["input", "proto", "listener"])
+            base = base.merge(counts, on=["input", "proto", "listener"], how="left")
+        counted = [c for c in base.columns if c in STATES or c == "sockets"]
+        base[counted] = base[counted].fillna(0).astype("int64")
+        tables["listeners"] = base.reset_index(drop=True)
+
+    owned = latest[latest["pid"].notna() | latest["process"].notna()]
+    if len(owned):
+        procs = _state_columns(owned.assign(process=owned["process"].astype(object).fillna("?"),
+                                            pid=owned["pid"].astype("Int64").astype("string").fillna("-").astype(str)),
+                               ["process", "pid"])
+        tables["processes"] = procs.sort_values("sockets", ascending=False, kind="stable").reset_index(drop=True)
+
+    remote = latest[~latest["dst_addr"].isin(socket_rows.WILDCARDS) & ~latest["state"].isin(["LISTEN", "BOUND"])]
+    if len(remote):
+        rem = _state_columns(remote.rename(columns={"dst_addr": "remote_host"}), ["remote_host"])
+        rem = rem.sort_values("sockets", ascending=False, kind="stable").head(TOP).reset_index(drop=True)
+        tables["remotes"] = rem
+    return tables
+
+
+def _timeline_tables(tl: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """timelines (per input) and socket_timelines (the sockets that moved or sit in a closing state)."""
+    tables: dict[str, pd.DataFrame] = {}
+    g = tl.groupby(tl["input"].astype(str), sort=False)
+    tables["timelines"] = pd.DataFrame({
+        "snapshots": g["snapshots_total"].max(),
+        "sockets": g.size(),
+        "appeared": g["appeared"].sum(),
+        "vanished": g["vanished"].sum(),
+        "changed_state": g["changed"].sum(),
+        "stuck": g["stuck"].sum() if "stuck" in tl else 0,
+        "in_every_snapshot": (tl["snapshots_seen"] == tl["snapshots_total"]).groupby(tl["input"].astype(str)).sum(),
+    }).rename_axis("input").reset_index()
+    moving = tl[tl["changed"] | tl["last_state"].isin(["CLOSE_WAIT", "FIN_WAIT_1", "FIN_WAIT_2", "LAST_ACK", "CLOSING", "SYN_RECEIVED", "SYN_SENT"])]
+    moving = moving.sort_values(["last_state_sightings", "last_state_s"], ascending=False, kind="stable").head(TOP)
+    cols = ["input", "proto", "src_addr", "src_port", "dst_addr", "dst_port", "pid", "states",
+            "state_times", "snapshots_seen", "vanished", "close_kind"]
+    tables["socket_timelines"] = moving[cols].reset_index(drop=True)
+    return tables
+
+
+def _counter_tables(counters: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """counters: the notable kernel counters with their meaning."""
+    tables: dict[str, pd.DataFrame] = {}
+    interesting = counters[counters["counter"].isin(list(_COUNTERS))]
+    if len(interesting):
+        t = interesting[["input", "group", "counter", "readings", "value_first", "value_last", "delta"]].copy()
+        t["meaning"] = t["counter"].map(_COUNTERS)
+        tables["counters"] = t.reset_index(drop=True)
     return tables
 
 

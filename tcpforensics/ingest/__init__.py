@@ -258,3 +258,26 @@ def _positions(frame: pd.DataFrame, line: pd.Series) -> np.ndarray:
 def read(source: str, input_format: str | None = None, **options) -> pd.DataFrame:
     """The event table of one input (Python API: ``tcpforensics.read(path)``)."""
     return ingest(source, input_format, **options).events
+
+
+def parse(data: str | bytes, format: str | None = None, name: str = "data", **options) -> pd.DataFrame:
+    """The event table of an input held in memory (Python API: ``tcpforensics.parse``).
+
+    ``data`` is the text of a socket-table or counter dump (``str``), or the bytes of any
+    input, a capture included. ``format`` names one of ``registry.names()`` and skips content
+    detection (jc's order, ``parse("ss", text)``, is understood too); ``name`` fills the
+    ``input`` column. Raises :class:`InputError` for unusable input or an unknown format.
+    """
+    if isinstance(data, str) and data in registry.names() and isinstance(format, str | bytes) \
+            and format not in registry.names():
+        data, format = format, data  # parse("ss", text), as jc.parse takes it
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    fmt = named_format(name, format)
+    if (fmt is None or fmt.kind == "capture") and (capture := detect_capture(raw[:64])):
+        if fmt is not None and fmt.name != capture:
+            raise InputError(name, f"is a {capture} capture, not {fmt.name}")
+        return registry.get(capture).module.ingest_bytes(raw, name, **options).events
+    if fmt is not None and fmt.kind == "capture":
+        raise InputError(name, f"is not a {fmt.name} capture")
+    return ingest_text(raw, name, format).events
+

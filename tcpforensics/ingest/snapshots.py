@@ -40,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tcpforensics import fills
+from tcpforensics import pandas_compat
 from tcpforensics.ingest.datewords import MONTHS, PM_WORDS
 from tcpforensics.ingest.parsing import columns as cols
 
@@ -246,7 +246,7 @@ def _times(m: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
         dmy = m["sep"].eq(".") | (a > 12)
         day, month = a.where(dmy, b), b.where(dmy, a)
     hour = pd.to_numeric(_col(m, "H"), errors="coerce")
-    ampm = fills.fill(fills.fill(_col(m, "ampm"), _col(m, "ampm0")), "").str.upper().str.replace(".", "", regex=False)
+    ampm = pandas_compat.fill(pandas_compat.fill(_col(m, "ampm"), _col(m, "ampm0")), "").str.upper().str.replace(".", "", regex=False)
     pm = ampm.isin([w.upper() for w in PM_WORDS])
     am = ampm.ne("") & ~pm
     hour = hour.where(~(pm & (hour < 12)), hour + 12).where(~(am & (hour == 12)), 0)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from tcpforensics.groups import first_where, sdelta32
+from tcpforensics.reconstruct.flow_block import Block
+from tcpforensics.reconstruct.rules import Predicate, Row, always, first_match
 
 INF = np.iinfo(np.int64).max
 
@@ -15,19 +18,16 @@ STEPS = (
 )
 
 
-def infer(n, cid, pos, ts, d, od, valid, syn, fin, rst, ackf, seq, ack, plen, end_of_capture,
-          time_wait_ns: int) -> dict[str, np.ndarray]:
-    """orig_states, resp_states, orig_final, resp_final for every connection.
+def infer(b: Block, is_orig: np.ndarray, end_of_capture: np.ndarray, time_wait_ns: int) -> dict[str, np.ndarray]:
+    """orig_states, resp_states, orig_final, resp_final for every connection of the block
+    (``is_orig``: per packet, sent by the originator; ``end_of_capture``: per connection, ns).
 
     Each endpoint's path is built from the times of a few events seen in the capture (the
     packet time stands for both sending and receiving): its own and the peer's SYN, SYN-ACK,
     FIN, RST, the ACK that covers each FIN, and the first ACK after a SYN-ACK.
     """
-    t = np.where(valid, ts, INF)
-    is_o = d == od[cid]
-    roles = {}
-    for name, mine in (("orig", is_o), ("resp", ~is_o)):
-        roles[name] = _times(n, cid, pos, t, mine, syn, fin, rst, ackf, seq, ack, plen)
+    t = np.where(b.valid, b.ts, INF)
+    roles = {name: _times(b, t, mine) for name, mine in (("orig", is_orig), ("resp", ~is_orig))}
     out = {}
     for name, peer in (("orig", "resp"), ("resp", "orig")):
         path, final = _path(roles[name], roles[peer], end_of_capture, time_wait_ns)
@@ -36,8 +36,10 @@ def infer(n, cid, pos, ts, d, od, valid, syn, fin, rst, ackf, seq, ack, plen, en
     return out
 
 
-def _times(n, cid, pos, t, mine, syn, fin, rst, ackf, seq, ack, plen) -> dict[str, np.ndarray]:
+def _times(b: Block, t: np.ndarray, mine: np.ndarray) -> dict[str, np.ndarray]:
     """First-occurrence times of one endpoint's events, and of the peer's packets that matter."""
+    n, cid, pos, syn, fin, rst, ackf, seq, ack, plen = (
+        b.n, b.cid, b.pos, b.syn, b.fin, b.rst, b.ackf, b.seq, b.ack, b.plen)
     real = t < INF
     m = mine & real
     p = ~mine & real
@@ -77,9 +79,30 @@ def _times(n, cid, pos, t, mine, syn, fin, rst, ackf, seq, ack, plen) -> dict[st
     return out
 
 
-def _path(x: dict, y: dict, eoc: int, tw: int) -> tuple[np.ndarray, np.ndarray]:
-    fin_x, fin_y = x["fin"], y["fin"]
-    # --- opening: ordered rules ---
+def _path(x: dict, y: dict, eoc: np.ndarray, tw: int) -> tuple[np.ndarray, np.ndarray]:
+    """Endpoint ``x``'s path (``A>B>C``, STEPS in time order) and final state, from its own
+    and its peer ``y``'s event times; a TIME_WAIT older than ``tw`` at ``eoc`` is CLOSED."""
+    opening, passive = _opening(x, y)
+    t_fw1, t_cw, t_fw2, t_closing, t_la, t_tw, t_closed = _closing(x, y)
+    t_rst = np.minimum(x["rst"], y["rst"])  # a reset ends the path wherever it is
+    # rejected SYN: the endpoint answered a SYN with a RST only
+    t_rst = np.where(passive & (x["rst"] < INF) & (x["synack"] == INF), np.minimum(t_rst, x["rst"]), t_rst)
+    times = np.stack([*opening, t_fw1, t_cw, t_fw2, t_closing, t_la, t_tw, t_closed], axis=1)
+    # nothing after a reset; CLOSED at the reset (unless already CLOSED/TIME_WAIT before it)
+    times = np.where(times > t_rst[:, None], INF, times)
+    done_before = (np.minimum(t_closed, t_tw) <= t_rst)
+    t_closed2 = np.where((t_rst < INF) & ~done_before, t_rst, times[:, 10])
+    times[:, 10] = np.minimum(times[:, 10], t_closed2)
+    path, last = _spell(times)
+    tw_at = np.where(last == "TIME_WAIT", times[:, 9], INF)
+    final = np.where((tw_at < INF) & (eoc - tw_at >= tw), "CLOSED", last)
+    final = np.where(final == "", "UNKNOWN", final)
+    return path, final
+
+
+def _opening(x: dict, y: dict) -> tuple[list[np.ndarray], np.ndarray]:
+    """Times of SYN_SENT, LISTEN, SYN_RECEIVED and ESTABLISHED (ordered rules), and whether
+    the endpoint opened passively."""
     active = x["syn"] < INF
     simul = active & (y["syn"] < INF)  # both sent a bare SYN: the SYNs crossed
     passive = ~active & ((x["synack"] < INF) | (y["syn"] < INF))
@@ -108,8 +131,12 @@ def _path(x: dict, y: dict, eoc: int, tw: int) -> tuple[np.ndarray, np.ndarray]:
     t_listen = np.where(passive & (x["first"] == INF) & (answered_y == INF), INF, t_listen)  # never answered
     t_syn_rcvd = np.select([simul, passive & (x["synack"] < INF)], [np.maximum(y["syn"], x["syn"]), x["synack"]], INF)
     t_syn_rcvd = np.where(passive & (x["first"] == INF) & (answered_y < INF), y["syn"], t_syn_rcvd)
-    t_est = est
-    # --- closing ---
+    return [t_syn_sent, t_listen, t_syn_rcvd, est], passive
+
+
+def _closing(x: dict, y: dict) -> tuple[np.ndarray, ...]:
+    """Times of FIN_WAIT_1, CLOSE_WAIT, FIN_WAIT_2, CLOSING, LAST_ACK, TIME_WAIT and CLOSED."""
+    fin_x, fin_y = x["fin"], y["fin"]
     ax = x["fin_acked"]
     # I received the peer's FIN before sending mine when my FIN acknowledges it
     my_fin_acks_peer = x["fin_ackf"] & (y["fin_end"] >= 0) & (sdelta32(x["fin_ack"], y["fin_end"]) >= 0)
@@ -123,20 +150,7 @@ def _path(x: dict, y: dict, eoc: int, tw: int) -> tuple[np.ndarray, np.ndarray]:
     t_cw = np.where(passive_close, fin_y, INF)
     t_la = np.where(passive_close & (fin_x < INF), fin_x, INF)
     t_closed = np.where(passive_close & (fin_x < INF) & (ax < INF), ax, INF)
-    t_rst = np.minimum(x["rst"], y["rst"])  # a reset ends the path wherever it is
-    # rejected SYN: the endpoint answered a SYN with a RST only
-    t_rst = np.where(passive & (x["rst"] < INF) & (x["synack"] == INF), np.minimum(t_rst, x["rst"]), t_rst)
-    times = np.stack([t_syn_sent, t_listen, t_syn_rcvd, t_est, t_fw1, t_cw, t_fw2, t_closing, t_la, t_tw, t_closed], axis=1)
-    # nothing after a reset; CLOSED at the reset (unless already CLOSED/TIME_WAIT before it)
-    times = np.where(times > t_rst[:, None], INF, times)
-    done_before = (np.minimum(t_closed, t_tw) <= t_rst)
-    t_closed2 = np.where((t_rst < INF) & ~done_before, t_rst, times[:, 10])
-    times[:, 10] = np.minimum(times[:, 10], t_closed2)
-    path, last = _spell(times)
-    tw_at = np.where(last == "TIME_WAIT", times[:, 9], INF)
-    final = np.where((tw_at < INF) & (eoc - tw_at >= tw), "CLOSED", last)
-    final = np.where(final == "", "UNKNOWN", final)
-    return path, final
+    return t_fw1, t_cw, t_fw2, t_closing, t_la, t_tw, t_closed
 
 
 def _spell(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -164,69 +178,81 @@ def _after(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where((a < INF) & (b < INF) & (a > b), a, INF)
 
 
-#: close categories, ordered rules over (conn_state, history, endpoint finals)
-CLOSE_RULES = (
-    ("rejected", "conn_state REJ: the responder answered the SYN with a RST"),
-    ("reset_by_resp", "conn_state RSTR/RSTRH: the responder reset the connection"),
-    ("reset_by_orig", "conn_state RSTO: the originator reset an established connection"),
-    ("no_answer", "conn_state S0/RSTOS0: SYN(s) with no answer (the originator may have given up with a RST)"),
-    ("half_open", "the SYN-ACK was sent but the handshake's final ACK was never seen (responder stays SYN_RECEIVED)"),
-    ("lost_final_ack", "both FINs seen but the last FIN was never acknowledged (LAST_ACK/CLOSING/FIN_WAIT_1 at the end)"),
-    ("graceful", "conn_state SF: both sides closed with FIN"),
-    ("half_closed_orig", "conn_state SH/S2: only the originator closed"),
-    ("half_closed_resp", "conn_state SHR/S3: only the responder closed"),
-    ("midstream", "no SYN or SYN-ACK seen: the capture began mid-connection"),
-    ("open_at_end", "established and still open when the capture ended (S1)"),
+#: FIN never acknowledged: an endpoint's final state when its FIN is still unanswered
+UNACKED_FIN = ("LAST_ACK", "CLOSING", "FIN_WAIT_1")
+
+#: The close kind of a connection (column ``close``), first match wins, over the frame that
+#: ``close_category`` builds: conn_state, orig_final, resp_final, saw_open (a SYN or SYN-ACK
+#: letter in the history) and fin_unacked (an endpoint ends in UNACKED_FIN). docs/flows.md shows this table (python docs/gen_rules.py).
+CLOSE_RULES: tuple[Row, ...] = (
+    Row("rejected", lambda f: f["conn_state"] == "REJ",
+        "conn_state REJ: the responder answered the SYN with a RST"),
+    Row("reset_by_resp", lambda f: f["conn_state"].isin(["RSTR", "RSTRH"]),
+        "conn_state RSTR or RSTRH: the responder reset the connection"),
+    Row("reset_by_orig", lambda f: f["conn_state"] == "RSTO",
+        "conn_state RSTO: the originator reset an established connection"),
+    Row("no_answer", lambda f: f["conn_state"].isin(["S0", "RSTOS0"]),
+        "conn_state S0 or RSTOS0: SYN(s) with no answer (the originator may have given up with a RST)"),
+    Row("half_open", lambda f: (f["resp_final"] == "SYN_RECEIVED") & ~f["conn_state"].isin(["SF", "S2", "S3"]),
+        "resp_final SYN_RECEIVED, conn_state not SF, S2 or S3: the SYN-ACK was sent but the "
+        "handshake's final ACK was never seen"),
+    Row("lost_final_ack", lambda f: (f["conn_state"] == "SF") & f["fin_unacked"],
+        "conn_state SF, but an endpoint ends LAST_ACK, CLOSING or FIN_WAIT_1: the last FIN was "
+        "never acknowledged"),
+    Row("graceful", lambda f: f["conn_state"] == "SF",
+        "conn_state SF: both sides closed with FIN"),
+    Row("half_closed_orig", lambda f: f["conn_state"].isin(["SH", "S2"]),
+        "conn_state SH or S2: only the originator closed"),
+    Row("half_closed_resp", lambda f: f["conn_state"].isin(["SHR", "S3"]),
+        "conn_state SHR or S3: only the responder closed"),
+    Row("midstream", lambda f: ~f["saw_open"],
+        "no SYN or SYN-ACK in the history: the capture began mid-connection"),
+    Row("open_at_end", lambda f: f["conn_state"] == "S1",
+        "conn_state S1: established and still open when the capture ended"),
+    Row("midstream", always, "anything else (conn_state OTH)"),
 )
 
 
 def close_category(conn_state: np.ndarray, hist: np.ndarray, states: dict) -> np.ndarray:
-    """The close category of each connection (CLOSE_RULES, first match wins)."""
-    import pandas as pd
-
+    """The close kind of each connection (CLOSE_RULES, first match wins)."""
+    of = np.asarray(states["orig_final"], dtype=object)
+    rf = np.asarray(states["resp_final"], dtype=object)
     h = pd.Series(hist, dtype=object).astype(str)
-    saw_open = h.str.contains(r"[SsHh]", regex=True).to_numpy(bool)
-    of, rf = states["orig_final"], states["resp_final"]
-    unacked = np.isin(of, ["LAST_ACK", "CLOSING", "FIN_WAIT_1"]) | np.isin(rf, ["LAST_ACK", "CLOSING", "FIN_WAIT_1"])
-    cs = np.asarray(conn_state, dtype=object)
-    conds = [
-        cs == "REJ",
-        np.isin(cs, ["RSTR", "RSTRH"]),
-        cs == "RSTO",
-        np.isin(cs, ["S0", "RSTOS0"]),
-        (rf == "SYN_RECEIVED") & ~np.isin(cs, ["SF", "S2", "S3"]),
-        (cs == "SF") & unacked,
-        cs == "SF",
-        np.isin(cs, ["SH", "S2"]),
-        np.isin(cs, ["SHR", "S3"]),
-        ~saw_open,
-        cs == "S1",
-    ]
-    return np.select(conds, [name for name, _ in CLOSE_RULES], default="midstream").astype(object)
+    frame = pd.DataFrame({
+        "conn_state": np.asarray(conn_state, dtype=object),
+        "orig_final": of,
+        "resp_final": rf,
+        "saw_open": h.str.contains(r"[SsHh]", regex=True).to_numpy(bool),
+        "fin_unacked": np.isin(of, UNACKED_FIN) | np.isin(rf, UNACKED_FIN),
+    })
+    return first_match(frame, CLOSE_RULES)
+
+
+def _resp_final(state: str) -> Predicate:
+    return lambda f: f["resp_final"] == state
 
 
 #: Suricata's session state (flow event ``tcp.state``) from the two endpoint finals: Suricata
 #: names the session after the *responder's* state once the SYN was answered, and after the
-#: originator's (syn_sent) before that. Ordered rules, first match wins.
-SURICATA_RULES = (
-    ("syn_sent", "orig_final SYN_SENT and the responder never answered"),
-    ("syn_recv", "resp_final SYN_RECEIVED"),
-    ("established", "resp_final ESTABLISHED"),
-    ("fin_wait1", "resp_final FIN_WAIT_1 (the responder closed first)"),
-    ("fin_wait2", "resp_final FIN_WAIT_2"),
-    ("close_wait", "resp_final CLOSE_WAIT (the originator closed first)"),
-    ("closing", "resp_final CLOSING"),
-    ("last_ack", "resp_final LAST_ACK"),
-    ("time_wait", "resp_final TIME_WAIT"),
-    ("closed", "resp_final CLOSED"),
+#: originator's (syn_sent) before that. First match wins; docs/flows.md shows this table.
+SURICATA_RULES: tuple[Row, ...] = (
+    Row("syn_sent", lambda f: (f["orig_final"] == "SYN_SENT") & f["resp_final"].isin(["UNKNOWN", "LISTEN"]),
+        "orig_final SYN_SENT and the responder never answered (resp_final UNKNOWN or LISTEN)"),
+    Row("syn_recv", _resp_final("SYN_RECEIVED"), "resp_final SYN_RECEIVED"),
+    Row("established", _resp_final("ESTABLISHED"), "resp_final ESTABLISHED"),
+    Row("fin_wait1", _resp_final("FIN_WAIT_1"), "resp_final FIN_WAIT_1 (the responder closed first)"),
+    Row("fin_wait2", _resp_final("FIN_WAIT_2"), "resp_final FIN_WAIT_2"),
+    Row("close_wait", _resp_final("CLOSE_WAIT"), "resp_final CLOSE_WAIT (the originator closed first)"),
+    Row("closing", _resp_final("CLOSING"), "resp_final CLOSING"),
+    Row("last_ack", _resp_final("LAST_ACK"), "resp_final LAST_ACK"),
+    Row("time_wait", _resp_final("TIME_WAIT"), "resp_final TIME_WAIT"),
+    Row("closed", _resp_final("CLOSED"), "resp_final CLOSED"),
+    Row("none", always, "anything else"),
 )
 
 
 def suricata_state(orig_final, resp_final) -> np.ndarray:
-    """Suricata's ``tcp.state`` for each flow (SURICATA_RULES); 'none' when nothing applies."""
-    of = np.asarray(orig_final, dtype=object)
-    rf = np.asarray(resp_final, dtype=object)
-    conds = [(of == "SYN_SENT") & np.isin(rf, ["UNKNOWN", "LISTEN"])]
-    names = ["SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSED"]
-    conds += [rf == nm for nm in names]
-    return np.select(conds, [name for name, _ in SURICATA_RULES], default="none").astype(object)
+    """Suricata's ``tcp.state`` for each flow (SURICATA_RULES, first match wins)."""
+    frame = pd.DataFrame({"orig_final": np.asarray(orig_final, dtype=object),
+                          "resp_final": np.asarray(resp_final, dtype=object)})
+    return first_match(frame, SURICATA_RULES)

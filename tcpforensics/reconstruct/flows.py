@@ -2,15 +2,19 @@
 
 Pipeline (all column-wise; see docs/flows.md):
   prepare      sort packets by canonical 4-tuple, time, frame (packets.py)
-  (each pass analyzes blocks of about BLOCK_PACKETS packets of whole connections)
-  split        one 4-tuple -> connections: inactivity gaps first, then passes that each find the
-               earliest reuse SYN / expired timer per pending connection until none is left
+  split        one 4-tuple -> connections (``_reconstruct``): inactivity gaps first, then passes
+               that each find the earliest reuse SYN / expired timer per pending connection
+               until none is left; each pass analyzes blocks of about BLOCK_PACKETS packets of
+               whole connections (``_analyze``), step by step over one ``flow_block.Block``:
   orient       originator = first packet's sender, flipped by Zeek's likely-server-port and
-               SYN-ACK-first rules
-  machine      Zeek's endpoint states over the few state-changing packets (machine.py)
-  history      letters per packet, scaled letters, joined per connection (history.py)
-  summarize    counts, sizes from sequence numbers, conn_state (zeek_rules.py), RFC 9293
-               endpoint state sequences and the close category (endpoint_states.py)
+               SYN-ACK-first rules (flow_orient.py)
+  control      Zeek's endpoint states over the few state-changing packets (flow_control.py,
+               machine.py); where a new connection starts (splitting.py)
+  sequence     relative sequence numbers, retransmissions, zero windows, content gaps, sizes
+               (flow_sequence.py)
+  summarize    history strings (history.py), counts, conn_state (zeek_rules.py), RFC 9293
+               endpoint state sequences and the close category (endpoint_states.py), one row
+               per connection (flow_summary.py)
 """
 
 from __future__ import annotations
@@ -22,15 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tcpforensics.groups import (
-    first_where,
-    last_where,
-    prev_cummax,
-    ranges,
-    sdelta32,
-)
-from tcpforensics.reconstruct import endpoint_states, gaps, history, machine, splitting
-from tcpforensics.reconstruct import zeek_rules as zr
+from tcpforensics.groups import ranges
+from tcpforensics.reconstruct import flow_block, flow_control, flow_orient, flow_sequence, splitting
+from tcpforensics.reconstruct.flow_summary import flow_table, history_strings
 from tcpforensics.reconstruct.packets import ACK, FIN, RST, SYN, Packets, prepare
 from tcpforensics.reconstruct.partition import address_hashes, mix64, tuple_hashes
 from tcpforensics.schema import conform_flows
@@ -211,12 +209,6 @@ def _reconstruct(P: Packets, cfg: FlowConfig,
     return table, s, e
 
 
-def split(P: Packets, cfg: FlowConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Connection boundaries [start, end) in P's order."""
-    _, s, e = _reconstruct(P, cfg)
-    return s, e
-
-
 # --- per-pass analysis ------------------------------------------------------------------------
 
 #: packets per block of connections analyzed together (connections are independent; blocks of
@@ -232,7 +224,7 @@ def _analyze_blocks(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig,
     bounds = np.r_[0, np.flatnonzero(block[1:] != block[:-1]) + 1, len(s)]
     tables, cuts = [], []
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):  # a loop over blocks, not packets
-        table, cut = _analyze(P, s[lo:hi], e[lo:hi], cfg, final=True, end_of_capture=cap_end[s[lo:hi]])
+        table, cut = _analyze(P, s[lo:hi], e[lo:hi], cfg, cap_end[s[lo:hi]])
         tables.append(table)
         cuts.append(cut)
     if len(tables) == 1:
@@ -240,250 +232,27 @@ def _analyze_blocks(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig,
     return pd.concat(tables, ignore_index=True), np.concatenate(cuts)
 
 
+def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig,
+             end_of_capture: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Summarize the candidate connections ``[s[i], e[i])`` of ``P``; (table, cut) where ``cut``
+    is, per connection, the first packet Zeek would put in a new connection (-1: none).
 
-def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig, final: bool,
-             end_of_capture: int | None = None):
-    C = splitting.gather(s, e)
-    n, cid, ix = C.n, C.cid, C.idx
-    m = len(ix)
-    pos = np.arange(m)
-    # consecutive connections (the first pass): P's columns are sliced, not gathered (read only)
-    span = slice(int(s[0]), int(e[-1])) if len(s) and bool((s[1:] == e[:-1]).all()) else None
-
-    def take(col):
-        return col[ix] if span is None else col[span]
-
-    d = take(P.dirb)  # int8 0/1 (read only)
-    fl = take(P.flags)
-    syn, fin, rst, ackf = (fl & SYN) != 0, (fl & FIN) != 0, (fl & RST) != 0, (fl & ACK) != 0
-    valid = take(P.valid)
-    ts = take(P.ts)
-    plen = take(P.plen)
-    seq = take(P.seq)
-    ack = take(P.ack)
-    win = take(P.window)
-
-    # -- originator at creation (TCPAnalyzer::WantConnection) --
-    f_fl = P.flags[s]
-    bare_syn = ((f_fl & SYN) != 0) & ((f_fl & ACK) == 0)
-    sp, dp = P.sport[s], P.dport[s]
-    ports = np.fromiter(cfg.likely_server_ports, dtype=np.int64) if cfg.likely_server_ports else np.zeros(0, np.int64)
-    ls, ld = np.isin(sp, ports), np.isin(dp, ports)
-    flip0 = ~bare_syn & ls & (~ld | (((f_fl & SYN) == 0) & (sp < dp)))
-    cod = P.dirb[s].astype(np.int64) ^ flip0
-
-    # -- state-free letters, and the SYN-ACK-first flip (history exactly "H", then A or D) --
-    ml = history.main_letters(cid, d, valid, syn, fin, rst, ackf, plen, seq)
-    lettered = ~valid | (ml != 0) | ((win == 0) & ~rst)
-    p1 = first_where(lettered, cid, n)
-    later = lettered & (pos > C.rep(np.where(p1 >= 0, p1, m)))
-    p2 = first_where(later, cid, n)
-    ok1 = p1 >= 0
-    p1c = np.where(ok1, p1, 0)
-    p2c = np.where(p2 >= 0, p2, 0)
-    hflip = (ok1 & valid[p1c] & (ml[p1c] == ord("H")) & (d[p1c] == cod) & ~flip0 & (win[p1c] != 0)
-             & (p2 >= 0) & valid[p2c] & np.isin(ml[p2c], [ord("A"), ord("D")]))
-    od = cod ^ hflip  # final originator direction
-    after_flip = C.rep(hflip) & (pos > C.rep(p2c))
-    io_machine = (d == C.rep(cod)) ^ after_flip
-    is_orig = d == C.rep(od)
-
-    # -- control events for the state machine --
-    cd = cid.astype(np.int64) * 2 + d
-
-    def dfirst(mask):
-        """Per (connection, direction): position of the first packet where mask holds (-1 if none)."""
-        out = np.full(2 * n, -1, dtype=np.int64)
-        sel = np.flatnonzero(mask)
-        ds = d[sel]
-        for x in (0, 1):
-            sx = sel[ds == x]
-            if len(sx):
-                c = cid[sx]
-                keep = sx[np.r_[True, c[1:] != c[:-1]]]  # packets are grouped by connection
-                out[cid[keep].astype(np.int64) * 2 + x] = keep
-        return out
-
-    # the first few valid packets of each direction (rank by a running count per direction)
-    early = np.zeros(m, dtype=bool)
-    for x in (0, 1):
-        mx = valid & (d == x)
-        cx = np.cumsum(mx.astype(np.int64))  # (a bool cumsum is several times slower)
-        if m:
-            cx -= C.rep(cx[C.first] - mx[C.first]) + 1
-        early |= mx & (cx < cfg.control_packets_per_direction)
-        del mx, cx
-    ctrl = valid & ((syn | fin | rst) | early)
-    del early
-    cpos = np.flatnonzero(ctrl)
-    cls_ = (fl[cpos] & (SYN | FIN | RST | ACK)) * 4 + (plen[cpos] > 0) * 2 + io_machine[cpos]
-    if len(cpos):
-        same = np.r_[False, (cid[cpos][1:] == cid[cpos][:-1]) & (d[cpos][1:] == d[cpos][:-1]) & (cls_[1:] == cls_[:-1])]
-        cpos = cpos[~same]
-    ctrl = np.zeros(m, dtype=bool)
-    ctrl[cpos] = True
-    tr = machine.run(cid[cpos], d[cpos], io_machine[cpos], syn[cpos], fin[cpos], rst[cpos], ackf[cpos], plen[cpos], n)
-
-    # state of both endpoints before / after every packet (from the last control event of
-    # the same connection; events are in packet order, so it is one when the connection's
-    # count of earlier events is passed)
-    cnt = np.cumsum(ctrl.astype(np.int64))
-    before = C.rep(cnt[C.first] - ctrl[C.first]) if m else cnt
-    k_ev = len(cpos)
-    cnt -= 1  # the last event at or before the packet
-    at_incl = np.where(cnt >= before, cnt, k_ev)
-    cnt -= ctrl  # the last event before it
-    at_excl = np.where(cnt >= before, cnt, k_ev)
-
-    def _at(at, arr, fill):
-        """``arr`` (one row of two endpoints per event) at event ``at`` (``fill`` past the end)."""
-        ext = np.empty((k_ev + 1, 2), dtype=arr.dtype)
-        ext[:k_ev] = arr
-        ext[k_ev] = fill
-        # both endpoints of a row move together as one 16-bit item
-        return ext.view(np.int16).reshape(-1)[at].view(arr.dtype).reshape(-1, 2)
-
-    post = _at(at_incl, tr.post, 0)
-    pre = _at(at_excl, tr.post, 0)
-    post_prev = _at(at_incl, tr.prev, 0)
-    pre_dc = _at(at_excl, tr.did_close, False)
-    post_dc = _at(at_incl, tr.did_close, False)
-    del cnt, before, at_incl, at_excl
-    rows = pos
-
-    valid_first = dfirst(valid)
-    cut = splitting.cut_points(P, C, cfg, tr, cpos, ts, d, syn, ackf, rst, valid, seq, fl, od, hflip, p2c, pos, pre, pre_dc, post, post_dc, rows, valid_first)
-    if not final:
-        return cut
-
-    # -- history --
-    sender_pre = pre[rows, d]
-    peer_pre = pre[rows, 1 - d]
-    # sequence space per direction (relative to the ISN, unwrapped with 32-bit deltas)
-    # the ISN: a direction's first SYN (it re-initializes the sequence space, init_endpoint),
-    # else its first packet's seq - 1 (partial); packets before it do not count
-    first_syn = dfirst(valid & syn & ~rst)
-    isn_first = np.where(first_syn >= 0, first_syn, valid_first)
-    has = isn_first >= 0
-    fpos = np.where(has, isn_first, 0)
-    isn = np.where(syn[fpos], seq[fpos], seq[fpos] - 1) & 0xFFFFFFFF
-    counted = valid & (pos >= np.where(isn_first >= 0, isn_first, m)[cd])
-    # the counted packets by (connection, direction), in time order within each
-    so = np.flatnonzero(counted)
-    so = so[np.argsort(cd[so], kind="stable")]
-    g = cd[so]
-    stp = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, bool)
-    sq = seq[so]
-    dl = sdelta32(sq, np.r_[0, sq[:-1]] if len(so) else np.zeros(0, np.int64))
-    dl[stp] = sdelta32(sq[stp], isn[g[stp]])
-    del sq
-    grp_start = np.maximum.accumulate(np.where(stp, np.arange(len(so)), 0)) if len(so) else np.zeros(0, np.int64)
-    cs = np.cumsum(dl)
-    rel_sorted = cs - (cs - dl)[grp_start]  # running sum since the group's start
-    rel = np.zeros(m, dtype=np.int64)
-    rel[so] = rel_sorted
-    del dl, grp_start, cs, rel_sorted, stp
-    end_seq = rel + (plen + syn + fin - np.where(rst, plen, 0))
-    prior_max = np.full(m, np.iinfo(np.int64).min, dtype=np.int64)
-    prior_max[so] = prev_cummax(end_seq[so], g, np.iinfo(np.int64).min)
-    del so, g
-    retx = counted & (plen > 0) & (end_seq <= prior_max) & (prior_max > np.iinfo(np.int64).min) & (sender_pre != zr.RESET)
-    del prior_max
-    zero_win = valid & (win == 0) & ~rst & (peer_pre != zr.CLOSED) & (sender_pre != zr.RESET)
-
-    # acks relative to the peer's ISN; content gaps (TCP_Reassembler: acked bytes never seen)
-    peer_cd = cid.astype(np.int64) * 2 + (1 - d)
-    rel_ack = sdelta32(ack, isn[peer_cd])
-    peer_first = isn_first[peer_cd]
-    ack_ok = valid & ackf & ~rst & (peer_first >= 0) & (pos > peer_first)
-    del peer_first
-    # the reassembler sees data only: a FIN fills no hole, and an ACK of the FIN reaches it only
-    fin_first = dfirst(valid & fin & ~rst)
-    ff = np.maximum(fin_first, 0)
-    fin_rel = np.where(fin_first >= 0, rel[ff] + syn[ff] + plen[ff], np.iinfo(np.int64).max)
-    capped = np.where(pos > np.where(fin_first >= 0, fin_first, m)[peer_cd], np.minimum(rel_ack, fin_rel[peer_cd]), rel_ack)
-    data_end = rel + syn + np.where(rst, 0, plen)
-    gap_sz, gap_letter_mask = gaps.gaps(m, cid, d, counted & ~rst, rel + syn, data_end, capped, ack_ok, post, post_prev)
-    del capped, data_end, rel
-    missed = np.bincount(cid, weights=gap_sz, minlength=n).astype(np.int64)
-
-    letters = [ml, np.where(history.scaled(zero_win, cid, d), ord("W"), 0),
-               np.where(history.scaled(retx, cid, d), ord("T"), 0),
-               np.where(history.scaled(~valid, cid, d), ord("C"), 0)]
-    gd = 1 - d  # a gap belongs to the data sender, the peer of the acking packet
-    gl = np.where(history.scaled(gap_letter_mask, cid, gd), ord("G"), 0)
-    parts = []
-    for sub, codes, orig_side in zip((0, 1, 2, 0, 3), letters + [gl], [is_orig] * 4 + [gd == C.rep(od)], strict=True):
-        k = np.flatnonzero(codes)
-        parts.append((cid[k], pos[k], np.full(len(k), sub), codes[k].astype(np.uint8), orig_side[k]))
-    hist = history.assemble(n, *(np.concatenate(col) for col in zip(*parts, strict=True)), flip0 | hflip)
-
-    # -- sizes (TCP_Endpoint::Size) --
-    last_seq = np.full(2 * n, 0, dtype=np.int64)
-    trust = counted & (sender_pre != zr.RESET)
-    np.maximum.at(last_seq, cd[trust], end_seq[trust])
-    ack_max = np.zeros(2 * n, dtype=np.int64)
-    np.maximum.at(ack_max, peer_cd[ack_ok], rel_ack[ack_ok])
-    size = np.maximum(np.maximum(last_seq, ack_max), 0)
-    fin_cnt = np.bincount(cd[valid & fin], minlength=2 * n)
-    size = size - (size != 0)
-    size = size - ((fin_cnt > 0) & (size != 0))
-    fs = tr.final.reshape(-1)
-    size = np.where(fs == zr.INACTIVE, 0, size).reshape(n, 2)
-
-    # -- per-connection summary --
-    o = od.astype(np.int64)
-    r = 1 - o
-    ar = np.arange(n)
-    os_, rs = tr.final[ar, o], tr.final[ar, r]
-    osz, rsz = size[ar, o], size[ar, r]
-    cstate = zr.conn_state(os_, rs, osz, rsz, hist)
-    pk = np.bincount(cd[valid], minlength=2 * n).reshape(n, 2)
-    j0 = s
-    first_is_orig = P.dirb[j0] == od
-    o_addr = np.where(first_is_orig, P.saddr[j0], P.daddr[j0])
-    r_addr = np.where(first_is_orig, P.daddr[j0], P.saddr[j0])
-    o_port = np.where(first_is_orig, P.sport[j0], P.dport[j0])
-    r_port = np.where(first_is_orig, P.dport[j0], P.sport[j0])
-    both_closed_before = pre_dc[:, 0] & pre_dc[:, 1]
-    lt = last_where(valid & ~both_closed_before, cid, n, ts, fill=-1)
-    start = P.ts[j0]
-    end = np.where(lt >= 0, np.maximum(lt, start), start)
-    states = endpoint_states.infer(
-        n, cid, pos, ts, d, od, valid, syn, fin, rst, ackf, seq, ack, plen, end_of_capture=_capture_end(P)[j0] if end_of_capture is None else end_of_capture,
-        time_wait_ns=int(cfg.time_wait * NS),
-    )
-    close = endpoint_states.close_category(cstate, hist, states)
-    out = pd.DataFrame(
-        {
-            "uid": _uids(P, j0),
-            "orig_addr": P.addrs[o_addr],
-            "orig_port": o_port,
-            "resp_addr": P.addrs[r_addr],
-            "resp_port": r_port,
-            "start": start.view("datetime64[ns]"),
-            "end": end.view("datetime64[ns]"),
-            "duration": (end - start) / NS,
-            "orig_pkts": pk[ar, o],
-            "resp_pkts": pk[ar, r],
-            "orig_bytes": osz,
-            "resp_bytes": rsz,
-            "conn_state": cstate,
-            "history": hist,
-            "missed_bytes": missed,
-            "orig_states": states["orig_states"],
-            "resp_states": states["resp_states"],
-            "orig_final": states["orig_final"],
-            "resp_final": states["resp_final"],
-            "close": close,
-            "zeek_orig_state": np.asarray(zr.ENDPOINT_STATE_NAMES, dtype=object)[os_],
-            "zeek_resp_state": np.asarray(zr.ENDPOINT_STATE_NAMES, dtype=object)[rs],
-            "first_frame": P.frame[j0],
-            "last_frame": P.frame[e - 1],
-            "input": P.inputs[j0],
-        }
-    )
-    return out, cut
+    The steps, each over the block's per-packet columns (``flow_block.Block``): orient (the
+    originator), control events (Zeek's endpoint machine and the states at every packet), the
+    cut points, the sequence space (relative numbers, retransmissions, zero windows, content
+    gaps, sizes), the history strings and the summary row. ``end_of_capture`` is the time
+    (ns) of each connection's capture end, where TIME_WAIT is aged for ``*_final``.
+    """
+    b = flow_block.gather(P, s, e)
+    o = flow_orient.orient(P, s, b, cfg.likely_server_ports)
+    c = flow_control.control_events(b, o.machine_orig, cfg.control_packets_per_direction)
+    cut = splitting.cut_points(b, o, c, cfg)
+    sp = flow_sequence.sequence_space(b)
+    missed, gap_letter = flow_sequence.content_gaps(b, c, sp)
+    hist = history_strings(b, o, flow_sequence.zero_window(b, c), flow_sequence.retransmitted(b, c, sp), gap_letter)
+    size = flow_sequence.sizes(b, c, sp)
+    table = flow_table(P, s, e, b, o, c, hist, size, missed, end_of_capture, int(cfg.time_wait * NS), _uids(P, s))
+    return table, cut
 
 
 def _port_in(ports: np.ndarray, members: frozenset[int]) -> np.ndarray:
@@ -531,7 +300,7 @@ def _uids(P: Packets, first: np.ndarray) -> np.ndarray:
     return np.char.add("C", chars.view(f"<U{chars.shape[1]}").ravel()).astype(object)
 
 
-__all__ = ["DEFAULT_SERVER_PORTS", "FlowConfig", "flows", "flows_stream", "merge_flows", "split"]
+__all__ = ["DEFAULT_SERVER_PORTS", "FlowConfig", "flows", "flows_stream", "merge_flows"]
 
 
 def _in_start_order(table: pd.DataFrame) -> pd.DataFrame:

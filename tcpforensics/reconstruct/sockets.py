@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+
+from tcpforensics.reconstruct.rules import Row, always, first_match
 
 #: What identifies one socket across snapshots of one input.
 KEY: list[str] = ["input", "proto", "src_addr", "src_port", "dst_addr", "dst_port", "pid"]
@@ -11,31 +15,59 @@ KEY: list[str] = ["input", "proto", "src_addr", "src_port", "dst_addr", "dst_por
 #: Closing states a socket should leave quickly; seeing it there long means it is stuck.
 CLOSING_STATES: tuple[str, ...] = ("FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK")
 
-# Socket close kind, read top to bottom: the first row whose (last state, still present at the
-# last snapshot?, local role) matches gives the flow close term (None: not a connection or no
-# term applies; role "*" matches any). See docs/states.md for the reasoning of every row.
-#   last state      present  role    close kind
-CLOSE_KIND_RULES: tuple[tuple[str, str, str, str | None], ...] = (
-    ("LISTEN",       "*",     "*",    None),                # a listener, not a connection
-    ("BOUND",        "*",     "*",    None),                # bound, never connected
-    ("CLOSED",       "*",     "*",    None),                # ss UNCONN / Windows CLOSED: nothing to say
-    ("UNKNOWN",      "*",     "*",    None),
-    ("SYN_SENT",     "yes",   "*",    "no_answer"),         # our SYN unanswered so far
-    ("SYN_SENT",     "no",    "*",    None),                # gone: refused (RST) or gave up; a snapshot cannot tell
-    ("SYN_RECEIVED", "*",     "*",    "half_open"),         # SYN-ACK sent, final ACK never seen
-    ("ESTABLISHED",  "yes",   "*",    "open_at_end"),
-    ("ESTABLISHED",  "no",    "*",    None),                # closed between snapshots, how is unseen
-    ("FIN_WAIT_1",   "*",     "orig", "half_closed_orig"),  # we (originator) sent FIN, peer has not
-    ("FIN_WAIT_1",   "*",     "resp", "half_closed_resp"),
-    ("FIN_WAIT_2",   "*",     "orig", "half_closed_orig"),  # our FIN acked, peer never sent its own
-    ("FIN_WAIT_2",   "*",     "resp", "half_closed_resp"),
-    ("CLOSE_WAIT",   "yes",   "orig", "half_closed_resp"),  # peer (responder) sent FIN, our app never closed
-    ("CLOSE_WAIT",   "yes",   "resp", "half_closed_orig"),  # peer (originator) sent FIN, our app never closed
-    ("CLOSE_WAIT",   "no",    "*",    "graceful"),          # the app closed at last (then LAST_ACK, gone)
-    ("CLOSING",      "*",     "*",    "graceful"),          # simultaneous close: both FINs sent
-    ("LAST_ACK",     "yes",   "*",    "lost_final_ack"),    # both FINs sent, the last ACK never came
-    ("LAST_ACK",     "no",    "*",    "graceful"),          # the last ACK came (or the FIN timed out)
-    ("TIME_WAIT",    "*",     "*",    "graceful"),          # we closed first and the close completed
+
+@dataclass(frozen=True)
+class Socket:
+    """The condition of a close-kind rule, over a frame of timelines (``last_state``,
+    ``present``, ``role``): the socket's last state, whether it is still there at the last
+    snapshot (None: either way), its local role (None: either)."""
+
+    state: str
+    present: bool | None = None
+    role: str | None = None
+
+    def __call__(self, f: pd.DataFrame) -> pd.Series:
+        hit = f["last_state"] == self.state
+        if self.present is not None:
+            hit &= f["present"] == self.present
+        if self.role is not None:
+            hit &= f["role"] == self.role
+        return hit
+
+
+#: A socket's close in the flow vocabulary (column ``close_kind``), first match wins; a None
+#: label: not a connection, or no term applies. docs/states.md shows this table.
+CLOSE_KIND_RULES: tuple[Row, ...] = (
+    Row(None, Socket("LISTEN"), "a listener, not a connection"),
+    Row(None, Socket("BOUND"), "bound, never connected"),
+    Row(None, Socket("CLOSED"), "ss UNCONN, Windows CLOSED: nothing to say"),
+    Row(None, Socket("UNKNOWN"), "nothing to say"),
+    Row("no_answer", Socket("SYN_SENT", present=True), "our SYN has no answer so far"),
+    Row(None, Socket("SYN_SENT", present=False), "refused (RST) or gave up: a snapshot cannot tell which"),
+    Row("half_open", Socket("SYN_RECEIVED"), "SYN-ACK sent, final ACK never seen"),
+    Row("open_at_end", Socket("ESTABLISHED", present=True), "still open at the last snapshot"),
+    Row(None, Socket("ESTABLISHED", present=False), "closed between snapshots, how is unseen"),
+    Row("half_closed_orig", Socket("FIN_WAIT_1", role="orig"), "we (the originator) sent FIN, the peer has not"),
+    Row("half_closed_resp", Socket("FIN_WAIT_1", role="resp"), "we (the responder) sent FIN, the peer has not"),
+    Row("half_closed_orig", Socket("FIN_WAIT_2", role="orig"), "our FIN was acknowledged, the peer (responder) never sent its own"),
+    Row("half_closed_resp", Socket("FIN_WAIT_2", role="resp"), "our FIN was acknowledged, the peer (originator) never sent its own"),
+    Row("half_closed_resp", Socket("CLOSE_WAIT", present=True, role="orig"), "the peer (responder) sent FIN, our application never closed"),
+    Row("half_closed_orig", Socket("CLOSE_WAIT", present=True, role="resp"), "the peer (originator) sent FIN, our application never closed"),
+    Row("graceful", Socket("CLOSE_WAIT", present=False), "the application closed at last (then LAST_ACK, gone)"),
+    Row("graceful", Socket("CLOSING"), "simultaneous close: both FINs sent"),
+    Row("lost_final_ack", Socket("LAST_ACK", present=True), "both FINs sent, the last ACK never came"),
+    Row("graceful", Socket("LAST_ACK", present=False), "the last ACK came (or the FIN retries ran out)"),
+    Row("graceful", Socket("TIME_WAIT"), "we closed first and the close completed"),
+)
+
+#: The local end's role in the connection (column ``local_role``), first match wins, over
+#: what the snapshots show of the socket.
+LOCAL_ROLE_RULES: tuple[Row, ...] = (
+    Row("resp", lambda f: f["seen_syn_received"], "seen in SYN_RECEIVED: it answered a SYN"),
+    Row("orig", lambda f: f["seen_syn_sent"], "seen in SYN_SENT: it sent the SYN"),
+    Row("resp", lambda f: f["listened_on"], "its local port is listened on in the same input"),
+    Row("orig", lambda f: f["higher_port"], "a guess: its port is the higher one (ephemeral ports sit high)"),
+    Row("resp", always, "a guess: otherwise"),
 )
 
 #: Output columns of :func:`timelines`, in order.
@@ -193,12 +225,8 @@ def _join_by_position(runs: pd.DataFrame, column: str, sep: str) -> pd.Series:
 
 
 def _local_role(df: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
-    """Whether the local end of each socket is the originator or the responder.
-
-    Responder when the socket was seen in SYN_RECEIVED or its local port is listened on in the
-    same input; originator when seen in SYN_SENT; otherwise the end with the higher port is
-    taken for the originator (ephemeral ports sit high), which is a guess.
-    """
+    """Whether the local end of each socket is the originator or the responder
+    (``LOCAL_ROLE_RULES``); None for listeners and bound sockets."""
     codes, names = pd.factorize(df["state"])
     sid = df["sid"].to_numpy()
     at = out.index.to_numpy()
@@ -213,31 +241,20 @@ def _local_role(df: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
     merged = probe.merge(listen, on=["input", "proto", "src_port"], how="left").set_index("sid")
     listening = merged["listening"].eq(True).reindex(out.index)
     high = (out["src_port"].astype("Float64") > out["dst_port"].astype("Float64")).fillna(False).astype(bool)
-    role = np.select(
-        [syn_recv, syn_sent, listening.to_numpy(), high.to_numpy()],
-        ["resp", "orig", "resp", "orig"],
-        default="resp",
-    )
-    role = pd.Series(role, index=out.index, dtype=object)
+    shown = pd.DataFrame({"seen_syn_received": syn_recv, "seen_syn_sent": syn_sent,
+                          "listened_on": listening.to_numpy(), "higher_port": high.to_numpy()})
+    role = pd.Series(first_match(shown, LOCAL_ROLE_RULES), index=out.index, dtype=object)
     return role.where(~out["last_state"].isin(["LISTEN", "BOUND", "-"]), None)
 
 
 def close_kind(last_state: pd.Series, present: pd.Series, role: pd.Series) -> pd.Series:
-    """Flow close term for sockets (vectorized over the ``CLOSE_KIND_RULES`` table)."""
-    st_codes, st_names = pd.factorize(last_state.astype(object))  # compare small integer codes
-    rl_codes, rl_names = pd.factorize(role.astype(object).fillna("-"))
-    pres = np.where(present.astype(bool), "yes", "no")
-    conds, choices = [], []
-    for rule_state, rule_present, rule_role, kind in CLOSE_KIND_RULES:
-        m = st_codes == _code(st_names, rule_state)
-        if rule_present != "*":
-            m &= pres == rule_present
-        if rule_role != "*":
-            m &= rl_codes == _code(rl_names, rule_role)
-        conds.append(m)
-        choices.append(kind if kind is not None else "")
-    out = np.select(conds, choices, default="")
-    return pd.Series(out, index=last_state.index, dtype=object).replace("", None)
+    """Flow close term for sockets (``CLOSE_KIND_RULES``, first match wins; None: no term)."""
+    frame = pd.DataFrame({
+        "last_state": pd.Categorical(last_state.astype(object)),  # compares category codes
+        "present": present.astype(bool).to_numpy(),
+        "role": pd.Categorical(role.astype(object).fillna("-")),
+    })
+    return pd.Series(first_match(frame, CLOSE_KIND_RULES, default=None), index=last_state.index, dtype=object)
 
 
 def _code(names: pd.Index, value: str) -> int:

@@ -17,18 +17,57 @@ ACCOUNTING_KEYS: tuple[str, ...] = (
 )
 
 
+class Tables(dict):
+    """The named summary tables of a report: ``tables["listeners"]`` or ``tables.listeners``."""
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no table {name!r}; the report has: {', '.join(self) or 'none'}") from None
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {k for k in self if k.isidentifier()})
+
+
 @dataclass
 class Report:
-    """Everything a reporter renders; also the Python API's answer for notebook users."""
+    """Everything a reporter renders; also the Python API's answer for notebook users.
+
+    In a notebook: ``report.verdict`` (one line), ``report.findings`` (a DataFrame, most
+    severe first), ``report.flows`` and ``report.conversations`` (the captures' flows and
+    conversations the findings rest on), ``report.tables.listeners`` (a summary table),
+    ``report.skipped`` (lines that could not be read).
+    """
 
     inputs: list[dict]  # per input: name, format, encoding, snapshots, events, kind
     summary: dict  # verdict, state histogram, totals
     findings: pd.DataFrame  # schema.FINDING_COLUMNS, most severe first
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # named summary tables
+    tables: Tables = field(default_factory=Tables)  # named summary tables (a dict)
     accounting: list[dict] = field(default_factory=list)  # per input (see ingest._assemble)
     skipped: pd.DataFrame = field(default_factory=schema.empty_skipped)
     evidence: Evidence = field(default_factory=Evidence, repr=False)  # what the findings rest on
     plots: dict[str, str] = field(default_factory=dict)  # plot kind -> PNG path (--plot DIR)
+
+    def __post_init__(self) -> None:
+        self.tables = Tables(self.tables)
+
+    @property
+    def verdict(self) -> str:
+        """The line a person reads first (``summary["verdict"]``)."""
+        return str(self.summary.get("verdict", ""))
+
+    @property
+    def flows(self) -> pd.DataFrame:
+        """The flows of every capture analysed (schema.FLOW_COLUMNS; empty without captures or
+        when the evidence was not kept)."""
+        return self.evidence.flows()
+
+    @property
+    def conversations(self) -> pd.DataFrame:
+        """The conversations of every capture analysed (one row per 4-tuple and direction of contact)."""
+        parts = [c.conversations for c in self.evidence.captures]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def interrupted(self) -> bool:
         """True when Ctrl-C stopped the reading of an input (the report covers what was read)."""

@@ -110,7 +110,7 @@ def test_close_kind_rules(state: str, present: bool, role: str | None, expected:
 
 
 def test_every_rule_state_is_a_canonical_state() -> None:
-    assert {r[0] for r in CLOSE_KIND_RULES} <= set(schema.STATES)
+    assert {r.when.state for r in CLOSE_KIND_RULES} <= set(schema.STATES)
 
 
 def test_socket_close_kind_columns() -> None:

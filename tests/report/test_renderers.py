@@ -173,3 +173,10 @@ def test_long_tables_are_cut_for_people_but_whole_in_csv(monkeypatch, tmp_path) 
     r = _cli_with(monkeypatch, report, ["-f", "csv", "-o", f"{tmp_path}/"])
     assert r.exit_code == 0
     assert len((tmp_path / "remotes.csv").read_text().splitlines()) == 121
+
+
+def test_every_report_format_is_offered_by_the_cli() -> None:
+    from tcpforensics.cli import ReportFormat
+    from tcpforensics.report.render import FORMATS
+
+    assert [f.value for f in ReportFormat] == list(FORMATS)

@@ -28,7 +28,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from tcpforensics import fills, schema
+from tcpforensics import pandas_compat, schema
 from tcpforensics.groups import cumcount
 from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
 from tcpforensics.ingest.formats.counters import netstat_s
@@ -183,12 +183,12 @@ def _netstat_s_rows(text: pd.Series, c: pd.DataFrame, kind: np.ndarray,
     title = _obj(c["section"])
     is_section = open_ & pd.notna(title) & ~indented
     kind[is_section] = "section header"
-    section = fills.ffill_values(np.where(is_section, title, None))
+    section = pandas_compat.ffill_values(np.where(is_section, title, None))
     has_section = pd.notna(section)
     head_dir = _obj(text.str.extract(_HIST_HEAD)["dir"])
     hist_head = open_ & pd.notna(head_dir)
     kind[hist_head] = "histogram header"
-    hist_dir = fills.ffill_values(np.where(hist_head, head_dir, np.where(is_section, "", None)))
+    hist_dir = pandas_compat.ffill_values(np.where(hist_head, head_dir, np.where(is_section, "", None)))
     hist_dir = np.where(pd.isna(hist_dir), "", hist_dir)
     hist = text.str.extract(_HIST_ENTRY)
     what = _obj(hist["what"])

@@ -1,4 +1,4 @@
-"""Fills of object columns that keep them object on pandas 2 and 3 alike (no silent downcast)."""
+"""pandas compatibility: object-column fills that keep them object on pandas 2 and 3 alike (no silent downcast)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Object-column fills (tcpforensics.fills) and event-table stacking give the same result
+"""Object-column fills (tcpforensics.pandas_compat) and event-table stacking give the same result
 on pandas 2 and 3, without the downcasting FutureWarning of pandas 2."""
 
 import warnings
@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tcpforensics import fills, schema
+from tcpforensics import pandas_compat, schema
 
 values = st.lists(st.one_of(st.none(), st.just(np.nan), st.sampled_from(["a", "b", ""]), st.booleans()), max_size=30)
 
@@ -26,7 +26,7 @@ def _reference_ffill(v: list) -> list:
 def test_ffill_keeps_object_and_carries_the_last_value(v):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = fills.ffill(pd.Series(v, dtype=object))
+        got = pandas_compat.ffill(pd.Series(v, dtype=object))
     assert got.dtype == object
     want = _reference_ffill(v)
     assert [("NA" if pd.isna(x) else x) for x in got] == [("NA" if pd.isna(x) else x) for x in want]
@@ -38,7 +38,7 @@ def test_fill_takes_missing_values_from_other(v, w):
     s, o = pd.Series(v[:n], dtype=object), pd.Series(w[:n], dtype=object)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = fills.fill(s, o)
+        got = pandas_compat.fill(s, o)
     assert got.dtype == object
     for a, b, g in zip(s, o, got, strict=True):
         want = b if pd.isna(a) else a
@@ -47,15 +47,15 @@ def test_fill_takes_missing_values_from_other(v, w):
 
 def test_all_missing_column_stays_object():
     """pandas 2 would turn these into float64 (NaN) and bool; pandas 3 keeps object."""
-    assert fills.ffill(pd.Series([None, np.nan], dtype=object)).dtype == object
-    assert fills.fill(pd.Series([True, None], dtype=object), False).tolist() == [True, False]
-    assert fills.fill(pd.Series([None, None], dtype=object), "").tolist() == ["", ""]
+    assert pandas_compat.ffill(pd.Series([None, np.nan], dtype=object)).dtype == object
+    assert pandas_compat.fill(pd.Series([True, None], dtype=object), False).tolist() == [True, False]
+    assert pandas_compat.fill(pd.Series([None, None], dtype=object), "").tolist() == ["", ""]
 
 
 def test_other_dtypes_use_pandas_own_fill():
     s = pd.Series([1, None, 3], dtype="Int64")
-    assert fills.ffill(s).tolist() == [1, 1, 3]
-    assert fills.fill(s, 0).dtype == "Int64"
+    assert pandas_compat.ffill(s).tolist() == [1, 1, 3]
+    assert pandas_compat.fill(s, 0).dtype == "Int64"
 
 
 def test_concat_events_keeps_categories_when_one_input_has_no_values():

@@ -1,4 +1,5 @@
-"""Socket snapshot helpers shared by the socket rules and tables: subjects, peaks, severities."""
+"""The socket rows every socket rule and table reads (subjects, owners, listeners), peaks per
+snapshot, severity ladders and evidence references."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tcpforensics import fills
+from tcpforensics import pandas_compat
 from tcpforensics.config import DEFAULTS, Config
+from tcpforensics.reconstruct.rules import Row, first_match
 from tcpforensics.schema import SEVERITIES
 
 #: Addresses that mean "any" (listeners) or "no peer".
@@ -96,14 +98,14 @@ def owner(df: pd.DataFrame) -> pd.Series:
     name = df["process"].astype(object).fillna("").astype(str)
     pid = df["pid"].astype("Int64").astype("string").fillna("-").astype(str)
     proc = (name.where(name.ne(""), "pid") + "[" + pid + "]").where(df["pid"].notna())
-    proc = fills.fill(proc, (name + "[?]").where(name.ne("")))
+    proc = pandas_compat.fill(proc, (name + "[?]").where(name.ne("")))
     listen = listeners(df)
     key = df["input"] + "|" + df["proto"] + "|" + df["src_port"].astype("Int64").astype("string").fillna("-").astype(str)
     lkey = listen["input"] + "|" + listen["proto"] + "|" + listen["src_port"].astype("Int64").astype("string").fillna("-").astype(str)
     by_port = pd.Series(listen["listener"].to_numpy(), index=lkey.to_numpy())
     by_port = by_port[~by_port.index.duplicated()]
     served = key.map(by_port)
-    return fills.fill(fills.fill(proc.astype(object), served.astype(object)), df["src_addr"].astype(object))
+    return pandas_compat.fill(pandas_compat.fill(proc.astype(object), served.astype(object)), df["src_addr"].astype(object))
 
 
 def listeners(df: pd.DataFrame) -> pd.DataFrame:
@@ -127,17 +129,17 @@ def peak(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return per.drop_duplicates(by, keep="first").reset_index(drop=True)
 
 
+def ladder_rules(thresholds: dict[str, float | None]) -> tuple[Row, ...]:
+    """The severity ladder as a rule table over a ``value`` column: the levels highest first,
+    each where the value reaches its threshold (first match wins; levels without one left out)."""
+    return tuple(Row(level, lambda f, t=float(t): f["value"] >= t, f"value >= {t:g}")
+                 for level in reversed(LEVELS) if (t := thresholds.get(level)) is not None)
+
+
 def ladder(values: pd.Series, thresholds: dict[str, float | None]) -> pd.Series:
-    """Severity per value: the highest level whose threshold the value reaches (NA below all)."""
-    v = values.astype("float64").to_numpy()
-    conds, choices = [], []
-    for level in reversed(LEVELS):
-        t = thresholds.get(level)
-        if t is not None:
-            conds.append(v >= float(t))
-            choices.append(level)
-    out = np.select(conds, choices, default="") if conds else np.full(len(v), "")
-    return pd.Series(out, index=values.index, dtype=object).replace("", None)
+    """Severity per value: the highest level whose threshold the value reaches (None below all)."""
+    frame = pd.DataFrame({"value": values.astype("float64").to_numpy()})
+    return pd.Series(first_match(frame, ladder_rules(thresholds), default=None), index=values.index, dtype=object)
 
 
 def bump(severity: pd.Series, to_at_least: str | pd.Series | None = None, by: int = 0) -> pd.Series:
