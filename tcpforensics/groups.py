@@ -120,3 +120,18 @@ def sdelta32(a: np.ndarray, b) -> np.ndarray:
     d &= 0xFFFFFFFF
     d -= 2**31
     return d
+
+
+def first_rows(*keys: np.ndarray) -> np.ndarray:
+    """Sorted indices of the first row of each distinct tuple of ``keys`` (non-negative integer
+    columns of equal length): what ``drop_duplicates(keep="first")`` keeps, without hashing
+    tuples."""
+    if not len(keys[0]):
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort(keys[::-1])  # (stable: equal tuples keep their row order)
+    new = np.ones(len(order), dtype=bool)
+    for k in keys:
+        ks = np.asarray(k)[order]
+        new[1:] &= ks[1:] == ks[:-1]
+    new[1:] = ~new[1:]
+    return np.sort(order[new])

@@ -24,6 +24,7 @@ import pandas as pd
 
 from tcpforensics import detect, schema
 from tcpforensics.config import Config
+from tcpforensics.detect import captures
 from tcpforensics.errors import InputError, UsageError
 from tcpforensics.ingest import (
     detect_capture,
@@ -60,6 +61,7 @@ class Work:
     options: rec.Options
     keep_evidence: bool = True  # False: a capture's evidence and packets are dropped once diagnosed
     ingest_options: dict[str, Any] = field(default_factory=dict)
+    flow_columns: tuple[str, ...] | None = None  # only these flow columns are kept (None: all)
 
 
 @dataclass
@@ -123,7 +125,8 @@ def _streamed_capture(pieces: list[str], work: Work, fh: BinaryIO | None = None)
     parts = STDIN_PARTS if size is None else max(1, math.ceil(size / PARTITION_BYTES))
     chunks = (chunk for stream in streams if not any(s.interrupted for s in streams) for chunk in stream)
     capture = rec.streamed_evidence(rotated_name(pieces), chunks, work.config, work.options, parts,
-                                    tempfile.gettempdir(), keep_packets=work.keep_evidence)
+                                    tempfile.gettempdir(), keep_packets=work.keep_evidence,
+                                    flow_columns=work.flow_columns)
     items = [Ingested(input=s.source, format="pcap", events=schema.empty_events("packet"), skipped=s.skipped,
                       accounting=s.accounting, meta={"stopped": s.accounting.get("stopped")}) for s in streams]
     return Done(items, capture)
@@ -195,7 +198,8 @@ def analyze(
     config = (config or Config()).validate()  # unknown or ill-typed thresholds: UsageError
     options = options or rec.Options()
     units, left_out = plan(sources)
-    work = [Work(u, input_format, config, options, keep_evidence, ingest_options) for u in units]
+    slim = None if keep_evidence else captures.FLOW_COLUMNS  # (the detectors' columns are enough)
+    work = [Work(u, input_format, config, options, keep_evidence, ingest_options, slim) for u in units]
     done = _run(analyze_one, work, jobs, scheduler)
     ingested = [i for d in done for i in d.ingested]
     socket_inputs = [i for i in ingested if i.format != "pcap"]

@@ -22,6 +22,7 @@ import tcpforensics
 from tcpforensics.config import Config
 from tcpforensics.detect import captures
 from tcpforensics.reconstruct import evidence as rec
+from tcpforensics.reconstruct import parts
 from tests.conftest import ROOT, corpus_files, corpus_path
 
 CAPTURES = corpus_files("*.pcap*", "pcap", "zeek") + corpus_files("*.pcap*", "pcap", "labeled")
@@ -47,6 +48,12 @@ def _assert_same(got: rec.CaptureEvidence, want: rec.CaptureEvidence) -> None:
     assert tables_got.keys() == tables_want.keys()
     for name in tables_want:
         pd.testing.assert_frame_equal(tables_got[name], tables_want[name])
+
+
+@pytest.fixture(autouse=True)
+def spill_every_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The partitions' tables go to disk at once (no memory budget), so the merges read them back."""
+    monkeypatch.setattr(parts, "HELD_BYTES", 0)
 
 
 @pytest.fixture
@@ -82,6 +89,22 @@ def test_chunks_in_any_order_give_the_whole_file(name: str, tmp_path: Path, monk
     random.Random(7).shuffle(chunks)  # time steps back from one chunk to the next
     assert any(a["ts"].min() < b["ts"].max() for a, b in zip(chunks[1:], chunks, strict=False))
     _assert_same(_streamed(chunks, str(path), tmp_path, parts=5), whole)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", ["esnet_tcp_two_way_all_flags.pcap", "ncsa_backscatter.pcap"])
+def test_empty_partitions_and_the_detector_columns_alone(name: str, tmp_path: Path) -> None:
+    """More partitions than 4-tuples (most of them empty, their tables spilled and merged a
+    column at a time) and flows kept with the detectors' columns only: the same flows in those
+    columns, the same findings and tables."""
+    path = corpus_path("pcap", "labeled", name)
+    whole = _whole(path)
+    got = rec.streamed_evidence(str(path), tcpforensics.iter_events(str(path), chunk_packets=CHUNK), Config(),
+                                rec.Options(), parts=256, spill_dir=str(tmp_path), flow_columns=captures.FLOW_COLUMNS)
+    assert list(got.flows.columns) == list(captures.FLOW_COLUMNS)
+    pd.testing.assert_frame_equal(got.flows, whole.flows[list(captures.FLOW_COLUMNS)])
+    whole.flows = whole.flows[list(captures.FLOW_COLUMNS)]
+    _assert_same(got, whole)
 
 
 def _capbuild():

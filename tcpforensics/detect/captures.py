@@ -9,7 +9,10 @@ from tcpforensics.config import Config
 from tcpforensics.detect import closes, findings, floods, flowjoin, scans
 from tcpforensics.reconstruct.evidence import CaptureEvidence
 
-SCAN_CATEGORIES = ("port_scan", "address_scan", "block_scan", "distributed_scan")
+#: The flow columns the capture detectors read (a capture's evidence built for them alone
+#: may hold only these).
+FLOW_COLUMNS = ("uid", "orig_addr", "resp_addr", "resp_port", "start", "end", "orig_pkts", "resp_pkts",
+                "orig_bytes", "resp_bytes", "conn_state", "history", "close", "first_frame")
 
 
 def diagnose_one(capture: CaptureEvidence, config: Config) -> tuple[list[dict], dict[str, pd.DataFrame]]:
@@ -34,7 +37,7 @@ def _explained(flows: pd.DataFrame | None, rows: list[dict]) -> np.ndarray | Non
     backscatter hosts); they are not repeated as abnormal closes."""
     if flows is None or flows.empty or not rows:
         return None
-    scanners = {r["subject"] for r in rows if r["category"] in SCAN_CATEGORIES}
+    scanners = {r["subject"] for r in rows if r["category"] in scans.SCAN_CATEGORIES}
     for r in rows:
         if r["category"] == "distributed_scan":
             scanners.update(r["details"].get("scanners", []))

@@ -68,15 +68,14 @@ def tables(flows: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def _hosts(flows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """Integer codes of orig_addr and resp_addr over one shared address index."""
+    """Integer codes of orig_addr and resp_addr over one shared address index (the last
+    entry, "-", stands for a missing address)."""
     o = pd.Categorical(flows["orig_addr"].astype("category"))
     r = pd.Categorical(flows["resp_addr"].astype("category"))
-    names = pd.Index(o.categories.astype(object)).append(pd.Index(r.categories.astype(object)))
-    codes, uniques = pd.factorize(names)
+    codes, uniques = pd.factorize(o.categories.append(r.categories))
     om = np.append(codes[: len(o.categories)], len(uniques))
     rm = np.append(codes[len(o.categories):], len(uniques))
-    index = pd.Index(list(uniques.astype(object)) + ["-"], dtype=object)
-    return om[o.codes], rm[r.codes], index
+    return om[o.codes], rm[r.codes], uniques.append(pd.Index(["-"], dtype=uniques.dtype))
 
 
 def top_talkers(flows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
@@ -90,18 +89,22 @@ def top_talkers(flows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     def tot(codes: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(codes, weights=w, minlength=m)
 
-    t = pd.DataFrame({
-        "host": names,
-        "connections": (tot(oc) + tot(rc)).astype("int64"),
-        "as_originator": tot(oc).astype("int64"),
-        "as_responder": tot(rc).astype("int64"),
-        "pkts": (tot(oc, pk) + tot(rc, pk)).astype("int64"),
-        "bytes_sent": (tot(oc, ob) + tot(rc, rb)).astype("int64"),
-        "bytes_received": (tot(oc, rb) + tot(rc, ob)).astype("int64"),
+    as_orig, as_resp = tot(oc).astype("int64"), tot(rc).astype("int64")
+    sent = (tot(oc, ob) + tot(rc, rb)).astype("int64")
+    received = (tot(oc, rb) + tot(rc, ob)).astype("int64")
+    connections, total = as_orig + as_resp, sent + received
+    seen = np.flatnonzero(connections > 0)
+    top = seen[np.lexsort((-connections[seen], -total[seen]))[:n]]  # (stable: ties in host order)
+    return pd.DataFrame({
+        "host": names.take(top).astype(object),
+        "connections": connections[top],
+        "as_originator": as_orig[top],
+        "as_responder": as_resp[top],
+        "pkts": (tot(oc, pk) + tot(rc, pk)).astype("int64")[top],
+        "bytes_sent": sent[top],
+        "bytes_received": received[top],
+        "bytes": total[top],
     })
-    t["bytes"] = t["bytes_sent"] + t["bytes_received"]
-    t = t[t["connections"] > 0]
-    return t.sort_values(["bytes", "connections"], ascending=False, kind="stable").head(n).reset_index(drop=True)
 
 
 def _abnormal(flows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
@@ -119,7 +122,7 @@ def _abnormal(flows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
         "start": f["start"].to_numpy(),
         "end": (f["end"] if "end" in f.columns else f["start"]).to_numpy(),
         "state": _categorical(f["conn_state"], None),
-        "uid": f["uid"].to_numpy(dtype=object),
+        "uid": f["uid"].array,  # (text objects only for the uids a finding shows)
     })
     return out, names
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import findings as ev
-from tcpforensics.detect.windows import burst_rate, window_counts
+from tcpforensics.detect.time_windows import burst_rate, window_counts
 from tcpforensics.reconstruct.conversations import FIN, RST, SYN_SHAPES
 from tcpforensics.reconstruct.rules import Rule, first_match
 
@@ -42,6 +42,16 @@ FLOOD_RULES: tuple[Rule, ...] = (
 )
 
 
+#: Conversation columns the flood rules and their findings read (rows are copied with these only).
+FLOOD_COLUMNS = ("init_addr", "init_port", "init_code", "peer_addr", "peer_port", "peer_code", "first_ts", "last_ts",
+                 "first_frame", "uid", "shape", "completed", "init_syns", "answered_sa", "init_pkts", "ttl")
+
+
+def _flood_columns(conv: pd.DataFrame) -> list[str]:
+    """FLOOD_COLUMNS the table has (uid only once flows are attached)."""
+    return [c for c in FLOOD_COLUMNS if c in conv.columns]
+
+
 def detect(conv: pd.DataFrame, packets: pd.DataFrame, config: Config, input_name: str) -> list[dict]:
     """Flood findings from the conversation table and its packets (with conv ids)."""
     if conv.empty:
@@ -69,20 +79,23 @@ def _peaks(frame: pd.DataFrame, key: str, width: float, k: int) -> pd.DataFrame:
 
 
 def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
-    syn = conv[conv["shape"].isin(SYN_SHAPES)]
-    if syn.empty:
+    is_syn = conv["shape"].isin(SYN_SHAPES).to_numpy()
+    if not is_syn.any():
         return []
     # the victim service as one integer (address code, port); its text only for findings
-    syn = syn.assign(victim=syn["peer_code"].to_numpy() * 65536 + syn["peer_port"].to_numpy(dtype="int64", na_value=0))
-    half = syn[~syn["completed"]]
-    counts = half["victim"].value_counts()
+    service = conv["peer_code"].to_numpy() * 65536 + conv["peer_port"].to_numpy(dtype="int64", na_value=0)
+    is_half = is_syn & ~conv["completed"].to_numpy(dtype=bool)
+    counts = pd.Series(service[is_half]).value_counts()
     width = float(th["syn_flood.window_s"])
     need = int(np.ceil(float(th["syn_flood.min_rate"]) * width))
     min_sources = int(th["syn_flood.min_sources"])
     cand = counts[counts >= min(need, min_sources)].index
     if not len(cand):
         return []
-    half = half[half["victim"].isin(cand)]
+    syn_rows = np.flatnonzero(is_syn & np.isin(service, cand.to_numpy()))  # (the candidates' rows)
+    half_rows = syn_rows[~conv["completed"].to_numpy(dtype=bool)[syn_rows]]
+    half = pd.DataFrame({"victim": service[half_rows], "first_ts": conv["first_ts"].to_numpy()[half_rows],
+                         "init_code": conv["init_code"].to_numpy()[half_rows]})
     peaks = _peaks(half, "victim", width, min_sources)
     peaks["sources"] = half.groupby("victim")["init_code"].nunique().reindex(peaks.index)
     peaks = peaks.assign(need=need, min_sources=min_sources, min_rate=float(th["syn_flood.min_rate"]))
@@ -91,8 +104,8 @@ def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     flooded = peaks[peaks["rule"] != ""]
     rows = []
     for key, p in flooded.iterrows():  # one pass per flooded service (few)
-        h = half[half["victim"] == key]
-        a = syn[syn["victim"] == key]
+        h = conv.iloc[half_rows[half["victim"].to_numpy() == key]][_flood_columns(conv)]
+        a = conv.iloc[syn_rows[service[syn_rows] == key]][_flood_columns(conv)]
         victim = f"{h['peer_addr'].iloc[0]}:{int(h['peer_port'].iloc[0])}"
         srcs = h["init_addr"].value_counts()
         completing = a.loc[a["completed"], "init_addr"].nunique()
@@ -139,7 +152,7 @@ def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
 
 def _unsolicited(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     """Answers nobody asked for: SYN-ACK reflection (per receiver) and backscatter (per sender)."""
-    un = conv[conv["probe"] == "unsolicited"]
+    un = conv.loc[(conv["probe"] == "unsolicited").to_numpy(), _flood_columns(conv)]
     rows: list[dict] = []
     if un.empty:
         return rows
@@ -248,7 +261,8 @@ def _name(conv: pd.DataFrame, code: int) -> str:
 
 def _connection_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     """Many completed but empty connections per second from one source to one service."""
-    empty = conv[conv["completed"] & ~conv["data_seen"] & conv["shape"].isin(SYN_SHAPES)]
+    empty = conv.loc[(conv["completed"] & ~conv["data_seen"] & conv["shape"].isin(SYN_SHAPES)).to_numpy(),
+                     _flood_columns(conv)]
     if empty.empty:
         return []
     width = float(th["connection_flood.window_s"])

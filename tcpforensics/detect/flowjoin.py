@@ -29,16 +29,34 @@ def attach(conv: pd.DataFrame, flows: pd.DataFrame | None) -> pd.DataFrame:
     conversation's first packet) and recompute ``failed`` of SYN probes from the flow."""
     if flows is None or flows.empty or conv.empty:
         return conv.assign(uid=pd.NA) if "uid" not in conv.columns else conv
-    # a flow's first packet is the first packet of its 4-tuple's first conversation: join on
-    # that frame (integers) instead of on four address/port columns in both orientations
-    right = flows[["first_frame"] + FLOW_COLS].astype({"first_frame": "int64"})
-    right = right.drop_duplicates("first_frame")
-    out = conv.merge(right, on="first_frame", how="left")
-    syn = (out["family"] == "syn") & out["conn_state"].notna()
+    # a flow's first packet is the first packet of its 4-tuple's first conversation: look the
+    # flows up by that frame (integers) instead of by four address/port columns in both
+    # orientations; columns are taken, not merged (no copy of the conversation table)
+    frames = flows["first_frame"].to_numpy(dtype=np.int64, na_value=-1)
+    firsts = np.unique(frames, return_index=True)[1]  # (the first flow of a repeated frame)
+    at = pd.Index(frames[firsts]).get_indexer(conv["first_frame"].to_numpy(dtype=np.int64))
+    found = at >= 0
+    rows = np.where(found, firsts[np.maximum(at, 0)], 0)
+    joined = {c: _masked(flows[c].array.take(rows), found) for c in FLOW_COLS}
+    out = conv.assign(**joined)
+    syn = ((out["family"] == "syn") & out["conn_state"].notna()).to_numpy()
     if syn.any():
-        verdict = first_match(out[syn], FLOW_FAILED_RULES, default=False)
+        facts = pd.DataFrame({c: joined[c][syn] for c in ("history", "conn_state", "orig_bytes", "resp_bytes")})
+        verdict = first_match(facts, FLOW_FAILED_RULES, default=False)
+        failed = out["failed"].to_numpy(dtype=bool).copy()
+        verdict = np.asarray(verdict, dtype=object)
         keep = verdict == "packets"
-        packet_level = out.loc[syn, "failed"].to_numpy(dtype=bool)
-        out.loc[syn, "failed"] = np.where(keep, packet_level, verdict == True)  # noqa: E712
-    out["failed"] = out["failed"].astype(bool)
+        failed[syn] = np.where(keep, failed[syn], verdict == True)  # noqa: E712
+        out["failed"] = failed
+    else:
+        out["failed"] = out["failed"].astype(bool)
     return out
+
+
+def _masked(values: pd.api.extensions.ExtensionArray, found: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``values`` with the rows where nothing was found set to NA."""
+    if found.all():
+        return values
+    values = values.copy()
+    values[~found] = None
+    return values

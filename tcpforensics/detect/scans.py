@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import findings as ev
 from tcpforensics.detect import trw
+from tcpforensics.groups import first_rows
 from tcpforensics.reconstruct.conversations import SYN_SHAPES
 from tcpforensics.reconstruct.rules import Rule, first_match
 
 #: Thresholds (sources in docs/detection-captures.md). Counts are distinct (host, port)
 #: pairs of *failed* attempts (no answer, rejected, reset before any data), never raw SYNs.
+#: The scan finding categories.
+SCAN_CATEGORIES = ("port_scan", "address_scan", "block_scan", "distributed_scan")
+
 DEFAULTS = {
     "scan.port_min_ports": 15,  # Zeek scan.zeek port_scan_threshold (15 ports on one host)
     "scan.address_min_hosts": 20,  # bro-simple-scan knockknock_threshold (one port, 20 hosts)
@@ -59,8 +65,10 @@ NEXT_STEP = {
 def first_contacts(conv: pd.DataFrame) -> pd.DataFrame:
     """First contact of each initiator with each (host, port), with its outcome, for TRW."""
     started = conv["is_probe"] | ((conv["probe"] == "session") & conv["shape"].isin(SYN_SHAPES))
-    c = conv.loc[started, ["init_addr", "init_code", "peer_code", "peer_port", "first_ts", "failed"]]
-    c = c.sort_values("first_ts", kind="stable").drop_duplicates(["init_code", "peer_code", "peer_port"])
+    rows = np.flatnonzero(started.to_numpy(dtype=bool))
+    rows = rows[np.argsort(conv["first_ts"].to_numpy()[rows], kind="stable")]
+    view = _Rows(conv, rows, ["init_addr", "first_ts", "failed"])
+    c = view.frame(first_rows(*_pair_keys(view)))
     return c.rename(columns={"init_addr": "actor", "first_ts": "ts"})[["actor", "ts", "failed"]]
 
 
@@ -69,16 +77,19 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
     if conv.empty:
         return [], trw.walk(pd.DataFrame(), config)
     walks = trw.walk(first_contacts(conv), config)
-    probes = conv.loc[conv["is_probe"].to_numpy(dtype=bool), [c for c in PROBE_COLUMNS if c in conv.columns]]
-    failed = probes[probes["failed"].to_numpy(dtype=bool)]
-    if failed.empty:
+    cols = [c for c in PROBE_COLUMNS if c in conv.columns]
+    is_probe = conv["is_probe"].to_numpy(dtype=bool)
+    probes = _Rows(conv, np.flatnonzero(is_probe), cols)
+    failed = _Rows(conv, np.flatnonzero(is_probe & conv["failed"].to_numpy(dtype=bool)), cols)
+    if not len(failed.rows):
         return [], walks
     th = {k: int(config.get(k)) for k in DEFAULTS}
     trw_by = walks.set_index("actor")
     rows: list[dict] = []
     covered: set[tuple[str, str]] = set()  # (scanner, host) already reported
     # per scanner, per (scanner, host) and per (scanner, port), on integer address codes
-    pairs = failed.drop_duplicates(["init_code", "peer_code", "peer_port"])
+    firsts = first_rows(*_pair_keys(failed))
+    pairs = failed.frame(firsts[_may_flag(failed, firsts, walks, th)])
     per = pairs.groupby("init_code").agg(
         scanner=("init_addr", "first"), pairs=("peer_port", "size"), hosts=("peer_code", "nunique"),
         ports=("peer_port", "nunique"),
@@ -92,12 +103,12 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
     per["trw"] = decision == "scanner"
     per["mode"] = first_match(per, _mode_rules(th))
     flagged = per[per["mode"] != ""]
-    by_scanner = _rows_of(failed["init_code"].to_numpy(), flagged.index.to_numpy())
-    probes_of = _rows_of(probes["init_code"].to_numpy(), flagged.index.to_numpy())
+    by_scanner = _rows_of(failed.column("init_code"), flagged.index.to_numpy())
+    probes_of = _rows_of(probes.column("init_code"), flagged.index.to_numpy())
     for code, r in flagged.iterrows():  # one pass per flagged scanner (few)
         scanner = r["scanner"]
-        mine = failed.iloc[by_scanner[code]]  # (every flagged scanner has failed attempts)
-        own = probes.iloc[probes_of.get(code, np.zeros(0, dtype=np.int64))]
+        mine = failed.frame(by_scanner[code])  # (every flagged scanner has failed attempts)
+        own = probes.frame(probes_of.get(code, np.zeros(0, dtype=np.int64)))
         per_host_s = per_host[per_host["init_code"] == code]
         per_port_s = per_port[per_port["init_code"] == code]
         trw_info = _trw_details(trw_by, scanner)
@@ -149,6 +160,40 @@ def _rows_of(codes: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
         return {}
     values, starts = np.unique(codes[order], return_index=True)
     return {int(v): part for v, part in zip(values, np.split(order, starts[1:]), strict=True)}
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Some rows of the conversation table, by row number: a column is taken for those rows
+    alone, a frame of the probe columns only for the rows a finding reads."""
+
+    conv: pd.DataFrame
+    rows: np.ndarray
+    columns: list[str]
+
+    def column(self, name: str) -> np.ndarray:
+        return self.conv[name].to_numpy()[self.rows]
+
+    def frame(self, at: np.ndarray) -> pd.DataFrame:
+        return self.conv.iloc[self.rows[at]][self.columns]
+
+
+def _pair_keys(probes: _Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(initiator code, peer code, peer port) of each row, as integers (port NA: -1 -> 65536)."""
+    port = probes.conv["peer_port"].to_numpy(dtype=np.int64, na_value=-1)[probes.rows]
+    return probes.column("init_code"), probes.column("peer_code"), np.where(port < 0, 65536, port)
+
+
+def _may_flag(failed: _Rows, pairs: np.ndarray, walks: pd.DataFrame, th: dict) -> np.ndarray:
+    """Mask of the (scanner, host, port) pairs (rows ``pairs`` of ``failed``) of initiators a
+    mode rule can flag: those with as many distinct pairs as the lowest count threshold (every
+    count a rule reads is at most the number of pairs), and those the threshold random walk
+    called scanners."""
+    least = min(th["scan.block_min_pairs"], th["scan.port_min_ports"], th["scan.address_min_hosts"])
+    codes = failed.column("init_code")[pairs]
+    enough = np.bincount(codes)[codes] >= least
+    by_walk = walks.loc[(walks["decision"] == "scanner").to_numpy(), "actor"]
+    return enough | pd.Series(failed.column("init_addr")[pairs], dtype=object).isin(list(by_walk)).to_numpy()
 
 
 def _mode_rules(th: dict) -> tuple[Rule, ...]:
@@ -253,26 +298,30 @@ def _scan(mine: pd.DataFrame, probes: pd.DataFrame, category: str, scanner: str,
                       NEXT_STEP[category], start, end)
 
 
-def _distributed(failed: pd.DataFrame, probes: pd.DataFrame, covered: set, th: dict, input_name: str) -> list[dict]:
+def _distributed(failed: _Rows, probes: _Rows, covered: set, th: dict, input_name: str) -> list[dict]:
     """Many sources sharing a scan of one host, none of them over the single-scanner bar."""
+    init_addr, peer_addr = failed.column("init_addr"), failed.column("peer_addr")
+    left = np.ones(len(failed.rows), dtype=bool)
     if covered:
-        pairs = pd.DataFrame(sorted(covered), columns=["init_addr", "peer_addr"]).astype(object)
-        seen = failed[["init_addr", "peer_addr"]].astype(object).merge(pairs, how="left", indicator=True)
-        rest = failed[(seen["_merge"] == "left_only").to_numpy()]
-    else:
-        rest = failed
-    if rest.empty:
+        maybe = np.flatnonzero(pd.Series(init_addr, dtype=object).isin(list({s for s, _ in covered})).to_numpy())
+        left[maybe] = ~pd.MultiIndex.from_arrays([init_addr[maybe], peer_addr[maybe]]).isin(list(covered))
+    if not left.any():
         return []
-    per = rest.groupby("peer_code").agg(host=("peer_addr", "first"), scanners=("init_code", "nunique"),
+    rest = _Rows(failed.conv, failed.rows[left], failed.columns)
+    keys = pd.DataFrame({"peer_code": rest.column("peer_code"), "host": pd.Series(peer_addr[left], dtype=object),
+                         "init_code": rest.column("init_code"), "peer_port": rest.conv["peer_port"].array.take(rest.rows)})
+    per = keys.groupby("peer_code").agg(host=("host", "first"), scanners=("init_code", "nunique"),
                                         ports=("peer_port", "nunique"))
+    del keys
     hit = per[(per["scanners"] >= th["scan.distributed_min_scanners"]) & (per["ports"] >= th["scan.distributed_min_ports"])]
+    of_host = _rows_of(rest.column("peer_code"), hit.index.to_numpy())
+    probe_peer, probe_init = probes.column("peer_code"), probes.column("init_code")
     rows = []
     for code, host in hit["host"].items():
-        sub = rest[rest["peer_code"] == code]
+        sub = rest.frame(of_host[code])
         scanners = sub["init_addr"].unique()
         start, end = sub["first_ts"].min(), sub["last_ts"].max()
-        seen = probes[(probes["peer_code"] == code).to_numpy() & np.isin(probes["init_code"].to_numpy(),
-                                                                       sub["init_code"].unique())]
+        seen = probes.frame(np.flatnonzero((probe_peer == code) & np.isin(probe_init, sub["init_code"].unique())))
         states, state_counts = _port_states(seen, seen["peer_port"].astype(int))
         n = int(len(sub.drop_duplicates(["init_addr", "peer_port"])))
         details = {

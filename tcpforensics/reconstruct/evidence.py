@@ -10,13 +10,13 @@ Checksums (``Options.checksums``): ``auto`` applies the offload rule of ``offloa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from tcpforensics import schema
+from tcpforensics import heap, schema
 from tcpforensics.config import Config
 from tcpforensics.errors import UsageError
 from tcpforensics.ingest.base import Ingested
@@ -24,12 +24,13 @@ from tcpforensics.reconstruct import offload
 from tcpforensics.reconstruct.conversations import (
     ConversationState,
     conversations,
-    merge_conversations,
+    merge_conversation_parts,
 )
 from tcpforensics.reconstruct.counters import deltas
 from tcpforensics.reconstruct.flows import FlowConfig, flows, flows_stream, merge_flows
 from tcpforensics.reconstruct.packets import FIN, RST
 from tcpforensics.reconstruct.partition import Partitioner
+from tcpforensics.reconstruct.parts import Parts
 from tcpforensics.reconstruct.sockets import timelines
 
 #: A partition with more packets than this has its flows rebuilt a time slice at a time.
@@ -57,7 +58,7 @@ class CaptureEvidence:
 
     input: str
     packets: pd.DataFrame  # the TCP packet events (the plots draw rates from them)
-    flows: pd.DataFrame  # schema.FLOW_COLUMNS, in start order
+    flows: pd.DataFrame  # schema.FLOW_COLUMNS (or the flow_columns it was built with), in start order
     conversations: pd.DataFrame  # reconstruct.conversations.COLUMNS, one row per 4-tuple
     conv_packets: pd.DataFrame  # FIN/RST segments: ts, frame, flags, conv, fwd, src_code, dst_code
 
@@ -98,19 +99,24 @@ def capture_evidence(name: str, events: pd.DataFrame, config: Config, options: O
 
 
 def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config, options: Options,
-                      parts: int = 1, spill_dir: str | None = None, keep_packets: bool = False) -> CaptureEvidence:
+                      parts: int = 1, spill_dir: str | None = None, keep_packets: bool = False,
+                      flow_columns: Sequence[str] | None = None) -> CaptureEvidence:
     """The evidence of one capture read as consecutive event chunks, in bounded memory.
 
     The TCP packets are routed to ``parts`` partitions by 4-tuple (spilled to ``spill_dir``
     when given) while the mergeable state that needs the whole capture is counted: the
     checksum tally and each input's end time. Then each partition, which holds whole
-    connections and conversations, has its flows and conversations rebuilt on its own, and the
-    results are merged: equal to the whole capture's, whatever the time order of the chunks. Only the FIN and RST segments
-    of conversations are kept (the storm detector's input); the packets themselves only with
-    ``keep_packets`` (for the plots)."""
+    connections and conversations, has its flows and conversations rebuilt on its own; with
+    several partitions, their tables wait in ``spill_dir`` and are merged a column at a time:
+    equal to the whole capture's, whatever the time order of the chunks. Only the FIN and RST
+    segments of conversations are kept (the storm detector's input); the packets themselves
+    only with ``keep_packets`` (for the plots); of the flows, only ``flow_columns`` when given
+    (the columns the detectors read: the whole flow table is for the reader)."""
     counts = offload.tally(schema.empty_events("packet"))
     kept: list[pd.DataFrame] = []
-    with Partitioner(parts, spill_dir if parts > 1 else None) as split:
+    spill = spill_dir if parts > 1 else None
+    with Partitioner(parts, spill) as split, Parts(spill) as flow_parts, Parts(spill) as conv_parts, \
+            Parts(spill) as close_parts:
         for chunk in chunks:
             pkts = tcp_packets(chunk)
             counts = offload.merge([counts, offload.tally(pkts)])
@@ -121,15 +127,17 @@ def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config,
         flow_config, decision = _checksum_rule(counts, config, options)
         ends = split.capture_end()
         capture_end = dict.fromkeys(ends, max(ends.values())) if ends else {}  # one timeline
-        flow_parts, conv_parts = [], []
         for p in range(parts):  # one partition in memory at a time
-            table, conv = _partition(split, p, decision, flow_config, capture_end, spill_dir)
-            flow_parts.append(table)
-            conv_parts.append(conv)
-    table = merge_flows(flow_parts)
-    del flow_parts
-    conv, close_packets = merge_conversations(conv_parts)
-    del conv_parts
+            table, (conv, close) = _partition(split, p, decision, flow_config, capture_end, spill_dir)
+            flow_parts.add(table if flow_columns is None else table[list(flow_columns)])
+            conv_parts.add(conv)
+            close_parts.add(close)
+            del table, conv, close
+            heap.give_back()
+        split.close()
+        table = merge_flows(flow_parts)
+        conv, close_packets = merge_conversation_parts(conv_parts, close_parts)
+    heap.give_back()
     packets = schema.concat_events(kept, "packet") if kept else schema.empty_events("packet")
     return CaptureEvidence(input=name, packets=packets, flows=table, conversations=conv, conv_packets=close_packets)
 

@@ -19,7 +19,7 @@ Pipeline (all column-wise; see docs/flows.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from tcpforensics.reconstruct import flow_block, flow_control, flow_orient, flow
 from tcpforensics.reconstruct.flow_summary import flow_table, history_strings
 from tcpforensics.reconstruct.packets import ACK, FIN, RST, SYN, Packets, prepare
 from tcpforensics.reconstruct.partition import address_hashes, mix64, tuple_hashes
+from tcpforensics.reconstruct.parts import Parts, frame
 from tcpforensics.schema import conform_flows
 
 #: Zeek's likely_server_ports with its default scripts loaded (reference: zeek-conn-semantics.md §4).
@@ -93,31 +94,22 @@ def flows(events: pd.DataFrame, config: FlowConfig | dict | None = None,
     return _in_start_order(conform_flows(table))
 
 
-def merge_flows(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+def merge_flows(parts: Iterable[pd.DataFrame] | Parts) -> pd.DataFrame:
     """Flow tables of the partitions of one event table as ``flows`` gives it for the whole.
 
     Each part is ``flows(partition, config, capture_end=...)`` of partitions that keep every
     4-tuple whole (``reconstruct.partition``); categories are united, rows put in start order.
+    Spilled ``Parts`` are assembled a column at a time.
     """
-    tables = [t for t in parts if len(t)]
-    if not tables:
+    parts = parts if isinstance(parts, Parts) else Parts.of(list(parts))
+    if not parts.rows:
         return conform_flows(pd.DataFrame())
-    return _in_start_order(_concat_united(tables))
+    order = _start_order(parts.column("start"), parts.column("first_frame"), lambda: parts.column("uid"))
+    return frame({c: _taken(parts.column(c), order) for c in parts.columns})
 
 
-def _concat_united(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """``pd.concat`` keeping categorical columns categorical (categories united, sorted as
-    ``astype("category")`` sorts them)."""
-    if len(tables) == 1:
-        return tables[0]
-    for c in tables[0].columns:
-        dtypes = [t[c].dtype for t in tables]
-        if isinstance(dtypes[0], pd.CategoricalDtype) and any(d != dtypes[0] for d in dtypes):
-            cats = dtypes[0].categories
-            for d in dtypes[1:]:
-                cats = cats.union(d.categories)
-            tables = [t.assign(**{c: t[c].cat.set_categories(cats)}) for t in tables]
-    return pd.concat(tables, ignore_index=True)
+def _taken(values: Any, order: np.ndarray) -> Any:
+    return values[order] if isinstance(values, np.ndarray) else values.take(order)
 
 
 def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | None = None,
@@ -304,15 +296,20 @@ __all__ = ["DEFAULT_SERVER_PORTS", "FlowConfig", "flows", "flows_stream", "merge
 
 
 def _in_start_order(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows by start time, then first frame, then uid (ties of start and frame: packets of
-    several inputs), as a reader expects them; the same order however the rows were split."""
+    """Rows in the order of :func:`_start_order`."""
     if table.empty:
         return table
-    start = table["start"].to_numpy("datetime64[ns]").view(np.int64)
-    frame = table["first_frame"].to_numpy(dtype=np.int64, na_value=-1)
+    order = _start_order(table["start"].array, table["first_frame"].array, lambda: table["uid"].array)
+    return table.take(order).reset_index(drop=True)
+
+
+def _start_order(start: Any, first_frame: Any, uid: Callable[[], Any]) -> np.ndarray:
+    """Rows by start time, then first frame, then uid (ties of start and frame: packets of
+    several inputs), as a reader expects them; the same order however the rows were split."""
+    start = np.asarray(start, dtype="datetime64[ns]").view(np.int64)
+    frame = pd.array(first_frame).to_numpy(dtype=np.int64, na_value=-1)
     order = np.lexsort((frame, start))
     s, f = start[order], frame[order]
     if ((s[1:] == s[:-1]) & (f[1:] == f[:-1])).any():
-        uid = pd.factorize(table["uid"].to_numpy(dtype=object), sort=True)[0]
-        order = np.lexsort((uid, frame, start))
-    return table.take(order).reset_index(drop=True)
+        order = np.lexsort((pd.factorize(np.asarray(uid(), dtype=object), sort=True)[0], frame, start))
+    return order

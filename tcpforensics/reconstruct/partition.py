@@ -350,9 +350,10 @@ class Partitioner:
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def close(self) -> None:
-        """Drop the partitions (and the spill folder)."""
+        """Drop the partitions, their categories (and the spill folder)."""
         self._seal()
         self._held = [[] for _ in range(self.parts)]
+        self._cats = {}
         if self._removal is not None:
             self._removal()
 

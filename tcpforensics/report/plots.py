@@ -15,11 +15,11 @@ from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure  # no pyplot: no global state, the Agg canvas renders PNG
 
 from tcpforensics import schema
+from tcpforensics.detect.scans import SCAN_CATEGORIES
 from tcpforensics.reconstruct.evidence import Evidence
 from tcpforensics.report.model import Report
 
 SYN, RST, ACK = 0x02, 0x04, 0x10
-SCAN_CATEGORIES = ("port_scan", "address_scan", "block_scan", "distributed_scan")
 #: close categories that are normal or unknowable (only the others are plotted as abnormal)
 NORMAL_CLOSES = frozenset({"graceful", "open_at_end", "midstream"})
 #: states drawn over snapshots (the two piles people watch in a loop of dumps)

@@ -13,7 +13,7 @@ import pytest
 
 from tcpforensics import detect
 from tcpforensics.config import Config
-from tcpforensics.detect import captures
+from tcpforensics.detect import scans
 from tcpforensics.ingest import ingest
 from tcpforensics.reconstruct import evidence
 from tcpforensics.reconstruct.conversations import SYN_SHAPES
@@ -22,7 +22,7 @@ from tests.conftest import CORPUS, corpus_files, corpus_path
 pytestmark = pytest.mark.corpus
 
 LABELED = ("pcap", "labeled")
-SCANS = set(captures.SCAN_CATEGORIES)
+SCANS = set(scans.SCAN_CATEGORIES)
 FLOODS = {"syn_flood", "synack_reflection", "connection_flood", "rst_storm", "fin_storm"}
 NMAP_PROBE = {"S": "syn_half_open", "T": "connect", "F": "fin", "N": "null", "X": "xmas", "A": "ack"}
 

@@ -11,7 +11,7 @@ import pytest
 from tcpforensics import detect, schema
 from tcpforensics.config import Config
 from tcpforensics.detect import captures, closes, findings, floods, flowjoin, scans, trw
-from tcpforensics.detect.windows import burst_rate, window_counts
+from tcpforensics.detect.time_windows import burst_rate, window_counts
 from tcpforensics.ingest.base import Ingested
 from tcpforensics.reconstruct import evidence, offload
 from tcpforensics.reconstruct.conversations import conversations
@@ -151,7 +151,7 @@ def test_busy_client_with_successful_connections_is_no_scanner() -> None:
     for i in range(3):
         cap.add(1 + i, "10.0.0.9", 41000 + i, f"10.2.0.{i}", 443, S, shape=LINUX)
     f, tables = captures.diagnose_one(evidence_of(cap), Config())
-    assert [r for r in f if r["category"] in captures.SCAN_CATEGORIES] == []
+    assert [r for r in f if r["category"] in scans.SCAN_CATEGORIES] == []
 
 
 def test_address_scan_by_count_and_block_scan() -> None:
