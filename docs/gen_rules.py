@@ -14,7 +14,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tcpforensics.detect import socket_checks, socket_counters, socket_piles, sockets
+from tcpforensics.detect import (
+    closes,
+    floods,
+    flowjoin,
+    scans,
+    socket_checks,
+    socket_counters,
+    socket_piles,
+    sockets,
+)
 from tcpforensics.reconstruct import endpoint_states
 from tcpforensics.reconstruct import sockets as socket_timelines
 from tcpforensics.reconstruct.rules import markdown_table
@@ -51,6 +60,15 @@ def close_kinds() -> str:
     return "\n".join(rows)
 
 
+def close_kinds_reported() -> str:
+    """The abnormal close kinds: whose doing each is, what it means, the next step."""
+    rows = ["| close kind | whose doing | meaning | next step |", "|---|---|---|---|"]
+    role = {"orig": "originator (client)", "resp": "responder (server)"}
+    rows += [f"| {kind} | {role[k.role]} | {_cell(k.meaning)} | {_cell(k.next_step)} |"
+             for kind, k in closes.CLOSE_KINDS.items()]
+    return "\n".join(rows)
+
+
 #: (page, table name) -> how the table is written.
 TABLES: dict[tuple[str, str], Callable[[], str]] = {
     ("flows.md", "close"): lambda: markdown_table(endpoint_states.CLOSE_RULES, ("close", "rule")),
@@ -66,6 +84,19 @@ TABLES: dict[tuple[str, str], Callable[[], str]] = {
         lambda: markdown_table(socket_counters.COUNTER_SEVERITY, ("severity", "when")),
     ("detection-sockets.md", "retransmission severity"):
         lambda: markdown_table(socket_counters.RETRANS_SEVERITY, ("severity", "when")),
+    ("detection-captures.md", "flow failed"): lambda: markdown_table(flowjoin.FLOW_FAILED_RULES, ("failed", "when")),
+    ("detection-captures.md", "scan mode"):
+        lambda: markdown_table(scans.mode_rules(scans.DEFAULTS), ("rule", "when, and the finding(s)")),
+    ("detection-captures.md", "scan severity"): lambda: markdown_table(scans.SCAN_SEVERITY, ("severity", "when")),
+    ("detection-captures.md", "syn_flood rule"): lambda: markdown_table(floods.FLOOD_RULES, ("rule", "when")),
+    ("detection-captures.md", "spoofing likelihood"):
+        lambda: markdown_table(floods.SPOOF_RULES, ("spoofing_likelihood", "when")),
+    ("detection-captures.md", "syn_flood severity"):
+        lambda: markdown_table(floods.SYN_FLOOD_SEVERITY, ("severity", "when")),
+    ("detection-captures.md", "synack_reflection severity"):
+        lambda: markdown_table(floods.REFLECTION_SEVERITY, ("severity", "when")),
+    ("detection-captures.md", "abnormal close kinds"): close_kinds_reported,
+    ("detection-captures.md", "close severity"): lambda: markdown_table(closes.SEVERITY_RULES, ("severity", "when")),
 }
 
 

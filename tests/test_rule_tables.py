@@ -8,7 +8,7 @@ import importlib.util
 import numpy as np
 import pandas as pd
 
-from tcpforensics.detect import socket_piles, sockets
+from tcpforensics.detect import closes, floods, flowjoin, scans, socket_piles, sockets
 from tcpforensics.reconstruct import endpoint_states
 from tcpforensics.reconstruct.rules import Row, always, first_match, markdown_table, which
 from tests.conftest import ROOT
@@ -36,9 +36,26 @@ def test_first_match_takes_rows_with_explanations() -> None:
 
 def test_every_table_ends_with_a_default_and_explains_every_row() -> None:
     for table in (endpoint_states.CLOSE_RULES, endpoint_states.SURICATA_RULES,
-                  socket_piles.SYN_FLOOD_PATTERNS, socket_piles.SYN_SENT_PATTERNS):
+                  socket_piles.SYN_FLOOD_PATTERNS, socket_piles.SYN_SENT_PATTERNS,
+                  floods.SPOOF_RULES, floods.SYN_FLOOD_SEVERITY, floods.REFLECTION_SEVERITY,
+                  scans.SCAN_SEVERITY, closes.SEVERITY_RULES, flowjoin.FLOW_FAILED_RULES):
         assert table[-1].when is always
         assert all(r.why for r in table)
+
+
+def test_detection_tables_without_a_default_explain_every_row() -> None:
+    """Tables where no row means "not flagged" have no default row, but every row is explained."""
+    for table in (floods.FLOOD_RULES, scans.mode_rules(scans.DEFAULTS)):
+        assert all(isinstance(r, Row) and r.why for r in table)
+
+
+def test_flood_and_scan_severities_follow_their_thresholds() -> None:
+    frame = pd.DataFrame({"half_open": [1000, 999], "high_half_open": 1000})
+    assert first_match(frame, floods.SYN_FLOOD_SEVERITY).tolist() == ["high", "medium"]
+    frame = pd.DataFrame({"conversations": [1000, 10], "high_conversations": floods.DEFAULTS["reflection.high_conversations"]})
+    assert first_match(frame, floods.REFLECTION_SEVERITY).tolist() == ["high", "medium"]
+    frame = pd.DataFrame({"failed_pairs": [250, 30, 30], "high_pairs": 250, "trigger": ["trw", "threshold", "trw"]})
+    assert first_match(frame, scans.SCAN_SEVERITY).tolist() == ["high", "medium", "low"]
 
 
 def test_close_rules_in_order() -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tcpforensics.capture import decode as d
+from tcpforensics.capture import layers
 from tcpforensics.capture.pcapfile import Batch, Walker
 from tcpforensics.capture.table import AddressBook
 from tcpforensics.capture.tcp import tcp_fields
@@ -18,9 +19,9 @@ from tcpforensics.capture.tcp import tcp_fields
 MAX_SKIPPED_ROWS = 100_000
 
 _SKIP_TEXT = {
-    d.OUT_TRUNCATED: "captured bytes end inside a link, IP or TCP header",
-    d.OUT_MALFORMED: "header contradicts itself (version, header or total length, record length)",
-    d.OUT_FRAGMENT: "IP fragment after the first: carries no TCP header",
+    layers.OUT_TRUNCATED: "captured bytes end inside a link, IP or TCP header",
+    layers.OUT_MALFORMED: "header contradicts itself (version, header or total length, record length)",
+    layers.OUT_FRAGMENT: "IP fragment after the first: carries no TCP header",
 }
 
 
@@ -31,13 +32,13 @@ class Tally:
     packets: int = 0
     rows: int = 0  # skipped packets listed one per row
     capped: bool = False  # more were skipped than listed (see MAX_SKIPPED_ROWS)
-    outcomes: np.ndarray = field(default_factory=lambda: np.zeros(len(d.OUTCOMES), dtype=np.int64))
+    outcomes: np.ndarray = field(default_factory=lambda: np.zeros(len(layers.OUTCOMES), dtype=np.int64))
     skipped: list[pd.DataFrame] = field(default_factory=list)
 
     def add(self, batch: Batch, layer: np.ndarray) -> None:
         self.packets += len(layer)
-        self.outcomes += np.bincount(layer - d.FIRST_OUTCOME, minlength=len(d.OUTCOMES))
-        sk = np.flatnonzero(layer >= d.OUT_TRUNCATED)
+        self.outcomes += np.bincount(layer - layers.FIRST_OUTCOME, minlength=len(layers.OUTCOMES))
+        sk = np.flatnonzero(layer >= layers.OUT_TRUNCATED)
         room = MAX_SKIPPED_ROWS - self.rows
         if len(sk) > room:  # counts stay exact (outcomes); only the per-frame detail is capped
             sk = sk[: max(room, 0)]
@@ -45,16 +46,16 @@ class Tally:
         self.rows += len(sk)
         if len(sk):
             codes = layer[sk]
-            reasons = np.array([name for _, name in d.OUTCOMES], dtype=object)[codes - d.FIRST_OUTCOME]
+            reasons = np.array([name for _, name in layers.OUTCOMES], dtype=object)[codes - layers.FIRST_OUTCOME]
             text = pd.Series(codes).map(_SKIP_TEXT).astype(object)
-            unknown = codes == d.OUT_UNKNOWN_LINK
+            unknown = codes == layers.OUT_UNKNOWN_LINK
             if unknown.any():
                 text[unknown] = "link type " + pd.Series(batch.linktype[sk][unknown]).astype(str).to_numpy()
             self.skipped.append(pd.DataFrame({"line": batch.frame[sk], "reason": reasons, "text": text.to_numpy()}))
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {"event": {}, "non_tcp": {}, "skipped": {}}
-        for (bucket, name), n in zip(d.OUTCOMES, self.outcomes.tolist(), strict=True):
+        for (bucket, name), n in zip(layers.OUTCOMES, self.outcomes.tolist(), strict=True):
             if n:
                 out[bucket][name] = n
         return out
@@ -62,7 +63,7 @@ class Tally:
 
 def decode_batch(batch: Batch, tally: Tally, book: AddressBook) -> dict[str, np.ndarray]:
     """TCP columns of one batch (numpy), counting every packet's outcome into ``tally``."""
-    p = d.Packets(batch.buf, batch.data_off, batch.caplen, batch.wirelen, batch.linktype, batch.bad)
+    p = layers.Packets(batch.buf, batch.data_off, batch.caplen, batch.wirelen, batch.linktype, batch.bad)
     d.decode(p)
     t, cols = tcp_fields(p)
     tally.add(batch, p.layer)

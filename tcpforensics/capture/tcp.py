@@ -6,7 +6,7 @@ import numpy as np
 
 from tcpforensics.capture import headers as h
 from tcpforensics.capture.checksum import tcp_checksum_ok
-from tcpforensics.capture.decode import OUT_MALFORMED, OUT_TCP, Packets
+from tcpforensics.capture.layers import OUT_MALFORMED, OUT_TCP, Packets
 
 
 def tcp_fields(p: Packets) -> tuple[np.ndarray, dict[str, np.ndarray]]:

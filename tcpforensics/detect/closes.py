@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
 from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import findings as ev
-from tcpforensics.reconstruct.rules import Rule, first_match
+from tcpforensics.reconstruct.rules import Row, always, first_match
 
 DEFAULTS = {
     "close.pile_low": 10,  # ours: this many of one close kind from one host is worth a look
@@ -20,38 +22,48 @@ DEFAULTS = {
 }
 register_defaults(DEFAULTS)
 
-#: Close kinds reported as abnormal: kind -> (whose doing it is, what it means, next step).
+
+class CloseKind(NamedTuple):
+    """What an abnormal close kind says: whose doing it is, what it means, the next step."""
+
+    role: str  # "orig" (the originator, the client) or "resp" (the responder, the server)
+    meaning: str
+    next_step: str
+
+
+#: Close kinds reported as abnormal (the kinds come from ``endpoint_states.CLOSE_RULES``).
 #: graceful, open_at_end and midstream are normal or unknowable and only appear in tables.
-CLOSE_KINDS: dict[str, tuple[str, str, str]] = {
-    "reset_by_orig": ("orig", "the client aborted the connection with RST",
-                      "See whether the client timed out or crashed; resets right after the handshake "
-                      "without data are usually scans or health checks."),
-    "reset_by_resp": ("resp", "the server aborted the connection with RST",
-                      "Check the server's logs around the first reset: crashes, full accept queues or "
-                      "a proxy/firewall killing idle connections."),
-    "rejected": ("resp", "connection attempts were refused with RST (nothing listening)",
-                 "Check that the service is running and listening on this port."),
-    "no_answer": ("resp", "SYNs were never answered (host down, filtered, or SYNs dropped)",
-                  "Check reachability and firewalls between the hosts."),
-    "half_open": ("resp", "the handshake never completed (SYN answered, final ACK never seen)",
-                  "Look for SYN-ACKs lost on the way back or a client that gave up."),
-    "lost_final_ack": ("resp", "both sides sent FIN but the last ACK was never seen",
-                       "Usually harmless (capture loss or end of capture); many of them point at "
-                       "packet loss on the path."),
-    "half_closed_orig": ("resp", "the client closed (FIN) but the server never did: the server "
-                         "socket sat in CLOSE_WAIT, the client in FIN_WAIT_2",
-                         "A server that never closes after the peer's FIN leaks sockets (CLOSE_WAIT): "
-                         "check that the application closes its connections."),
-    "half_closed_resp": ("orig", "the server closed (FIN) but the client never did: the client "
-                         "socket sat in CLOSE_WAIT, the server in FIN_WAIT_2",
-                         "Check that the client application closes its sockets after the server's FIN."),
+CLOSE_KINDS: dict[str, CloseKind] = {
+    "reset_by_orig": CloseKind("orig", "the client aborted the connection with RST",
+                               "See whether the client timed out or crashed; resets right after the handshake "
+                               "without data are usually scans or health checks."),
+    "reset_by_resp": CloseKind("resp", "the server aborted the connection with RST",
+                               "Check the server's logs around the first reset: crashes, full accept queues or "
+                               "a proxy/firewall killing idle connections."),
+    "rejected": CloseKind("resp", "connection attempts were refused with RST (nothing listening)",
+                          "Check that the service is running and listening on this port."),
+    "no_answer": CloseKind("resp", "SYNs were never answered (host down, filtered, or SYNs dropped)",
+                           "Check reachability and firewalls between the hosts."),
+    "half_open": CloseKind("resp", "the handshake never completed (SYN answered, final ACK never seen)",
+                           "Look for SYN-ACKs lost on the way back or a client that gave up."),
+    "lost_final_ack": CloseKind("resp", "both sides sent FIN but the last ACK was never seen",
+                                "Usually harmless (capture loss or end of capture); many of them point at "
+                                "packet loss on the path."),
+    "half_closed_orig": CloseKind("resp", "the client closed (FIN) but the server never did: the server "
+                                  "socket sat in CLOSE_WAIT, the client in FIN_WAIT_2",
+                                  "A server that never closes after the peer's FIN leaks sockets (CLOSE_WAIT): "
+                                  "check that the application closes its connections."),
+    "half_closed_resp": CloseKind("orig", "the server closed (FIN) but the client never did: the client "
+                                  "socket sat in CLOSE_WAIT, the server in FIN_WAIT_2",
+                                  "Check that the client application closes its sockets after the server's FIN."),
 }
 
 #: Severity of one close-kind finding (first match wins): low/info unless it piles up.
-SEVERITY_RULES: tuple[Rule, ...] = (
-    ("medium", lambda f: f["count"] >= f["pile_medium"]),
-    ("low", lambda f: f["count"] >= f["pile_low"]),
-    ("info", lambda f: True),
+SEVERITY_RULES: tuple[Row, ...] = (
+    Row("medium", lambda f: f["count"] >= f["pile_medium"],
+        "at least `close.pile_medium` connections of the kind on the host: a pile"),
+    Row("low", lambda f: f["count"] >= f["pile_low"], "at least `close.pile_low` connections: worth a look"),
+    Row("info", always, "fewer connections"),
 )
 
 
@@ -112,7 +124,7 @@ def _abnormal(flows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     f = flows[flows["close"].isin(list(CLOSE_KINDS)).to_numpy()]
     oc, rc, names = _hosts(f)
     kinds = _categorical(f["close"], list(CLOSE_KINDS))
-    by_orig = np.array([CLOSE_KINDS[k][0] == "orig" for k in CLOSE_KINDS])[kinds.codes]
+    by_orig = np.array([CLOSE_KINDS[k].role == "orig" for k in CLOSE_KINDS])[kinds.codes]
     out = pd.DataFrame({
         "kind": kinds.codes.astype(np.int64),
         "host": np.where(by_orig, oc, rc).astype(np.int64),
@@ -166,7 +178,7 @@ def abnormal_table(flows: pd.DataFrame) -> pd.DataFrame:
         "after_data": g["after_data"].to_numpy(),
         "top_hosts": [hosts[k] for k in g.index],
         "top_ports": [ports[k] for k in g.index],
-        "meaning": [CLOSE_KINDS[kinds[k]][1] for k in g.index],
+        "meaning": [CLOSE_KINDS[kinds[k]].meaning for k in g.index],
     }, columns=cols)
     return t.sort_values("connections", ascending=False, kind="stable").reset_index(drop=True)
 

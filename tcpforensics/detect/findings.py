@@ -11,17 +11,24 @@ drops: ``input`` (where it was seen) and ``measure``, what ``count`` measures:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import zip_longest
 
 import numpy as np
 import pandas as pd
 
 from tcpforensics import schema
+from tcpforensics.reconstruct.rules import Rule, first_match
 
 #: Evidence lists and detail lists are capped at this many entries (the count says how many).
 EVIDENCE_CAP = 20
 LIST_CAP = 25
+
+
+def grade(rules: Sequence[Rule], **facts: object) -> str:
+    """The label of the first rule of ``rules`` that holds for one finding's ``facts`` (the
+    columns the rules read, one value each): a severity from its rule table."""
+    return str(first_match(pd.DataFrame({k: [v] for k, v in facts.items()}), rules)[0])
 
 
 def frames(input_name: str, frame_numbers: Iterable, cap: int = EVIDENCE_CAP) -> list[str]:

@@ -9,7 +9,7 @@ from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import findings as ev
 from tcpforensics.detect.time_windows import burst_rate, window_counts
 from tcpforensics.reconstruct.conversations import FIN, RST, SYN_SHAPES
-from tcpforensics.reconstruct.rules import Rule, first_match
+from tcpforensics.reconstruct.rules import Row, always, first_match
 
 #: Thresholds (sources in docs/detection-captures.md).
 DEFAULTS = {
@@ -18,6 +18,8 @@ DEFAULTS = {
     "syn_flood.min_sources": 20,  # ours: a burst from this many sources is a forged-source flood
     "syn_flood.high_half_open": 1000,  # Zeek tcp_storm_thresh order of magnitude: high severity
     "reflection.min_sources": 20,  # ours (knock-knock bar of bro-simple-scan): many reflectors
+    # Zeek tcp_storm_thresh order of magnitude (as syn_flood.high_half_open): high severity
+    "reflection.high_conversations": 1000,
     "backscatter.min_peers": 20,  # ours (same bar): answers sent to many never-seen askers
     "storm.min_packets": 1000,  # Zeek tcp_storm_thresh
     "storm.max_gap_s": 1.0,  # Zeek tcp_storm_interarrival_thresh
@@ -28,17 +30,42 @@ register_defaults(DEFAULTS)
 
 #: How likely the sources of a SYN flood are forged (first match wins). A forged-source
 #: flood uses about one SYN per random address; a real client retries from few addresses.
-SPOOF_RULES: tuple[Rule, ...] = (
-    ("high", lambda f: (f["sources"] >= 0.9 * f["half_open"]) & (f["sources"] >= 20)),
-    ("medium", lambda f: (f["sources"] >= 10) & (f["completing_sources"] == 0)),  # none ever finished
-    ("low", lambda f: True),
+SPOOF_RULES: tuple[Row, ...] = (
+    Row("high", lambda f: (f["sources"] >= 0.9 * f["half_open"]) & (f["sources"] >= 20),
+        "at least 20 sources and nearly one per half-open attempt (>= 0.9 sources per attempt)"),
+    Row("medium", lambda f: (f["sources"] >= 10) & (f["completing_sources"] == 0),
+        "at least 10 sources and none of them ever completed a handshake with the victim"),
+    Row("low", always, "otherwise: few sources, or some of them completed handshakes"),
 )
 
+#: The label of the rule that flags a service by its half-open count in one window.
+BY_WINDOW = "half-open rate"
 
-#: Is a service flooded? (first match wins; columns of the per-victim peak table)
-FLOOD_RULES: tuple[Rule, ...] = (
-    ("rate", lambda f: f["in_window"] >= f["need"]),                                  # Suricata idiom
-    ("spoofed_burst", lambda f: (f["sources"] >= f["min_sources"]) & (f["burst_rate"] >= f["min_rate"])),
+#: Is a service flooded? (first match wins; columns of the per-victim peak table). The label
+#: is the finding's ``details["rule"]``.
+FLOOD_RULES: tuple[Row, ...] = (
+    Row(BY_WINDOW, lambda f: f["in_window"] >= f["need"],
+        "at least `syn_flood.min_rate` x `syn_flood.window_s` half-open attempts in one sliding window "
+        "(Suricata idiom: detection_filter count 100, seconds 1)"),
+    Row("burst from many sources",
+        lambda f: (f["sources"] >= f["min_sources"]) & (f["burst_rate"] >= f["min_rate"]),
+        "at least `syn_flood.min_sources` distinct sources, and some `syn_flood.min_sources` consecutive "
+        "half-open attempts arrive at `syn_flood.min_rate` per second or faster (a forged-source flood "
+        "too short to fill a window)"),
+)
+
+#: Severity of a syn_flood finding (first match wins).
+SYN_FLOOD_SEVERITY: tuple[Row, ...] = (
+    Row("high", lambda f: f["half_open"] >= f["high_half_open"],
+        "at least `syn_flood.high_half_open` half-open attempts on the service"),
+    Row("medium", always, "fewer half-open attempts"),
+)
+
+#: Severity of a synack_reflection finding (first match wins).
+REFLECTION_SEVERITY: tuple[Row, ...] = (
+    Row("high", lambda f: f["conversations"] >= f["high_conversations"],
+        "at least `reflection.high_conversations` unsolicited SYN-ACK conversations to the victim"),
+    Row("medium", always, "fewer unsolicited SYN-ACK conversations"),
 )
 
 
@@ -79,11 +106,29 @@ def _peaks(frame: pd.DataFrame, key: str, width: float, k: int) -> pd.DataFrame:
 
 
 def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
+    """One syn_flood finding per service that a FLOOD_RULES row flags."""
     is_syn = conv["shape"].isin(SYN_SHAPES).to_numpy()
     if not is_syn.any():
         return []
     # the victim service as one integer (address code, port); its text only for findings
     service = conv["peer_code"].to_numpy() * 65536 + conv["peer_port"].to_numpy(dtype="int64", na_value=0)
+    found = _flooded_services(conv, is_syn, service, th)
+    if found is None:
+        return []
+    flooded, syn_rows, half_rows, half_victim = found
+    rows = []
+    for key, p in flooded.iterrows():  # one pass per flooded service (few)
+        h = conv.iloc[half_rows[half_victim == key]][_flood_columns(conv)]
+        a = conv.iloc[syn_rows[service[syn_rows] == key]][_flood_columns(conv)]
+        rows.append(_syn_flood_finding(h, a, p, th, input_name))
+    return rows
+
+
+def _flooded_services(conv: pd.DataFrame, is_syn: np.ndarray, service: np.ndarray,
+                      th: dict) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The per-service peak table of the flooded services (``rule``: the FLOOD_RULES label,
+    ``rate``: its peak rate), the SYN rows and half-open rows of the candidate services and
+    the service of each half-open row; None when no service has enough half-open attempts."""
     is_half = is_syn & ~conv["completed"].to_numpy(dtype=bool)
     counts = pd.Series(service[is_half]).value_counts()
     width = float(th["syn_flood.window_s"])
@@ -91,7 +136,7 @@ def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     min_sources = int(th["syn_flood.min_sources"])
     cand = counts[counts >= min(need, min_sources)].index
     if not len(cand):
-        return []
+        return None
     syn_rows = np.flatnonzero(is_syn & np.isin(service, cand.to_numpy()))  # (the candidates' rows)
     half_rows = syn_rows[~conv["completed"].to_numpy(dtype=bool)[syn_rows]]
     half = pd.DataFrame({"victim": service[half_rows], "first_ts": conv["first_ts"].to_numpy()[half_rows],
@@ -100,62 +145,67 @@ def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     peaks["sources"] = half.groupby("victim")["init_code"].nunique().reindex(peaks.index)
     peaks = peaks.assign(need=need, min_sources=min_sources, min_rate=float(th["syn_flood.min_rate"]))
     peaks["rule"] = first_match(peaks, FLOOD_RULES)
-    peaks["rate"] = np.where(peaks["rule"] == "rate", peaks["in_window"] / width, peaks["burst_rate"])
-    flooded = peaks[peaks["rule"] != ""]
-    rows = []
-    for key, p in flooded.iterrows():  # one pass per flooded service (few)
-        h = conv.iloc[half_rows[half["victim"].to_numpy() == key]][_flood_columns(conv)]
-        a = conv.iloc[syn_rows[service[syn_rows] == key]][_flood_columns(conv)]
-        victim = f"{h['peer_addr'].iloc[0]}:{int(h['peer_port'].iloc[0])}"
-        srcs = h["init_addr"].value_counts()
-        completing = a.loc[a["completed"], "init_addr"].nunique()
-        stats = pd.DataFrame({"sources": [len(srcs)], "half_open": [len(h)], "completing_sources": [completing]})
-        spoof = first_match(stats, SPOOF_RULES)[0]
-        start, end = h["first_ts"].min(), h["last_ts"].max()
-        duration = (end - start).total_seconds()
-        syns, answered, completed = int(a["init_syns"].sum()), int(a["answered_sa"].sum()), int(a["completed"].sum())
-        details = {
-            "victim": victim,
-            "half_open": len(h),
-            "attempts": len(a),
-            "syn_synack_ack": f"{syns}:{answered}:{completed}",
-            "completion_ratio": completed / len(a) if len(a) else None,
-            "distinct_sources": int(len(srcs)),
-            "top_sources": {str(k): int(v) for k, v in srcs.head(10).items()},
-            "spoofing_likelihood": spoof,
-            "distinct_ttls": int(h["ttl"].nunique()),
-            "peak_in_window": int(p["in_window"]),
-            "window_s": width,
-            "peak_rate_per_s": float(p["rate"]) if np.isfinite(p["rate"]) else None,
-            "peak_at": p["at"],
-            "rule": "half-open rate" if p["rule"] == "rate" else "burst from many sources",
-            "window": {"start": start, "end": end, "duration_s": duration},
-        }
-        severity = "high" if len(h) >= int(th["syn_flood.high_half_open"]) else "medium"
-        who = (f"{len(srcs)} distinct sources (spoofing likelihood {spoof})" if len(srcs) > 1
-               else f"one source, {srcs.index[0]}")
-        rate = details["peak_rate_per_s"]
-        explanation = (
-            f"{len(h)} connection attempts to {victim} never completed the handshake "
-            f"(SYN:SYN-ACK:final ACK = {details['syn_synack_ack']}), from {who}; peak "
-            f"{int(p['in_window'])} half-open in {width:g} s"
-            + (f", bursts of {rate:.0f}/s" if rate else "") + f", over {duration:.3f} s. "
-            "A SYN flood fills the listener's SYN backlog so real clients cannot connect."
-        )
-        next_step = ("Check the victim's SYN backlog and SyncookiesSent/ListenOverflows counters; enable "
-                     "SYN cookies, rate-limit or filter upstream" + (" (sources look forged: filter by "
-                     "destination, not source)." if spoof == "high" else "; block the source(s)."))
-        rows.append(ev.finding(severity, "syn_flood", victim, victim, len(h), details,
-                               ev.refs(h, input_name), explanation, next_step, start, end))
-    return rows
+    peaks["rate"] = np.where(peaks["rule"] == BY_WINDOW, peaks["in_window"] / width, peaks["burst_rate"])
+    return peaks[peaks["rule"] != ""], syn_rows, half_rows, half["victim"].to_numpy()
+
+
+def _syn_flood_finding(h: pd.DataFrame, a: pd.DataFrame, p: pd.Series, th: dict, input_name: str) -> dict:
+    """The syn_flood finding of one service: its half-open attempts ``h``, all its SYN
+    attempts ``a`` and its row ``p`` of the peak table."""
+    width = float(th["syn_flood.window_s"])
+    victim = f"{h['peer_addr'].iloc[0]}:{int(h['peer_port'].iloc[0])}"
+    srcs = h["init_addr"].value_counts()
+    completing = a.loc[a["completed"], "init_addr"].nunique()
+    spoof = ev.grade(SPOOF_RULES, sources=len(srcs), half_open=len(h), completing_sources=completing)
+    start, end = h["first_ts"].min(), h["last_ts"].max()
+    duration = (end - start).total_seconds()
+    syns, answered, completed = int(a["init_syns"].sum()), int(a["answered_sa"].sum()), int(a["completed"].sum())
+    details = {
+        "victim": victim,
+        "half_open": len(h),
+        "attempts": len(a),
+        "syn_synack_ack": f"{syns}:{answered}:{completed}",
+        "completion_ratio": completed / len(a) if len(a) else None,
+        "distinct_sources": int(len(srcs)),
+        "top_sources": {str(k): int(v) for k, v in srcs.head(10).items()},
+        "spoofing_likelihood": spoof,
+        "distinct_ttls": int(h["ttl"].nunique()),
+        "peak_in_window": int(p["in_window"]),
+        "window_s": width,
+        "peak_rate_per_s": float(p["rate"]) if np.isfinite(p["rate"]) else None,
+        "peak_at": p["at"],
+        "rule": p["rule"],
+        "window": {"start": start, "end": end, "duration_s": duration},
+    }
+    severity = ev.grade(SYN_FLOOD_SEVERITY, half_open=len(h), high_half_open=int(th["syn_flood.high_half_open"]))
+    who = (f"{len(srcs)} distinct sources (spoofing likelihood {spoof})" if len(srcs) > 1
+           else f"one source, {srcs.index[0]}")
+    rate = details["peak_rate_per_s"]
+    explanation = (
+        f"{len(h)} connection attempts to {victim} never completed the handshake "
+        f"(SYN:SYN-ACK:final ACK = {details['syn_synack_ack']}), from {who}; peak "
+        f"{int(p['in_window'])} half-open in {width:g} s"
+        + (f", bursts of {rate:.0f}/s" if rate else "") + f", over {duration:.3f} s. "
+        "A SYN flood fills the listener's SYN backlog so real clients cannot connect."
+    )
+    next_step = ("Check the victim's SYN backlog and SyncookiesSent/ListenOverflows counters; enable "
+                 "SYN cookies, rate-limit or filter upstream" + (" (sources look forged: filter by "
+                 "destination, not source)." if spoof == "high" else "; block the source(s)."))
+    return ev.finding(severity, "syn_flood", victim, victim, len(h), details,
+                      ev.refs(h, input_name), explanation, next_step, start, end)
 
 
 def _unsolicited(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     """Answers nobody asked for: SYN-ACK reflection (per receiver) and backscatter (per sender)."""
     un = conv.loc[(conv["probe"] == "unsolicited").to_numpy(), _flood_columns(conv)]
-    rows: list[dict] = []
     if un.empty:
-        return rows
+        return []
+    return _reflection(un, th, input_name) + _backscatter(un, th, input_name)
+
+
+def _reflection(un: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
+    """SYN-ACK reflection: one finding per receiver of unsolicited SYN-ACKs from many hosts."""
+    rows: list[dict] = []
     sa = un[un["shape"] == "syn_ack"]
     per_rcv = sa.groupby("peer_code").agg(victim=("peer_addr", "first"), n=("init_code", "nunique"))
     for code, victim in per_rcv.loc[per_rcv["n"] >= int(th["reflection.min_sources"]), "victim"].items():
@@ -183,10 +233,18 @@ def _unsolicited(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
             "as the forged source, so their answers converge on it (SYN-ACK reflection). The "
             "reflectors are not attacking on their own and are not scanners."
         )
-        rows.append(ev.finding("high" if len(sub) >= 1000 else "medium", "synack_reflection", victim, victim,
+        severity = ev.grade(REFLECTION_SEVERITY, conversations=len(sub),
+                            high_conversations=int(th["reflection.high_conversations"]))
+        rows.append(ev.finding(severity, "synack_reflection", victim, victim,
                                len(sub), details, ev.refs(sub, input_name), explanation,
                                "Filter unsolicited SYN-ACKs upstream of the victim (stateful firewall); "
                                "contact the upstream provider if the link is saturated.", start, end))
+    return rows
+
+
+def _backscatter(un: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
+    """Backscatter: one finding per sender of unsolicited SYN-ACKs/RSTs to many hosts."""
+    rows: list[dict] = []
     per_snd = un.groupby("init_code").agg(sender=("init_addr", "first"), n=("peer_code", "nunique"))
     for code, sender in per_snd.loc[per_snd["n"] >= int(th["backscatter.min_peers"]), "sender"].items():
         sub = un[un["init_code"] == code]

@@ -5,20 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tcpforensics.reconstruct.rules import Rule, first_match
+from tcpforensics.reconstruct.rules import Row, always, first_match
 
 #: Zeek's is_failed_conn (policy/misc/scan.zeek) on a SYN probe's flow, first match wins:
 #: no data either way and (no SYN-ACK, refused, or reset by the originator after SYN-ACK).
-#: "packets": a bad-checksum letter (C/c) means the flow dropped segments that the wire did
-#: carry (checksum offload on the capturing host), so the packet-level answer stands.
-FLOW_FAILED_RULES: tuple[Rule, ...] = (
-    ("packets", lambda f: f["history"].fillna("").str.contains("[Cc]")),
-    (False, lambda f: (f["orig_bytes"].fillna(0) > 0) | (f["resp_bytes"].fillna(0) > 0)),
-    (False, lambda f: f["history"].fillna("").str.contains("[Dd]")),
-    (True, lambda f: f["conn_state"].isin(["S0", "REJ", "RSTOS0", "SH"])),   # S, Sr, SR, SF
-    (True, lambda f: (f["conn_state"] == "RSTO") & f["history"].fillna("").str.contains("S")
-     & f["history"].fillna("").str.contains("h")),                           # ShR, ShAR
-    (False, lambda f: True),
+#: The label "packets" keeps the packet-level answer.
+FLOW_FAILED_RULES: tuple[Row, ...] = (
+    Row("packets", lambda f: f["history"].fillna("").str.contains("[Cc]"),
+        "the history has a bad-checksum letter (C/c): the flow dropped segments that the wire did "
+        "carry (checksum offload on the capturing host), so the packet-level answer stands"),
+    Row(False, lambda f: (f["orig_bytes"].fillna(0) > 0) | (f["resp_bytes"].fillna(0) > 0),
+        "payload bytes in either direction"),
+    Row(False, lambda f: f["history"].fillna("").str.contains("[Dd]"), "the history has a data letter (D/d)"),
+    Row(True, lambda f: f["conn_state"].isin(["S0", "REJ", "RSTOS0", "SH"]),
+        "conn_state S0, REJ, RSTOS0 or SH (histories S, Sr, SR, SF): no SYN-ACK, or refused"),
+    Row(True, lambda f: (f["conn_state"] == "RSTO") & f["history"].fillna("").str.contains("S")
+        & f["history"].fillna("").str.contains("h"),
+        "conn_state RSTO after a SYN and a SYN-ACK (histories ShR, ShAR): reset by the originator"),
+    Row(False, always, "otherwise: a connection that worked"),
 )
 
 FLOW_COLS = ["uid", "conn_state", "history", "orig_bytes", "resp_bytes", "close"]

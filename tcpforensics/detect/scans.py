@@ -12,13 +12,13 @@ from tcpforensics.detect import findings as ev
 from tcpforensics.detect import trw
 from tcpforensics.groups import first_rows
 from tcpforensics.reconstruct.conversations import SYN_SHAPES
-from tcpforensics.reconstruct.rules import Rule, first_match
+from tcpforensics.reconstruct.rules import Row, always, first_match
 
-#: Thresholds (sources in docs/detection-captures.md). Counts are distinct (host, port)
-#: pairs of *failed* attempts (no answer, rejected, reset before any data), never raw SYNs.
 #: The scan finding categories.
 SCAN_CATEGORIES = ("port_scan", "address_scan", "block_scan", "distributed_scan")
 
+#: Thresholds (sources in docs/detection-captures.md). Counts are distinct (host, port)
+#: pairs of *failed* attempts (no answer, rejected, reset before any data), never raw SYNs.
 DEFAULTS = {
     "scan.port_min_ports": 15,  # Zeek scan.zeek port_scan_threshold (15 ports on one host)
     "scan.address_min_hosts": 20,  # bro-simple-scan knockknock_threshold (one port, 20 hosts)
@@ -85,9 +85,27 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
         return [], walks
     th = {k: int(config.get(k)) for k in DEFAULTS}
     trw_by = walks.set_index("actor")
+    per, per_host, per_port = _counts(failed, walks, trw_by, th)
+    flagged = per[per["mode"] != ""]
+    by_scanner = _rows_of(failed.column("init_code"), flagged.index.to_numpy())
+    probes_of = _rows_of(probes.column("init_code"), flagged.index.to_numpy())
     rows: list[dict] = []
     covered: set[tuple[str, str]] = set()  # (scanner, host) already reported
-    # per scanner, per (scanner, host) and per (scanner, port), on integer address codes
+    for code, r in flagged.iterrows():  # one pass per flagged scanner (few)
+        scanner = _Scanner(
+            r, failed.frame(by_scanner[code]),  # (every flagged scanner has failed attempts)
+            probes.frame(probes_of.get(code, np.zeros(0, dtype=np.int64))),
+            per_host[per_host["init_code"] == code], per_port[per_port["init_code"] == code],
+            _trw_details(trw_by, r["scanner"]))
+        rows += _scanner_findings(scanner, th, input_name, covered)
+    rows.extend(_distributed(failed, probes, covered, th, input_name))
+    return rows, walks
+
+
+def _counts(failed: _Rows, walks: pd.DataFrame, trw_by: pd.DataFrame,
+            th: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Failed (scanner, host, port) pairs counted per scanner (with its ``mode``, "" when no
+    :func:`mode_rules` row holds), per (scanner, host) and per (scanner, port)."""
     firsts = first_rows(*_pair_keys(failed))
     pairs = failed.frame(firsts[_may_flag(failed, firsts, walks, th)])
     per = pairs.groupby("init_code").agg(
@@ -101,50 +119,55 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
     per["max_hosts_on_port"] = per_port.groupby("init_code")["hosts"].max()
     decision = trw_by["decision"].reindex(per["scanner"].to_numpy()).fillna("pending").to_numpy()
     per["trw"] = decision == "scanner"
-    per["mode"] = first_match(per, _mode_rules(th))
-    flagged = per[per["mode"] != ""]
-    by_scanner = _rows_of(failed.column("init_code"), flagged.index.to_numpy())
-    probes_of = _rows_of(probes.column("init_code"), flagged.index.to_numpy())
-    for code, r in flagged.iterrows():  # one pass per flagged scanner (few)
-        scanner = r["scanner"]
-        mine = failed.frame(by_scanner[code])  # (every flagged scanner has failed attempts)
-        own = probes.frame(probes_of.get(code, np.zeros(0, dtype=np.int64)))
-        per_host_s = per_host[per_host["init_code"] == code]
-        per_port_s = per_port[per_port["init_code"] == code]
-        trw_info = _trw_details(trw_by, scanner)
-        mode = r["mode"]
-        if mode == "block_scan":
-            rows.append(_scan(mine, own, "block_scan", scanner, f"{r['hosts']} hosts x {r['ports']} ports",
-                              "threshold", th, trw_info, input_name))
-            covered.update((scanner, h) for h in mine["peer_addr"].unique())
-            continue
-        if mode == "per_target":
-            hosts = per_host_s[per_host_s["ports"] >= th["scan.port_min_ports"]]
-            for host in hosts["peer_addr"]:
-                sub = mine[mine["peer_addr"] == host]
-                rows.append(_scan(sub, own, "port_scan", scanner, host, "threshold", th, trw_info, input_name))
-                covered.add((scanner, host))
-            ports = per_port_s[per_port_s["hosts"] >= th["scan.address_min_hosts"]]
-            for port in ports["peer_port"]:
-                sub = mine[mine["peer_port"] == port]
-                rows.append(_scan(sub, own, "address_scan", scanner, f"port {int(port)}", "threshold", th,
-                                  trw_info, input_name))
-                covered.update((scanner, h) for h in sub["peer_addr"].unique())
-            continue
-        # TRW decided "scanner" before any count threshold: name the dominant shape
-        top_host = per_host_s.nlargest(1, "ports").iloc[0]
-        top_port = per_port_s.nlargest(1, "hosts").iloc[0]
-        if top_host["ports"] >= top_port["hosts"]:
-            sub = mine[mine["peer_addr"] == top_host["peer_addr"]]
-            rows.append(_scan(sub, own, "port_scan", scanner, top_host["peer_addr"], "trw", th, trw_info,
-                              input_name))
-        else:
-            sub = mine[mine["peer_port"] == top_port["peer_port"]]
-            rows.append(_scan(sub, own, "address_scan", scanner, f"port {int(top_port['peer_port'])}",
-                              "trw", th, trw_info, input_name))
-        covered.update((scanner, h) for h in sub["peer_addr"].unique())
-    rows.extend(_distributed(failed, probes, covered, th, input_name))
-    return rows, walks
+    per["mode"] = first_match(per, mode_rules(th))
+    return per, per_host, per_port
+
+
+@dataclass(frozen=True)
+class _Scanner:
+    """One flagged scanner: its row of the per-scanner counts, its failed attempts, its own
+    probes, its failed pairs per host and per port, and its threshold random walk."""
+
+    counts: pd.Series
+    failed: pd.DataFrame
+    probes: pd.DataFrame
+    per_host: pd.DataFrame
+    per_port: pd.DataFrame
+    trw_info: dict
+
+
+def _scanner_findings(s: _Scanner, th: dict, input_name: str, covered: set[tuple[str, str]]) -> list[dict]:
+    """The findings of one flagged scanner by its mode; adds the (scanner, host) pairs they
+    explain to ``covered``."""
+    scanner, mode, mine = s.counts["scanner"], s.counts["mode"], s.failed
+
+    def scan(sub: pd.DataFrame, category: str, target: str, trigger: str) -> dict:
+        return _scan(sub, s.probes, category, scanner, target, trigger, th, s.trw_info, input_name)
+
+    if mode == "block_scan":
+        covered.update((scanner, h) for h in mine["peer_addr"].unique())
+        return [scan(mine, "block_scan", f"{s.counts['hosts']} hosts x {s.counts['ports']} ports", "threshold")]
+    rows = []
+    if mode == "per_target":
+        for host in s.per_host.loc[s.per_host["ports"] >= th["scan.port_min_ports"], "peer_addr"]:
+            rows.append(scan(mine[mine["peer_addr"] == host], "port_scan", host, "threshold"))
+            covered.add((scanner, host))
+        for port in s.per_port.loc[s.per_port["hosts"] >= th["scan.address_min_hosts"], "peer_port"]:
+            sub = mine[mine["peer_port"] == port]
+            rows.append(scan(sub, "address_scan", f"port {int(port)}", "threshold"))
+            covered.update((scanner, h) for h in sub["peer_addr"].unique())
+        return rows
+    # TRW decided "scanner" before any count threshold: name the dominant shape
+    top_host = s.per_host.nlargest(1, "ports").iloc[0]
+    top_port = s.per_port.nlargest(1, "hosts").iloc[0]
+    if top_host["ports"] >= top_port["hosts"]:
+        sub = mine[mine["peer_addr"] == top_host["peer_addr"]]
+        rows.append(scan(sub, "port_scan", top_host["peer_addr"], "trw"))
+    else:
+        sub = mine[mine["peer_port"] == top_port["peer_port"]]
+        rows.append(scan(sub, "address_scan", f"port {int(top_port['peer_port'])}", "trw"))
+    covered.update((scanner, h) for h in sub["peer_addr"].unique())
+    return rows
 
 
 #: Conversation columns the scan rules read.
@@ -196,15 +219,33 @@ def _may_flag(failed: _Rows, pairs: np.ndarray, walks: pd.DataFrame, th: dict) -
     return enough | pd.Series(failed.column("init_addr")[pairs], dtype=object).isin(list(by_walk)).to_numpy()
 
 
-def _mode_rules(th: dict) -> tuple[Rule, ...]:
-    """Per-scanner rule table (first match wins); "" = not a scanner."""
+def mode_rules(th: dict) -> tuple[Row, ...]:
+    """Per-scanner rule table over the counts of its failed pairs, with thresholds ``th``
+    (first match wins); "" = not a scanner."""
     return (
-        ("block_scan", lambda f: (f["pairs"] >= th["scan.block_min_pairs"])
-         & (f["hosts"] >= th["scan.block_min_hosts"]) & (f["ports"] >= th["scan.block_min_ports"])),
-        ("per_target", lambda f: f["max_ports_on_host"] >= th["scan.port_min_ports"]),
-        ("per_target", lambda f: f["max_hosts_on_port"] >= th["scan.address_min_hosts"]),
-        ("trw", lambda f: f["trw"]),
+        Row("block_scan", lambda f: (f["pairs"] >= th["scan.block_min_pairs"])
+            & (f["hosts"] >= th["scan.block_min_hosts"]) & (f["ports"] >= th["scan.block_min_ports"]),
+            "at least `scan.block_min_pairs` failed (host, port) pairs on at least `scan.block_min_hosts` "
+            "hosts and `scan.block_min_ports` ports: one `block_scan`, target \"H hosts x P ports\""),
+        Row("per_target", lambda f: f["max_ports_on_host"] >= th["scan.port_min_ports"],
+            "some host has at least `scan.port_min_ports` failed ports: one `port_scan` per such host "
+            "(target = the host), and the `address_scan`s of the next row"),
+        Row("per_target", lambda f: f["max_hosts_on_port"] >= th["scan.address_min_hosts"],
+            "some port has at least `scan.address_min_hosts` failed hosts: one `address_scan` per such "
+            "port (target = \"port N\"), and the `port_scan`s of the row above"),
+        Row("trw", lambda f: f["trw"],
+            "the threshold random walk says \"scanner\": the dominant shape, a `port_scan` of the top "
+            "host or an `address_scan` of the top port"),
     )
+
+
+#: Severity of a scan finding (first match wins).
+SCAN_SEVERITY: tuple[Row, ...] = (
+    Row("high", lambda f: f["failed_pairs"] >= f["high_pairs"],
+        "at least `scan.high_pairs` failed (host, port) pairs in the finding"),
+    Row("medium", lambda f: f["trigger"] == "threshold", "a count threshold (a `mode_rules` row) fired"),
+    Row("low", always, "only the threshold random walk flagged the scanner"),
+)
 
 
 def _trw_details(trw_by: pd.DataFrame, actor: str) -> dict:
@@ -263,7 +304,7 @@ def _scan(mine: pd.DataFrame, probes: pd.DataFrame, category: str, scanner: str,
     n_pairs = int(len(mine.drop_duplicates(["peer_addr", "peer_port"])))
     start, end = mine["first_ts"].min(), mine["last_ts"].max()
     duration = (end - start).total_seconds() if pd.notna(start) and pd.notna(end) else 0.0
-    severity = "high" if n_pairs >= th["scan.high_pairs"] else ("medium" if trigger == "threshold" else "low")
+    severity = ev.grade(SCAN_SEVERITY, failed_pairs=n_pairs, high_pairs=th["scan.high_pairs"], trigger=trigger)
     details = {
         "scanner": scanner,
         "targets": ev.capped(hosts),

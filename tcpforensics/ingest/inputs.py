@@ -47,17 +47,18 @@ last name it shares the longest start with.
 Inputs come out in the order of the sources; a folder's files and a pattern's matches in name
 order (``*`` does not match hidden names, as in a shell; a folder walk includes them); the
 pieces of a rotated set together, in time order, where the first of them was met.
+
+Sources are walked and their content classified here; ``ingest.rotation`` groups the pieces
+of rotated captures, ordered by the first and last packet times ``ingest.capture_times``
+reads.
 """
 
 from __future__ import annotations
 
 import errno
 import glob
-import io
 import os
-import re
 import stat
-import struct
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -65,26 +66,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tcpforensics.capture import headers as h
-from tcpforensics.capture.pcapfile import NAT, NotACapture, Walker, _section_order
 from tcpforensics.errors import InputError
 from tcpforensics.ingest import MIN_SCORE, SNIFF_LINES, detect_capture, sniff_text, textio, to_lines
+from tcpforensics.ingest.capture_times import (
+    _GZIP_MAGIC,
+    CAPTURE_HEAD_BYTES,
+    MAX_TAIL_BYTES,
+    RESYNC_SLACK_S,
+    TAIL_BYTES,
+    first_last_times,
+)
+from tcpforensics.ingest.rotation import REORDER_NS, TOLERANCE_NS, _chains, _family
+
+__all__ = [
+    "CAPTURE_HEAD_BYTES", "HEAD_BYTES", "HEAD_LINES", "MAX_TAIL_BYTES", "REORDER_NS", "RESYNC_SLACK_S",
+    "SKIP_BINARY", "SKIP_BROKEN_LINK", "SKIP_DUPLICATE", "SKIP_EMPTY", "SKIP_GZIP", "SKIP_NOT_EVIDENCE",
+    "SKIP_SPECIAL", "SKIP_WALKED", "TAIL_BYTES", "TOLERANCE_NS", "Expansion", "Input", "expand", "first_last_times",
+]
+
 
 #: Bytes read from the head of each folder or glob member to decide whether it is evidence.
 HEAD_BYTES = 256 * 1024
 #: Lines of that head the text formats score: as many as every input's detection sees whole.
 HEAD_LINES = SNIFF_LINES // 2
-#: Bytes read from the head of a capture to find its first packet and interfaces.
-CAPTURE_HEAD_BYTES = 64 * 1024
-#: Bytes first read from the end of a capture to find its last packet (grown up to the max).
-TAIL_BYTES = 256 * 1024
-MAX_TAIL_BYTES = 2 * 1024 * 1024
-#: A rotated piece may start this much before the previous piece's last packet.
-TOLERANCE_NS = 1_000_000_000
-#: Overlap always allowed between pieces, however short (packets reordered at the cut).
-REORDER_NS = 1_000_000
-#: Record timestamps in a pcap tail may go back this much and still be one chain of records.
-RESYNC_SLACK_S = 3600
+
 
 SKIP_EMPTY = "empty"
 SKIP_BINARY = "binary, not a capture"
@@ -95,11 +100,8 @@ SKIP_BROKEN_LINK = "broken symbolic link"
 SKIP_WALKED = "folder already walked (symbolic link)"
 SKIP_DUPLICATE = "same file as an earlier input"
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_DAY_NS = 86400 * 1_000_000_000
-_PLAUSIBLE_SPAN_NS = 50 * 366 * _DAY_NS  # a last packet found from the end: at most 50 years on
+
 _GLOB_CHARS = frozenset("*?[")
-_SHB_BYTES = h.BT_SHB.to_bytes(4, "little")  # the section header type reads the same both ways
 
 
 @dataclass(frozen=True)
@@ -355,16 +357,6 @@ def _whole_lines(head: bytes, cut: bool) -> bytes:
     return head[: end + 1] if head[end : end + 1] == b"\0" else head[:end]
 
 
-# --- rotated captures ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Span:
-    linktypes: frozenset[int]
-    first: int  # ns since the epoch, first timestamped packet in file order
-    last: int  # ns since the epoch, last timestamped packet in file order
-
-
 def _grouped(taken: list[Input]) -> tuple[list[Input], list[list[str]]]:
     """The inputs with each rotated set together (time order, where its first piece was)."""
     families: dict[tuple[str, str], list[str]] = {}
@@ -385,265 +377,3 @@ def _grouped(taken: list[Input]) -> tuple[list[Input], list[list[str]]]:
             ordered += [Input(p, "capture", len(groups)) for p in sets[i]]
             groups.append(sets[i])
     return ordered, groups
-
-
-def _family(path: str) -> tuple[str, str]:
-    """(folder, name with digit runs masked): names that differ only in digits share it.
-
-    A digit run at the end of the name is optional, as tcpdump -C names its first file
-    ``x.pcap`` and the next ones ``x.pcap1``, ``x.pcap2``; a ``.gz`` suffix is ignored, as
-    tcpdump -z gzip compresses every piece but the one it is still writing.
-    """
-    folder, name = os.path.split(os.path.abspath(path))
-    masked = re.sub(r"\d+", "#", re.sub(r"\.gz$", "", name))
-    return folder, re.sub(r"#$", "", masked)
-
-
-def _chains(paths: list[str]) -> list[list[str]]:
-    """Split captures of one name family into sets that follow each other in time."""
-    spans = {p: s for p in paths if (s := _span(p)) is not None}
-    order = sorted(spans, key=lambda p: (spans[p].first, spans[p].last, _natural(p)))
-    chains: list[list[str]] = []
-    for p in order:
-        # two rotated sets of one family (eth0-*, eth1-*): follow the closest name
-        fits = [(_affinity(c[-1], p), spans[c[-1]].last, -i) for i, c in enumerate(chains)
-                if _follows(spans[c[-1]], spans[p])]
-        if fits:
-            chains[-max(fits)[2]].append(p)
-        else:
-            chains.append([p])
-    return chains
-
-
-def _follows(prev: _Span, nxt: _Span) -> bool:
-    """Whether ``nxt`` can be the piece after ``prev``: same link types, starts later, and
-    starts before prev's last packet by no more than reordering at a cut explains (at most
-    TOLERANCE_NS, and at most a tenth of the shorter piece: simultaneous captures overlap
-    for most of their length)."""
-    shorter = min(prev.last - prev.first, nxt.last - nxt.first)
-    slack = min(TOLERANCE_NS, max(REORDER_NS, shorter // 10))
-    return prev.linktypes == nxt.linktypes and nxt.first > prev.first and prev.last - nxt.first <= slack
-
-
-def _natural(path: str) -> tuple:
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", path) if t)
-
-
-def _affinity(a: str, b: str) -> int:
-    """Length of the name two pieces start with (eth1.pcap1 is closer to eth1.pcap than to
-    eth0.pcap1)."""
-    return len(os.path.commonprefix([os.path.basename(a), os.path.basename(b)]))
-
-
-# --- first and last packet times -----------------------------------------------------------
-
-
-def first_last_times(path: str) -> tuple[int, int] | None:
-    """(first, last) packet timestamps of a capture in ns since the epoch, in file order.
-
-    The first packet is read from the head; the last without reading the whole file: pcapng
-    by walking blocks back from the end (each block ends with its length), pcap by finding,
-    in a tail window, the chain of record headers that ends exactly at the end of the file.
-    A gzip-compressed, damaged or cut capture is walked from the start instead (in bounded
-    memory). None when the file is no capture or has no timestamped packet.
-    """
-    span = _span(path)
-    return None if span is None else (span.first, span.last)
-
-
-def _span(path: str) -> _Span | None:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(CAPTURE_HEAD_BYTES)
-            size = os.fstat(fh.fileno()).st_size
-            span = None if head[:2] == _GZIP_MAGIC else _span_from_ends(fh, head, size)
-            if span is None:
-                fh.seek(0)
-                span = _span_by_walking(fh)
-            return span
-    except (OSError, ValueError):
-        return None
-
-
-def _span_from_ends(fh: io.BufferedReader, head: bytes, size: int) -> _Span | None:
-    got = _stamps(head)
-    if got is None or not len(got[1]):
-        return None
-    walker, stamps, _ = got
-    first = int(stamps[0])
-    last = _pcap_last(fh, head, size, first) if walker.format == "pcap" else _pcapng_last(fh, head, size)
-    if last is None or not first - _DAY_NS <= last <= first + _PLAUSIBLE_SPAN_NS:
-        return None  # e.g. a later pcapng section with another resolution: walk instead
-    return _Span(frozenset(walker.linktypes), first, last)
-
-
-def _span_by_walking(fh: io.BufferedReader) -> _Span | None:
-    walker = Walker(fh)
-    first = last = None
-    try:
-        for batch in walker.batches():
-            ts = batch.ts_ns[~batch.bad & (batch.ts_ns != NAT)]
-            if len(ts):
-                first = int(ts[0]) if first is None else first
-                last = int(ts[-1])
-    except NotACapture:
-        return None
-    return None if first is None else _Span(frozenset(walker.linktypes), first, last)
-
-
-def _stamps(data: bytes) -> tuple[Walker, np.ndarray, bool] | None:
-    """The walker, timestamps of the valid records and whether any record was bad, of a
-    capture held in memory (None when it is no capture)."""
-    walker = Walker(io.BufferedReader(io.BytesIO(data)))
-    parts: list[np.ndarray] = []
-    bad = False
-    try:
-        for batch in walker.batches():
-            bad |= bool(batch.bad.any())
-            parts.append(batch.ts_ns[~batch.bad & (batch.ts_ns != NAT)])
-    except NotACapture:
-        return None
-    return walker, (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)), bad
-
-
-def _tails(fh: io.BufferedReader, size: int, floor: int, least: int = 0) -> Iterator[tuple[int, bytes]]:
-    """(start, bytes) of growing windows (from ``least`` bytes) at the end of the file; the
-    last one starts at ``floor`` (after the file header) when the file is not much larger."""
-    window = max(TAIL_BYTES, least)
-    while True:
-        start = size - window
-        start = floor if start < CAPTURE_HEAD_BYTES else start
-        fh.seek(start)
-        yield start, fh.read(size - start)
-        if start == floor or window >= max(MAX_TAIL_BYTES, least):
-            return
-        window = min(4 * window, max(MAX_TAIL_BYTES, least))
-
-
-def _last_of(stream: bytes) -> int | None:
-    """Timestamp of the last record of a stitched stream that reads cleanly to its end."""
-    got = _stamps(stream)
-    if got is None or got[2] or not len(got[1]) or got[0].stopped is not None:
-        return None
-    return int(got[1][-1])
-
-
-def _pcap_last(fh: io.BufferedReader, head: bytes, size: int, first_ns: int) -> int | None:
-    hdr = head[: h.PCAP_FILE.size]
-    order = "<" if int.from_bytes(hdr[:4], "little") in (h.PCAP_MAGIC_US, h.PCAP_MAGIC_NS) else ">"
-    magic, _, _, _, _, snaplen, _ = struct.unpack(order + h.PCAP_FILE.format, hdr)
-    rule = _RecordRule(
-        order=order,
-        max_caplen=snaplen if 0 < snaplen < 0x7FFFFFFF else h.MAX_SNAPLEN,
-        max_frac=1_000_000_000 if magic == h.PCAP_MAGIC_NS else 1_000_000,
-        min_sec=(first_ns - _DAY_NS) // 1_000_000_000,
-    )
-    least = 2 * (h.PCAP_RECORD.size + rule.max_caplen)  # the last record whole, and one before
-    for start, tail in _tails(fh, size, h.PCAP_FILE.size, least):
-        at = _pcap_resync(tail, rule, whole=start == h.PCAP_FILE.size)
-        if at is not None:
-            return _last_of(hdr + tail[at:])
-    return None
-
-
-@dataclass(frozen=True)
-class _RecordRule:
-    """What a pcap record header must look like to be taken as one."""
-
-    order: str
-    max_caplen: int
-    max_frac: int
-    min_sec: int  # a day before the first packet
-
-
-def _pcap_resync(tail: bytes, rule: _RecordRule, whole: bool) -> int | None:
-    """Offset in ``tail`` where a chain of sane record headers starts that lands exactly on
-    its end (the earliest such offset), or None. ``whole``: the chain must start at 0."""
-    a = np.frombuffer(tail, dtype=np.uint8)
-    n = len(a)
-    if n < h.PCAP_RECORD.size:
-        return None
-    offs = np.arange(n - h.PCAP_RECORD.size + 1, dtype=np.int64)
-    sec = h.PCAP_RECORD.get(a, offs, "ts_sec", rule.order).astype(np.int64)
-    frac = h.PCAP_RECORD.get(a, offs, "ts_frac", rule.order)
-    nxt = offs + h.PCAP_RECORD.size + h.PCAP_RECORD.get(a, offs, "caplen", rule.order).astype(np.int64)
-    sane = (nxt - offs - h.PCAP_RECORD.size <= rule.max_caplen) & (frac < rule.max_frac)
-    sane &= (sec >= rule.min_sec) & (nxt <= n)
-    cand, sec, nxt = offs[sane], sec[sane], nxt[sane]
-    m = len(cand)
-    if not m:
-        return None
-    at = np.minimum(np.searchsorted(cand, nxt), m - 1)
-    linked = (cand[at] == nxt) & (sec[at] >= sec - RESYNC_SLACK_S)
-    step = np.concatenate([np.where(nxt == n, m, np.where(linked, at, m + 1)), [m, m + 1]])
-    end = step
-    for _ in range(m.bit_length() + 1):  # pointer doubling: where each chain ends
-        end = end[end]
-    if whole:
-        return 0 if cand[0] == 0 and end[0] == m else None
-    ok = np.flatnonzero((end[:m] == m) & (step[:m] != m))  # at least two records
-    return int(cand[ok[0]]) if len(ok) else None
-
-
-def _pcapng_last(fh: io.BufferedReader, head: bytes, size: int) -> int | None:
-    prefix, order = _section_prefix(head)
-    if not prefix:
-        return None
-    for start, tail in _tails(fh, size, 0):
-        walked = _walk_back(tail, order)
-        if walked is None:
-            return None
-        pos, types = walked
-        if not {h.BT_EPB, h.BT_OPB} & set(types):
-            if start:
-                continue  # no timestamped packet yet: a larger window
-            return None
-        if tail[pos : pos + 4] == _SHB_BYTES:
-            return _last_of(tail[pos:])
-        return _last_of(prefix + tail[pos:]) if start else None
-    return None
-
-
-def _section_prefix(head: bytes) -> tuple[bytes, str]:
-    """The section header and interface blocks of the last section that starts in ``head``,
-    and its byte order (b"" when the head holds no complete section header)."""
-    prefix, order, pos = b"", "<", 0
-    while pos + 12 <= len(head):
-        shb = head[pos : pos + 4] == _SHB_BYTES
-        if shb:
-            new = _section_order(head[pos + 8 : pos + 12])
-            if new is None:
-                break
-            order = new
-        btype, blen = struct.unpack_from(order + "II", head, pos)
-        if blen < 12 or blen % 4 or pos + blen > len(head):
-            break
-        if shb:
-            prefix = head[pos : pos + blen]
-        elif btype == h.BT_IDB and prefix:
-            prefix += head[pos : pos + blen]
-        pos += blen
-    return prefix, order
-
-
-def _walk_back(tail: bytes, order: str) -> tuple[int, list[int]] | None:
-    """From the end of ``tail``, back over whole pcapng blocks (each ends with its length)
-    to the earliest one in the window or a section header: (its offset, block types; none
-    when the last block is larger than the window), or None when the file does not end on
-    a block."""
-    u32 = struct.Struct(order + "I").unpack_from
-    pos, types = len(tail), []
-    while pos >= 12:
-        blen = u32(tail, pos - 4)[0]
-        start = pos - blen
-        if blen < 12 or blen % 4:
-            return (pos, types) if types else None
-        if start < 0:  # the block begins before the window
-            break
-        if u32(tail, start + 4)[0] != blen:
-            return (pos, types) if types else None
-        types.append(u32(tail, start)[0])
-        pos = start
-        if types[-1] == h.BT_SHB:
-            break
-    return pos, types

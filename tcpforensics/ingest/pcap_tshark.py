@@ -74,20 +74,9 @@ def _in_new_loop(source: str, max_packets: int | None) -> Ingested:
 
 
 def _ingest(source: str, max_packets: int | None) -> Ingested:
-    import pyshark
     from pyshark.capture.capture import TSharkCrashException
 
-    params = ["-J", JSON_PROTOCOLS]
-    if max_packets is not None:
-        params += ["-c", str(max_packets)]
-    cap = pyshark.FileCapture(source, use_json=True, keep_packets=False, override_prefs=PREFS,
-                              custom_parameters=params)
-    # pyshark runs `tshark -v` for every capture (~0.3 s); ask once per process instead.
-    cap._Capture__tshark_version = _version()
-    stderr = _Stderr()  # tshark's stderr reaches pyshark's (debug) logger: keep it for messages
-    cap._log.addHandler(stderr)
-    cap._log.setLevel(logging.DEBUG)
-    cap.eventloop.set_exception_handler(lambda loop, context: None)  # its leftover tasks: not ours
+    cap, stderr = _open(source, max_packets)
     rows: list[tuple] = []
     outcome: Counter = Counter()
     skipped: list[tuple[int, str]] = []
@@ -125,22 +114,51 @@ def _ingest(source: str, max_packets: int | None) -> Ingested:
             raise InputError(source, f"tshark could not read it ({reason})")
         stopped = {"after_frame": packets, "reason": f"tshark stopped: {reason}", "where": "tshark"}
     events = _table(rows, source)
+    return Ingested(input=source, format="pcap", events=events, skipped=_skipped(source, skipped),
+                    accounting=_accounting(packets, len(events), outcome, stopped), meta={})
+
+
+def _open(source: str, max_packets: int | None) -> tuple[object, _Stderr]:
+    """A pyshark capture of ``source`` (at most ``max_packets``), and the handler that keeps
+    tshark's stderr."""
+    import pyshark
+
+    params = ["-J", JSON_PROTOCOLS]
+    if max_packets is not None:
+        params += ["-c", str(max_packets)]
+    cap = pyshark.FileCapture(source, use_json=True, keep_packets=False, override_prefs=PREFS,
+                              custom_parameters=params)
+    # pyshark runs `tshark -v` for every capture (~0.3 s); ask once per process instead.
+    cap._Capture__tshark_version = _version()
+    stderr = _Stderr()  # tshark's stderr reaches pyshark's (debug) logger: keep it for messages
+    cap._log.addHandler(stderr)
+    cap._log.setLevel(logging.DEBUG)
+    cap.eventloop.set_exception_handler(lambda loop, context: None)  # its leftover tasks: not ours
+    return cap, stderr
+
+
+def _accounting(packets: int, events: int, outcome: Counter, stopped: dict | None) -> dict:
+    """The accounting of a capture read by tshark: ``packets`` read, ``events`` made, the
+    others by kind (``outcome``)."""
     non_tcp = {k: v for k, v in outcome.items() if k not in ("tcp", "fragment")}
-    acc = {
+    return {
         "records_read": packets,
         "unit": "packet",
-        "events": len(events),
+        "events": events,
         "non_tcp": non_tcp,
         "structural": {},
         "skipped": {"fragment": outcome["fragment"]} if outcome["fragment"] else {},
-        "unaccounted": packets - len(events) - sum(non_tcp.values()) - outcome["fragment"],
+        "unaccounted": packets - events - sum(non_tcp.values()) - outcome["fragment"],
         "engine": "tshark",
         "stopped": stopped,
     }
+
+
+def _skipped(source: str, skipped: list[tuple[int, str]]) -> pd.DataFrame:
+    """The skipped-rows table of the (frame, reason) pairs: IP fragments after the first."""
     sk = pd.DataFrame({"input": source, "line": [f for f, _ in skipped], "reason": [r for _, r in skipped],
                        "text": "IP fragment after the first: carries no TCP header"})
-    sk = sk[list(schema.SKIP_COLUMNS)].astype(schema.SKIP_COLUMNS) if len(sk) else schema.empty_skipped()
-    return Ingested(input=source, format="pcap", events=events, skipped=sk, accounting=acc, meta={})
+    return sk[list(schema.SKIP_COLUMNS)].astype(schema.SKIP_COLUMNS) if len(sk) else schema.empty_skipped()
 
 
 class _Stderr(logging.Handler):

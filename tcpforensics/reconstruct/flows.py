@@ -30,7 +30,7 @@ from tcpforensics.groups import ranges
 from tcpforensics.reconstruct import flow_block, flow_control, flow_orient, flow_sequence, splitting
 from tcpforensics.reconstruct.flow_summary import flow_table, history_strings
 from tcpforensics.reconstruct.packets import ACK, FIN, RST, SYN, Packets, prepare
-from tcpforensics.reconstruct.partition import address_hashes, mix64, tuple_hashes
+from tcpforensics.reconstruct.partition_hashes import address_hashes, mix64, tuple_hashes
 from tcpforensics.reconstruct.parts import Parts, frame
 from tcpforensics.schema import conform_flows
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tcpforensics.config import Config, register_defaults
-from tcpforensics.reconstruct.partition import sender_hashes
+from tcpforensics.reconstruct.partition_hashes import sender_hashes
 
 register_defaults({
     # ours: when at least this share of the verifiable TCP checksums is bad, the capture was

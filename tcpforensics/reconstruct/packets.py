@@ -99,6 +99,36 @@ def _in_nets(addrs: pd.Index, nets: tuple[str, ...]) -> np.ndarray:
 
 def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksums_nets: tuple[str, ...] = ()) -> Packets:
     """Select TCP packet events and sort them by canonical 4-tuple, time and frame."""
+    df, rows = _tcp_rows(events)
+    n = len(df)
+    cats, scode, dcode = _address_text_codes(df)
+    key, dirb = _tuple_keys(df, scode, dcode)
+    ts = df["ts"].to_numpy("datetime64[ns]").view(np.int64) if n else np.zeros(0, np.int64)
+    frame = _int(df["frame"] if "frame" in df.columns else None, n, 0)
+    if "frame" not in df.columns or (frame == 0).all():
+        frame = np.arange(1, n + 1, dtype=np.int64)
+    order = np.lexsort((frame, ts, key))
+    valid = _checksums_valid(df, cats, scode, ignore_checksums, ignore_checksums_nets)
+    inputs = pd.Categorical(df["input"]) if "input" in df.columns else pd.Categorical([None] * n)
+
+    def sorted64(col: np.ndarray) -> np.ndarray:
+        """``col`` in packet order, as int64 (reordered first, in its own narrower width)."""
+        return col[order].astype(np.int64, copy=False)
+
+    small = np.int32 if len(cats) < 2**31 else np.int64
+    return Packets(
+        key=sorted64(key), ts=sorted64(ts), frame=sorted64(frame), dirb=dirb[order], flags=_narrow(df.get("flags"), n, 0)[order],
+        seq=sorted64(_narrow(df.get("seq"), n, 0)), ack=sorted64(_narrow(df.get("ack"), n, 0)),
+        plen=sorted64(_narrow(df.get("payload_len"), n, 0)), window=_narrow(df.get("window"), n, 1)[order],
+        valid=valid[order], sport=_narrow(df["src_port"], n, 0)[order], dport=_narrow(df["dst_port"], n, 0)[order],
+        saddr=sorted64(scode.astype(small)), daddr=sorted64(dcode.astype(small)),
+        addrs=np.asarray(cats, dtype=object), inputs=inputs.take(order) if n else inputs, row=sorted64(rows),
+    )
+
+
+def _tcp_rows(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The TCP packet events with a 4-tuple (and a time, when the table has times), and the row
+    of each in ``events``."""
     df = events
     rows = np.arange(len(df))
     keep = np.ones(len(df), dtype=bool)
@@ -118,12 +148,24 @@ def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksu
     if not ok.all():  # (filtering copies every column)
         df = df[ok]
         rows = rows[ok]
-    n = len(df)
+    return df, rows
+
+
+def _address_text_codes(df: pd.DataFrame) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """The addresses of both columns as text (sorted), and each row's source and destination
+    code into them."""
     src = pd.Categorical(df["src_addr"])
     dst = pd.Categorical(df["dst_addr"])
     cats = src.categories.astype(str).union(dst.categories.astype(str))
     scode = cats.get_indexer(src.categories.astype(str))[src.codes].astype(np.int64)
     dcode = cats.get_indexer(dst.categories.astype(str))[dst.codes].astype(np.int64)
+    return cats, scode, dcode
+
+
+def _tuple_keys(df: pd.DataFrame, scode: np.ndarray, dcode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's canonical 4-tuple key (the same both ways) and its direction (1: the source
+    endpoint is the greater)."""
+    n = len(df)
     a = scode * 65536 + _int(df["src_port"], n, 0)
     b = dcode * 65536 + _int(df["dst_port"], n, 0)
     dirb = (a > b).astype(np.int8)
@@ -134,13 +176,14 @@ def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksu
     del lo
     key *= int(hi.max()) + 1 if n else 1
     key += hi
-    del hi
-    ts = df["ts"].to_numpy("datetime64[ns]").view(np.int64) if n else np.zeros(0, np.int64)
-    frame = _int(df["frame"] if "frame" in df.columns else None, n, 0)
-    if "frame" not in df.columns or (frame == 0).all():
-        frame = np.arange(1, n + 1, dtype=np.int64)
-    order = np.lexsort((frame, ts, key))
-    valid = np.ones(n, dtype=bool)
+    return key, dirb
+
+
+def _checksums_valid(df: pd.DataFrame, cats: pd.Index, scode: np.ndarray, ignore_checksums: bool,
+                     ignore_checksums_nets: tuple[str, ...]) -> np.ndarray:
+    """Per row: not a bad checksum (truncated packets and senders in ``ignore_checksums_nets``
+    aside; every row when ``ignore_checksums``)."""
+    valid = np.ones(len(df), dtype=bool)
     if not ignore_checksums and "checksum" in df.columns:
         bad = _equals(df["checksum"], "bad")
         if "caplen" in df.columns and "wirelen" in df.columns:
@@ -149,18 +192,4 @@ def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksu
         if ignore_checksums_nets:
             bad &= ~_in_nets(cats, tuple(ignore_checksums_nets))[scode]
         valid = ~bad
-    inputs = pd.Categorical(df["input"]) if "input" in df.columns else pd.Categorical([None] * n)
-
-    def sorted64(col: np.ndarray) -> np.ndarray:
-        """``col`` in packet order, as int64 (reordered first, in its own narrower width)."""
-        return col[order].astype(np.int64, copy=False)
-
-    small = np.int32 if len(cats) < 2**31 else np.int64
-    return Packets(
-        key=sorted64(key), ts=sorted64(ts), frame=sorted64(frame), dirb=dirb[order], flags=_narrow(df.get("flags"), n, 0)[order],
-        seq=sorted64(_narrow(df.get("seq"), n, 0)), ack=sorted64(_narrow(df.get("ack"), n, 0)),
-        plen=sorted64(_narrow(df.get("payload_len"), n, 0)), window=_narrow(df.get("window"), n, 1)[order],
-        valid=valid[order], sport=_narrow(df["src_port"], n, 0)[order], dport=_narrow(df["dst_port"], n, 0)[order],
-        saddr=sorted64(scode.astype(small)), daddr=sorted64(dcode.astype(small)),
-        addrs=np.asarray(cats, dtype=object), inputs=inputs.take(order) if n else inputs, row=sorted64(rows),
-    )
+    return valid

@@ -14,6 +14,10 @@ Categorical columns are stored as codes into categories kept per column across c
 two address columns share theirs), so a partition comes back with one set of categories
 however the chunks' categories differed; address categories are reduced to the addresses
 the partition uses.
+
+The parts, each importable from here: the hashes and the row mask (``partition_hashes``), the
+per-input state (``partition_stats``), the categories kept across chunks
+(``partition_categories``) and the ``Partitioner`` that stores the rows (this module).
 """
 
 from __future__ import annotations
@@ -22,8 +26,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -31,240 +34,25 @@ import pyarrow as pa
 
 from tcpforensics import schema
 from tcpforensics.reconstruct.packets import _equals  # the same row test as prepare()
+from tcpforensics.reconstruct.partition_categories import _Categories
+from tcpforensics.reconstruct.partition_hashes import (
+    ADDRESS_COLUMNS,
+    NA_ADDRESS_HASH,
+    PORT_COLUMNS,
+    address_hashes,
+    flow_rows,
+    mix64,
+    route,
+    row_tuple_hashes,
+    sender_hashes,
+    tuple_hashes,
+)
+from tcpforensics.reconstruct.partition_stats import CaptureStats, _input_codes, _ts_ns
 
-#: columns holding addresses: one set of categories for both, hashed by their text
-ADDRESS_COLUMNS: tuple[str, str] = ("src_addr", "dst_addr")
-PORT_COLUMNS: tuple[str, str] = ("src_port", "dst_port")
-#: hash of a missing address (any fixed value other than a string's hash)
-NA_ADDRESS_HASH = np.uint64(0x9E3779B97F4A7C15)
-_PORT_SALT = np.uint64(0xD6E8FEB86659FD93)
-
-
-# --- hashing ----------------------------------------------------------------------------------
-
-
-def mix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finalizer of uint64 values (a new array; overflow wraps)."""
-    x = np.asarray(x, dtype=np.uint64).copy()
-    with np.errstate(over="ignore"):
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return x
-
-
-def address_hashes(values: object) -> np.ndarray:
-    """uint64 hash of each address's text (NA -> NA_ADDRESS_HASH), the same in every process."""
-    text = np.array(values, dtype=object)  # (a copy: NAs are blanked below)
-    na = pd.isna(text)
-    text[na] = ""
-    return np.where(na, NA_ADDRESS_HASH, pd.util.hash_array(_texts(text), categorize=False))
-
-
-def _texts(values: np.ndarray) -> np.ndarray:
-    """Object array of ``str(value)`` for each value (the array itself when all are str)."""
-    return values if pd.api.types.infer_dtype(values) == "string" else values.astype(str).astype(object)
-
-
-def tuple_hashes(src_hash: np.ndarray, src_port: np.ndarray, dst_hash: np.ndarray,
-                 dst_port: np.ndarray) -> np.ndarray:
-    """uint64 hash of each unordered pair of (address hash, port) endpoints."""
-    a = _endpoint_hashes(src_hash, src_port)
-    b = _endpoint_hashes(dst_hash, dst_port)
-    return mix64(mix64(np.minimum(a, b)) ^ np.maximum(a, b))
-
-
-def _endpoint_hashes(addr_hash: np.ndarray, port: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return mix64(np.asarray(addr_hash, np.uint64) ^ mix64(np.asarray(port).astype(np.uint64) + _PORT_SALT))
-
-
-def row_tuple_hashes(events: pd.DataFrame) -> np.ndarray:
-    """``tuple_hashes`` of every row of an event table (missing port -> 0)."""
-    hashes = [_column_address_hashes(events[c]) for c in ADDRESS_COLUMNS]
-    ports = [events[c].to_numpy(dtype=np.int64, na_value=0) for c in PORT_COLUMNS]
-    return tuple_hashes(hashes[0], ports[0], hashes[1], ports[1])
-
-
-def sender_hashes(events: pd.DataFrame) -> np.ndarray:
-    """uint64 hash of every row's sending endpoint (source address text, source port)."""
-    return _endpoint_hashes(_column_address_hashes(events["src_addr"]),
-                            events["src_port"].to_numpy(dtype=np.int64, na_value=0))
-
-
-def _column_address_hashes(col: pd.Series) -> np.ndarray:
-    """Address hashes of a column (a categorical's categories are hashed once each)."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        per_cat = np.r_[address_hashes(col.cat.categories.to_numpy(dtype=object)), NA_ADDRESS_HASH]
-        return per_cat[col.cat.codes.to_numpy()]  # code -1 (NA) -> the appended NA hash
-    return address_hashes(col.to_numpy(dtype=object))
-
-
-def route(events: pd.DataFrame, parts: int) -> np.ndarray:
-    """Partition number of every row of an event table (int64 in [0, parts))."""
-    return (row_tuple_hashes(events) % np.uint64(parts)).astype(np.int64)
-
-
-def flow_rows(events: pd.DataFrame, equals: Callable[[str, str, bool], np.ndarray] | None = None) -> np.ndarray:
-    """Mask of the rows ``flows()`` reads: TCP packets with a 4-tuple and a time (the rows
-    ``packets.prepare`` keeps). ``equals(column, value, lower)`` may stand in for
-    ``packets._equals`` of that column."""
-    test = equals or (lambda c, value, lower: _equals(events[c], value, lower))
-    keep = np.ones(len(events), dtype=bool)
-    if "kind" in events.columns:
-        keep &= test("kind", "packet", False)
-    if "proto" in events.columns:
-        keep &= events["proto"].isna().to_numpy(bool) | test("proto", "tcp", True)
-    for c in (*ADDRESS_COLUMNS, *PORT_COLUMNS, "ts"):
-        if c != "ts" or c in events.columns:
-            keep &= events[c].notna().to_numpy(bool)
-    return keep
-
-
-# --- mergeable per-input state ----------------------------------------------------------------
-
-
-@dataclass
-class CaptureStats:
-    """Per input (None: rows without one): last packet time ``flows()`` would see, in ns
-    (``ends``), rows added (``rows``) and rows ``flows()`` ignores (``other``)."""
-
-    ends: dict[object, int] = field(default_factory=dict)
-    rows: dict[object, int] = field(default_factory=dict)
-    other: dict[object, int] = field(default_factory=dict)
-
-    def merge(self, other: CaptureStats) -> CaptureStats:
-        """The state of both (ends: latest, counts: summed)."""
-        return CaptureStats(_combine(self.ends, other.ends, max), _combine(self.rows, other.rows, int.__add__),
-                            _combine(self.other, other.other, int.__add__))
-
-    def capture_end(self) -> dict[object, pd.Timestamp]:
-        """``ends`` as timestamps: the ``capture_end`` argument of ``flows()``."""
-        return {k: pd.Timestamp(v) for k, v in self.ends.items()}
-
-    def add(self, events: pd.DataFrame) -> None:
-        """Count the rows of one more chunk."""
-        names, codes = _input_codes(events)
-        self.count(names, codes, _ts_ns(events), flow_rows(events))
-
-    def count(self, names: list, codes: np.ndarray, ts: np.ndarray | None, counted: np.ndarray) -> None:
-        """Count rows given as each one's index into input ``names``, time (ns) and whether
-        ``flows()`` reads it."""
-        _accumulate(self.rows, names, np.bincount(codes, minlength=len(names)))
-        _accumulate(self.other, names, np.bincount(codes[~counted], minlength=len(names)))
-        if ts is None or not counted.any():
-            return
-        last = np.full(len(names), np.iinfo(np.int64).min, dtype=np.int64)
-        np.maximum.at(last, codes[counted], ts[counted])
-        seen = np.flatnonzero(np.bincount(codes[counted], minlength=len(names)))
-        chunk_ends = {names[i]: int(last[i]) for i in seen.tolist()}  # one item per input
-        self.ends = _combine(self.ends, chunk_ends, max)
-
-
-def _ts_ns(events: pd.DataFrame) -> np.ndarray | None:
-    return events["ts"].to_numpy("datetime64[ns]").view(np.int64) if "ts" in events.columns else None
-
-
-def _combine(a: dict, b: dict, op: Callable[[int, int], int]) -> dict:
-    """Keys of both; ``op`` of the two values where both have one."""
-    return {k: op(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in a.keys() | b.keys()}
-
-
-def _accumulate(into: dict, names: list, counts: np.ndarray) -> None:
-    for name, n in zip(names, counts.tolist(), strict=True):  # one step per input name
-        if n:
-            into[name] = into.get(name, 0) + n
-
-
-def _input_codes(events: pd.DataFrame) -> tuple[list, np.ndarray]:
-    """Input names (None first, for rows without one) and each row's index into them."""
-    if "input" not in events.columns:
-        return [None], np.zeros(len(events), dtype=np.int64)
-    cat = pd.Categorical(events["input"])
-    return [None, *cat.categories.tolist()], cat.codes.astype(np.int64) + 1
-
-
-# --- categories kept across chunks ------------------------------------------------------------
-
-
-class _Categories:
-    """The categories one column (or the two address columns) took over all chunks, in order
-    of first appearance; a value keeps its code for good. A chunk whose categories extend the
-    previous chunk's (the capture reader's address book only grows) costs a look-up of the new
-    ones only; a look-up probes the known texts against a hash table of the new ones."""
-
-    def __init__(self, dtype: pd.CategoricalDtype) -> None:
-        self.values = np.zeros(0, dtype=object)   # by code
-        self._texts = np.zeros(0, dtype=object)   # str of each value, by code
-        self._hashes = np.array([NA_ADDRESS_HASH], dtype=np.uint64)  # see hashes()
-        self._matches: dict[tuple[str, bool, int], np.ndarray] = {}  # see matches()
-        self._last: tuple[pd.Index, np.ndarray] | None = None  # last categories, their codes (then -1)
-        self.index_dtype = dtype.categories.dtype
-        self.ordered = bool(dtype.ordered)
-
-    def codes(self, col: pd.Series) -> np.ndarray:
-        """The column's values as int32 codes into ``values`` (-1 for NA), new values added."""
-        cat = col.array if isinstance(col.dtype, pd.CategoricalDtype) else pd.Categorical(col)
-        cats = cat.categories
-        if not len(self.values) and len(cats):  # (an empty chunk's may be untyped)
-            self.index_dtype = cats.dtype
-        if self._last is None or not cats.equals(self._last[0]):  # (most chunks repeat them)
-            self._last = cats, np.r_[self._codes_of(cats), -1].astype(np.int32)
-        return self._last[1][cat.codes]
-
-    def _codes_of(self, cats: pd.Index) -> np.ndarray:
-        """Codes of these categories: the previous chunk's for a prefix they repeat."""
-        known = 0
-        if self._last is not None:
-            prev = self._last[0]
-            if len(prev) <= len(cats) and cats[: len(prev)].equals(prev):
-                known = len(prev)
-        head = self._last[1][:known] if known else np.zeros(0, dtype=np.int32)
-        return np.r_[head, self._lookup(cats[known:].to_numpy(dtype=object))].astype(np.int32)
-
-    def _lookup(self, values: np.ndarray) -> np.ndarray:
-        """Codes of distinct ``values``; the ones never seen get new codes."""
-        keys = _texts(values)
-        at = pd.Index(keys).get_indexer(self._texts)  # per known text: its place among keys, or -1
-        out = np.full(len(keys), -1, dtype=np.int64)
-        seen = at >= 0
-        out[at[seen]] = np.flatnonzero(seen)
-        new = np.flatnonzero(out < 0)
-        out[new] = len(self.values) + np.arange(len(new))
-        self.values = np.concatenate([self.values, values[new]])
-        self._texts = np.concatenate([self._texts, keys[new]])
-        return out.astype(np.int32)
-
-    def matches(self, value: str, lower: bool = False) -> np.ndarray:
-        """``packets._equals`` of every value by code, then False (for code -1)."""
-        key = (value, lower, len(self.values))  # (values are only ever added)
-        if key not in self._matches:
-            every = pd.Categorical.from_codes(np.arange(len(self.values)), dtype=self.dtype(self.values))
-            self._matches[key] = np.r_[_equals(pd.Series(every), value, lower), False]
-        return self._matches[key]
-
-    def hashes(self) -> np.ndarray:
-        """``address_hashes`` of every value by code, then NA_ADDRESS_HASH (for code -1)."""
-        done = len(self._hashes) - 1
-        if done < len(self.values):
-            self._hashes = np.r_[self._hashes[:done], address_hashes(self.values[done:]), NA_ADDRESS_HASH]
-        return self._hashes
-
-    def categorical(self, codes: np.ndarray, used: np.ndarray | None = None) -> pd.Categorical:
-        """A categorical of ``codes``; categories ``values[used]`` (default: every value)."""
-        if used is None:
-            return pd.Categorical.from_codes(codes, dtype=self.dtype(self.values))
-        remap = np.full(len(self.values) + 1, -1, dtype=np.int32)  # (last slot: NA stays -1)
-        remap[used] = np.arange(len(used), dtype=np.int32)
-        return pd.Categorical.from_codes(remap[codes], dtype=self.dtype(self.values[used]))
-
-    def dtype(self, values: np.ndarray) -> pd.CategoricalDtype:
-        return pd.CategoricalDtype(pd.Index(values, dtype=self.index_dtype), ordered=self.ordered)
-
-
-# --- the partitioner --------------------------------------------------------------------------
+__all__ = [
+    "ADDRESS_COLUMNS", "NA_ADDRESS_HASH", "PORT_COLUMNS", "CaptureStats", "Partitioner", "address_hashes",
+    "flow_rows", "mix64", "route", "row_tuple_hashes", "sender_hashes", "tuple_hashes",
+]
 
 
 class Partitioner:
@@ -466,6 +254,7 @@ class Partitioner:
             out[c] = _from_arrow(table.column(c), dtype) if kept is None else kept.categorical(
                 codes[c], used if c in addr else None)
         return pd.DataFrame(out)
+
 
 
 def _from_arrow(col: pa.ChunkedArray, dtype: object) -> object:

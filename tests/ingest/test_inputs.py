@@ -21,7 +21,7 @@ import tcpforensics
 from tcpforensics.capture import headers as h
 from tcpforensics.capture.pcapfile import NAT, Walker
 from tcpforensics.errors import InputError
-from tcpforensics.ingest import detect_capture, ingest
+from tcpforensics.ingest import capture_times, detect_capture, ingest
 from tcpforensics.ingest import inputs as inp
 from tests.conftest import corpus_files, corpus_path
 
@@ -547,9 +547,9 @@ def test_last_packet_is_found_from_the_end(path: Path, monkeypatch: pytest.Monke
     """With small windows the tail is really searched (pcap resync, pcapng walk back), and
     never by walking the whole file."""
     path = corpus_path(*path.relative_to(corpus_path()).parts)
-    monkeypatch.setattr(inp, "TAIL_BYTES", 2048)
-    monkeypatch.setattr(inp, "CAPTURE_HEAD_BYTES", 16384)
-    monkeypatch.setattr(inp, "_span_by_walking", lambda fh: pytest.fail("walked the whole file"))
+    monkeypatch.setattr(capture_times, "TAIL_BYTES", 2048)
+    monkeypatch.setattr(capture_times, "CAPTURE_HEAD_BYTES", 16384)
+    monkeypatch.setattr(capture_times, "_span_by_walking", lambda fh: pytest.fail("walked the whole file"))
     assert inp.first_last_times(str(path)) == _oracle(path)
 
 
@@ -560,7 +560,7 @@ def test_cut_capture_is_walked(name: str, cut: int, tmp_path: Path, monkeypatch:
     data = corpus_path("pcap", "zeek", name).read_bytes()
     p = tmp_path / name
     p.write_bytes(data[:-cut])
-    monkeypatch.setattr(inp, "TAIL_BYTES", 4096)
+    monkeypatch.setattr(capture_times, "TAIL_BYTES", 4096)
     assert inp.first_last_times(str(p)) == _oracle(p)
 
 
@@ -593,8 +593,8 @@ def test_pcapng_with_sections_of_other_resolutions(tmp_path: Path, monkeypatch: 
     p.write_bytes(_section(6, [t0 * 10**6 + i for i in range(10)])
                   + _section(9, [(t0 + 1) * 10**9 + i * 1000 for i in range(500)]))
     assert inp.first_last_times(str(p)) == _oracle(p) == (t0 * 10**9, (t0 + 1) * 10**9 + 499_000)
-    monkeypatch.setattr(inp, "TAIL_BYTES", 1024)  # the second section header is out of sight
-    monkeypatch.setattr(inp, "CAPTURE_HEAD_BYTES", 1024)
+    monkeypatch.setattr(capture_times, "TAIL_BYTES", 1024)  # the second section header is out of sight
+    monkeypatch.setattr(capture_times, "CAPTURE_HEAD_BYTES", 1024)
     assert inp.first_last_times(str(p)) == _oracle(p)
 
 
@@ -602,9 +602,9 @@ def test_last_block_larger_than_the_window(tmp_path: Path, monkeypatch: pytest.M
     t0 = 1_700_000_000 * 10**6
     p = tmp_path / "jumbo.pcapng"
     p.write_bytes(_section(6, [t0 + i for i in range(300)]) + _epb(t0 + 300, bytes(9000)))
-    monkeypatch.setattr(inp, "TAIL_BYTES", 1024)
-    monkeypatch.setattr(inp, "CAPTURE_HEAD_BYTES", 1024)
-    monkeypatch.setattr(inp, "_span_by_walking", lambda fh: pytest.fail("walked the whole file"))
+    monkeypatch.setattr(capture_times, "TAIL_BYTES", 1024)
+    monkeypatch.setattr(capture_times, "CAPTURE_HEAD_BYTES", 1024)
+    monkeypatch.setattr(capture_times, "_span_by_walking", lambda fh: pytest.fail("walked the whole file"))
     assert inp.first_last_times(str(p)) == (t0 * 1000, (t0 + 300) * 1000)
 
 
@@ -623,8 +623,8 @@ def test_pcap_resync_is_not_fooled_by_a_header_in_the_last_payload(tmp_path: Pat
     recs.append((t + 999, bytes(40) + fake + bytes(20)))  # ends where the fake record would
     p = tmp_path / "trap.pcap"
     p.write_bytes(_pcap(recs))
-    monkeypatch.setattr(inp, "TAIL_BYTES", 1024)
-    monkeypatch.setattr(inp, "CAPTURE_HEAD_BYTES", 1024)
+    monkeypatch.setattr(capture_times, "TAIL_BYTES", 1024)
+    monkeypatch.setattr(capture_times, "CAPTURE_HEAD_BYTES", 1024)
     assert inp.first_last_times(str(p)) == (t * 1000, (t + 999) * 1000)
 
 
@@ -648,9 +648,9 @@ def test_pcap_tail_resync_property(sizes: list[int], steps: list[int], fill: byt
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "r.pcap"
         p.write_bytes(data)
-        old = inp.TAIL_BYTES, inp.CAPTURE_HEAD_BYTES
-        inp.TAIL_BYTES, inp.CAPTURE_HEAD_BYTES = window, window
+        old = capture_times.TAIL_BYTES, capture_times.CAPTURE_HEAD_BYTES
+        capture_times.TAIL_BYTES, capture_times.CAPTURE_HEAD_BYTES = window, window
         try:
             assert inp.first_last_times(str(p)) == (recs[0][0] * 1000, recs[-1][0] * 1000)
         finally:
-            inp.TAIL_BYTES, inp.CAPTURE_HEAD_BYTES = old
+            capture_times.TAIL_BYTES, capture_times.CAPTURE_HEAD_BYTES = old

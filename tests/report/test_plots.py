@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from tcpforensics.cli import app
 from tcpforensics.pipeline import analyze
-from tcpforensics.report import plots
+from tcpforensics.report import plot_figures, plots
 from tests.conftest import SAMPLES, corpus_files, corpus_path
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -89,7 +89,7 @@ def test_flood_windows_are_shaded() -> None:
     pk = plots._events(plots.event_tables(report.evidence))
     t0 = pk["ts"].to_numpy(dtype="datetime64[ns]").min()
     span = float((pk["ts"].max() - pk["ts"].min()).total_seconds())
-    windows = plots._windows(report.findings, "syn_flood", t0, span)
+    windows = plot_figures._windows(report.findings, "syn_flood", t0, span)
     assert len(windows) == (report.findings["category"] == "syn_flood").sum() >= 1
     start, end = windows[0]
     assert 0 <= start <= end <= span
