@@ -5,7 +5,7 @@ present is handled once for all packets at that layer (numpy over the group), wh
 them to their next layer or to a terminal outcome. The loop runs over layer kinds and
 rounds (nesting depth), never over packets.
 
-The codes, dispatch tables and the ``Packets`` state are in ``capture.layers`` ; this
+The codes, dispatch tables and the ``DecodeState`` are in ``capture.layers`` ; this
 module holds the loop and one handler per layer kind.
 """
 
@@ -50,11 +50,11 @@ from tcpforensics.capture.layers import (
     OUT_TCP,
     OUT_TRUNCATED,
     OUT_UDP,
-    Packets,
+    DecodeState,
 )
 
 
-def decode(p: Packets) -> Packets:
+def decode(p: DecodeState) -> DecodeState:
     """Run the layer machine until every packet has an outcome."""
     layer = p.layer
     for _ in range(MAX_ROUNDS):
@@ -72,7 +72,7 @@ def decode(p: Packets) -> Packets:
 
 # --- handlers -----------------------------------------------------------------------------
 
-def _ethertype(p: Packets, idx: np.ndarray, etype: np.ndarray, default: int = OUT_OTHER_LINK) -> None:
+def _ethertype(p: DecodeState, idx: np.ndarray, etype: np.ndarray, default: int = OUT_OTHER_LINK) -> None:
     codes = _ETYPE_LUT[etype]
     if default != OUT_OTHER_LINK:
         codes[codes == OUT_OTHER_LINK] = default
@@ -82,7 +82,7 @@ def _ethertype(p: Packets, idx: np.ndarray, etype: np.ndarray, default: int = OU
 def _ethertype_layer(header: h.Header, field: str):
     """A decoder for a link header that ends in an EtherType field (Ethernet, 802.1Q, SLL, SLL2)."""
 
-    def decode(p: Packets, idx: np.ndarray) -> None:
+    def decode(p: DecodeState, idx: np.ndarray) -> None:
         idx = p.need(idx, header.size)
         etype = p.u16(idx, header.offsets[field])
         p.off[idx] += header.size
@@ -97,14 +97,14 @@ _eth = _ethertype_layer(h.ETHERNET, "type")
 _vlan = _ethertype_layer(h.VLAN, "type")
 
 
-def _mpls(p: Packets, idx: np.ndarray) -> None:
+def _mpls(p: DecodeState, idx: np.ndarray) -> None:
     idx = p.need(idx, h.MPLS.size)
     bottom = (p.u8(idx, 2) & 1).astype(bool)  # bottom-of-stack bit
     p.off[idx] += h.MPLS.size
     p.goto(idx[bottom], L_MPLS_PAYLOAD)
 
 
-def _mpls_payload(p: Packets, idx: np.ndarray) -> None:
+def _mpls_payload(p: DecodeState, idx: np.ndarray) -> None:
     """No protocol field after MPLS: the first nibble says IPv4, IPv6 or a control word."""
     idx = p.need(idx, 1)
     nibble = p.u8(idx) >> 4
@@ -116,14 +116,14 @@ def _mpls_payload(p: Packets, idx: np.ndarray) -> None:
     p.goto(cw, L_ETH)
 
 
-def _pppoe(p: Packets, idx: np.ndarray) -> None:
+def _pppoe(p: DecodeState, idx: np.ndarray) -> None:
     idx = p.need(idx, h.PPPOE.size)
     proto = p.u16(idx, h.PPPOE.offsets["ppp_proto"])
     p.off[idx] += h.PPPOE.size
     p.goto(idx, _PPP_LUT[proto])
 
 
-def _ppp(p: Packets, idx: np.ndarray) -> None:
+def _ppp(p: DecodeState, idx: np.ndarray) -> None:
     idx = p.need(idx, 2)
     hdlc = p.u16(idx) == 0xFF03  # address and control bytes of HDLC-like framing
     p.off[idx[hdlc]] += 2
@@ -141,7 +141,7 @@ _sll = _ethertype_layer(h.SLL, "proto")
 _sll2 = _ethertype_layer(h.SLL2, "proto")
 
 
-def _family(p: Packets, idx: np.ndarray, family: np.ndarray) -> None:
+def _family(p: DecodeState, idx: np.ndarray, family: np.ndarray) -> None:
     codes = np.full(len(idx), OUT_OTHER_LINK, dtype=np.uint8)
     for fam, code in LOOP_FAMILIES.items():
         codes[family == fam] = code
@@ -149,19 +149,19 @@ def _family(p: Packets, idx: np.ndarray, family: np.ndarray) -> None:
     p.goto(idx, codes)
 
 
-def _null(p: Packets, idx: np.ndarray) -> None:
+def _null(p: DecodeState, idx: np.ndarray) -> None:
     idx = p.need(idx, h.NULL.size)
     le = p.u32(idx, 0, "<")
     be = p.u32(idx, 0, ">")
     _family(p, idx, np.where(le <= 0xFFFF, le, be))  # host order of the capturing machine
 
 
-def _loop(p: Packets, idx: np.ndarray) -> None:
+def _loop(p: DecodeState, idx: np.ndarray) -> None:
     idx = p.need(idx, h.NULL.size)
     _family(p, idx, p.u32(idx, 0, ">"))
 
 
-def _raw(p: Packets, idx: np.ndarray) -> None:
+def _raw(p: DecodeState, idx: np.ndarray) -> None:
     idx = p.need(idx, 1)
     version = p.u8(idx) >> 4
     p.goto(idx, OUT_MALFORMED)
@@ -169,7 +169,7 @@ def _raw(p: Packets, idx: np.ndarray) -> None:
     p.goto(idx[version == 6], L_IPV6)
 
 
-def _ipv4(p: Packets, idx: np.ndarray) -> None:
+def _ipv4(p: DecodeState, idx: np.ndarray) -> None:
     idx = p.need(idx, h.IPV4.size)
     vhl = p.u8(idx)
     ihl = (vhl & 0x0F) * 4
@@ -191,7 +191,7 @@ def _ipv4(p: Packets, idx: np.ndarray) -> None:
     p.goto(idx[(frag & h.IP_OFFMASK) != 0], OUT_FRAGMENT)
 
 
-def _enter_ip(p: Packets, idx: np.ndarray, total: np.ndarray, v6: bool) -> None:
+def _enter_ip(p: DecodeState, idx: np.ndarray, total: np.ndarray, v6: bool) -> None:
     p.depth[idx] += p.ip_off[idx] >= 0  # an IP header inside another: one more tunnel layer
     p.ip_off[idx] = p.off[idx]
     p.ip6[idx] = v6
@@ -199,7 +199,7 @@ def _enter_ip(p: Packets, idx: np.ndarray, total: np.ndarray, v6: bool) -> None:
     p.has_frag_id[idx] = False
 
 
-def _ipv6(p: Packets, idx: np.ndarray) -> None:
+def _ipv6(p: DecodeState, idx: np.ndarray) -> None:
     idx = p.need(idx, h.IPV6.size)
     bad = (p.u8(idx) >> 4) != 6
     p.goto(idx[bad], OUT_MALFORMED)
@@ -213,7 +213,7 @@ def _ipv6(p: Packets, idx: np.ndarray) -> None:
     p.goto(idx, _IP6_LUT[nxt])
 
 
-def _ipext(p: Packets, idx: np.ndarray) -> None:
+def _ipext(p: DecodeState, idx: np.ndarray) -> None:
     """IPv6 extension headers (and AH in IPv4): skip them, noting fragment headers."""
     idx = p.need(idx, 8)
     kind = p.proto[idx]
@@ -233,7 +233,7 @@ def _ipext(p: Packets, idx: np.ndarray) -> None:
     p.goto(f[(word >> 3) != 0], OUT_FRAGMENT)
 
 
-def _udp(p: Packets, idx: np.ndarray) -> None:
+def _udp(p: DecodeState, idx: np.ndarray) -> None:
     idx = p.need(idx, h.UDP.size)
     sport = p.u16(idx, 0)
     dport = p.u16(idx, 2)
@@ -246,7 +246,7 @@ def _udp(p: Packets, idx: np.ndarray) -> None:
     p.goto(idx, codes)
 
 
-def _teredo_headers(p: Packets, idx: np.ndarray) -> None:
+def _teredo_headers(p: DecodeState, idx: np.ndarray) -> None:
     """Skip the optional Teredo authentication (0x0001) and origin indication (0x0000) headers."""
     ok = p.fits(idx, 4)
     auth = idx[ok][p.u16(idx[ok]) == h.TEREDO_AUTH]
@@ -256,7 +256,7 @@ def _teredo_headers(p: Packets, idx: np.ndarray) -> None:
     p.off[origin] += h.TEREDO_ORIGIN_SIZE
 
 
-def _teredo(p: Packets, idx: np.ndarray) -> None:
+def _teredo(p: DecodeState, idx: np.ndarray) -> None:
     """Teredo on its port (3544): optional authentication and origin-indication headers, then IPv6."""
     _teredo_headers(p, idx)
     ok = p.fits(idx, h.IPV6.size)
@@ -265,7 +265,7 @@ def _teredo(p: Packets, idx: np.ndarray) -> None:
     p.goto(v6, L_IPV6)
 
 
-def _teredo_probe(p: Packets, idx: np.ndarray) -> None:
+def _teredo_probe(p: DecodeState, idx: np.ndarray) -> None:
     """UDP on any other port is Teredo (direct, relay or peer traffic) only when its payload is,
     like Zeek's Teredo analyzer checks: after the optional Teredo headers, an IPv6 header whose
     payload length fills the rest of the datagram exactly, with a plausible next header, and a
@@ -284,7 +284,7 @@ def _teredo_probe(p: Packets, idx: np.ndarray) -> None:
     p.goto(c[valid], L_IPV6)
 
 
-def _gtp(p: Packets, idx: np.ndarray) -> None:
+def _gtp(p: DecodeState, idx: np.ndarray) -> None:
     """GTP-U G-PDU (version 1): header, optional fields and extension headers, then IP."""
     ok = p.fits(idx, h.GTP.size)
     p.goto(idx, OUT_UDP)
@@ -315,7 +315,7 @@ def _gtp(p: Packets, idx: np.ndarray) -> None:
     p.goto(idx[nibble == 6], L_IPV6)
 
 
-def _vxlan(p: Packets, idx: np.ndarray) -> None:
+def _vxlan(p: DecodeState, idx: np.ndarray) -> None:
     ok = p.fits(idx, h.VXLAN.size)
     p.goto(idx, OUT_UDP)
     idx = idx[ok]
@@ -324,7 +324,7 @@ def _vxlan(p: Packets, idx: np.ndarray) -> None:
     p.goto(idx, L_ETH)
 
 
-def _gre(p: Packets, idx: np.ndarray) -> None:
+def _gre(p: DecodeState, idx: np.ndarray) -> None:
     idx = p.need(idx, h.GRE.size)
     flags = p.u16(idx)
     proto = p.u16(idx, 2)
@@ -339,7 +339,7 @@ def _gre(p: Packets, idx: np.ndarray) -> None:
     p.goto(idx[(version > 1) | routed], OUT_GRE)
 
 
-def _tcp(p: Packets, idx: np.ndarray) -> None:
+def _tcp(p: DecodeState, idx: np.ndarray) -> None:
     idx = p.need(idx, h.TCP.size)
     p.goto(idx, OUT_TCP)
 

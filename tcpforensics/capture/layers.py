@@ -1,6 +1,6 @@
 """The layer machine's vocabulary (``capture.decode``): the codes of the active layers and of the
 terminal outcomes (with their accounting buckets), the dispatch tables from link types,
-ethertypes and IP protocols to layer codes, and ``Packets``, the decoding state of one batch
+ethertypes and IP protocols to layer codes, and ``DecodeState``, the decoding state of one batch
 that the layer handlers read and move.
 """
 
@@ -99,7 +99,7 @@ _IP6_LUT = _lut(256, OUT_OTHER_IP, {**IP_PROTOCOLS, **{p: L_IPEXT for p in IPV6_
 _PPP_LUT = _lut(65536, OUT_OTHER_LINK, PPP_PROTOCOLS)
 
 
-class Packets:
+class DecodeState:
     """Decoding state of one batch: per-packet layer code, offsets and what the IP layer said."""
 
     def __init__(self, a: np.ndarray, data_off: np.ndarray, caplen: np.ndarray,

@@ -63,7 +63,7 @@ class Tally:
 
 def decode_batch(batch: Batch, tally: Tally, book: AddressBook) -> dict[str, np.ndarray]:
     """TCP columns of one batch (numpy), counting every packet's outcome into ``tally``."""
-    p = layers.Packets(batch.buf, batch.data_off, batch.caplen, batch.wirelen, batch.linktype, batch.bad)
+    p = layers.DecodeState(batch.buf, batch.data_off, batch.caplen, batch.wirelen, batch.linktype, batch.bad)
     d.decode(p)
     t, cols = tcp_fields(p)
     tally.add(batch, p.layer)

@@ -6,10 +6,10 @@ import numpy as np
 
 from tcpforensics.capture import headers as h
 from tcpforensics.capture.checksum import tcp_checksum_ok
-from tcpforensics.capture.layers import OUT_MALFORMED, OUT_TCP, Packets
+from tcpforensics.capture.layers import OUT_MALFORMED, OUT_TCP, DecodeState
 
 
-def tcp_fields(p: Packets) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def tcp_fields(p: DecodeState) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Row indices of TCP packets and their fields (header contradictions -> malformed)."""
     a = p.a
     t = np.flatnonzero(p.layer == OUT_TCP)

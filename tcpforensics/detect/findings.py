@@ -47,7 +47,7 @@ def refs(rows: pd.DataFrame, input_name: str, frame_col: str = "first_frame") ->
 
 def capped(values: Iterable, cap: int = LIST_CAP) -> list:
     """A sorted, de-duplicated, JSON-friendly list of at most ``cap`` values."""
-    vals = {_plain(v) for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))}
+    vals = {_python_scalar(v) for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))}
     try:
         out = sorted(vals)
     except TypeError:
@@ -55,18 +55,20 @@ def capped(values: Iterable, cap: int = LIST_CAP) -> list:
     return out[:cap]
 
 
-def _plain(v: object) -> object:
+def _python_scalar(v: object) -> object:
     if isinstance(v, np.generic):
         return v.item()
     return v
 
 
-def plain(obj: object) -> object:
-    """Recursively turn numpy/pandas scalars into Python ones (for JSON reports)."""
+def finding_values(obj: object) -> object:
+    """A finding's details as Python values, recursively: numpy/pandas scalars as Python ones,
+    NA and NaN as None, timestamps as ISO 8601, floats rounded to 6 digits (the report's
+    ``json_value`` then only has Python values to write)."""
     if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
+        return {str(k): finding_values(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
+        return [finding_values(v) for v in obj]
     if isinstance(obj, (pd.Timestamp, np.datetime64)):
         return None if pd.isna(obj) else pd.Timestamp(obj).isoformat()
     if isinstance(obj, float) and np.isnan(obj):
@@ -105,7 +107,7 @@ def finding(
         "category": category,
         "subject": subject,
         "count": int(count),
-        "details": plain({"target": target, **details}),
+        "details": finding_values({"target": target, **details}),
         "evidence": list(evidence),
         "explanation": explanation,
         "next_step": next_step,

@@ -17,7 +17,7 @@ def finish(out: pd.DataFrame, detail_cols: list[str]) -> pd.DataFrame:
         detail_cols = detail_cols + ["evidence_total"]
     cols = [c for c in detail_cols if c in out.columns]
     recs = out[cols].astype(object).where(out[cols].notna(), None).to_dict("records") if cols else [{}] * len(out)
-    out["details"] = [{k: plain(v) for k, v in r.items() if v is not None} | {"input": i}
+    out["details"] = [{k: python_values(v) for k, v in r.items() if v is not None} | {"input": i}
                       for r, i in zip(recs, out["input"], strict=True)]
     return out
 
@@ -53,12 +53,13 @@ class Missing(dict):
         return "?"
 
 
-def plain(v: object) -> object:
-    """numpy scalars (also inside dicts and lists) as Python values, for JSON reports."""
+def python_values(v: object) -> object:
+    """numpy scalars (also inside dicts and lists) as Python values, nothing else changed (the
+    socket details keep their floats and NA as they are)."""
     if isinstance(v, np.generic):
         return v.item()
     if isinstance(v, dict):
-        return {k: plain(x) for k, x in v.items()}
+        return {k: python_values(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
-        return [plain(x) for x in v]
+        return [python_values(x) for x in v]
     return v

@@ -102,7 +102,7 @@ def _ingest(source: str, max_packets: int | None) -> Ingested:
     if interrupted:
         raise KeyboardInterrupt
     if isinstance(error, TSharkCrashException):
-        # tshark exited with an error and pyshark noticed before close (F8: a race with its
+        # tshark exited with an error and pyshark noticed before close (a race with its
         # exit): the packets it wrote are kept, like the same error reported by close.
         failed = str(error).splitlines()[0]
     elif error is not None:  # tshark failing on a file: one line, like any unusable input

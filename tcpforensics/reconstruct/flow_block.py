@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tcpforensics.groups import ranges
-from tcpforensics.reconstruct.packets import ACK, FIN, RST, SYN, Packets
+from tcpforensics.reconstruct.packets import ACK, FIN, RST, SYN, SortedPackets
 
 
 @dataclass
@@ -46,10 +46,10 @@ def conns(s: np.ndarray, e: np.ndarray) -> Conns:
 class Block:
     """The packets of ``n`` connections, one row per packet (``m`` rows), connections end to end.
 
-    Directions are physical (``direction`` 0 or 1 within the 4-tuple, as ``Packets.dirb``);
+    Directions are physical (``direction`` 0 or 1 within the 4-tuple, as ``SortedPackets.dirb``);
     the per-(connection, direction) arrays (``first_valid`` and those of the steps) have
     ``2 * n`` entries, indexed by ``conn * 2 + direction`` (``cd``). Read-only: the columns may
-    be slices of the ``Packets`` columns.
+    be slices of the ``SortedPackets`` columns.
     """
 
     conns: Conns
@@ -86,7 +86,7 @@ class Block:
         return out
 
 
-def gather(P: Packets, s: np.ndarray, e: np.ndarray) -> Block:
+def gather(P: SortedPackets, s: np.ndarray, e: np.ndarray) -> Block:
     """The block of the connections ``[s[i], e[i])`` of ``P``.
 
     Consecutive connections (the first pass over a partition) are sliced out of ``P``'s

@@ -15,7 +15,7 @@ import numpy as np
 from tcpforensics.groups import first_where
 from tcpforensics.reconstruct import history
 from tcpforensics.reconstruct.flow_block import Block
-from tcpforensics.reconstruct.packets import ACK, SYN, Packets
+from tcpforensics.reconstruct.packets import ACK, SYN, SortedPackets
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Orientation:
         return (self.orig[c] ^ (self.flipped_later[c] & (b.pos[i] <= self.flip_at[c]))).astype(np.int64)
 
 
-def creator(P: Packets, s: np.ndarray, likely_server_ports: frozenset[int]) -> tuple[np.ndarray, np.ndarray]:
+def creator(P: SortedPackets, s: np.ndarray, likely_server_ports: frozenset[int]) -> tuple[np.ndarray, np.ndarray]:
     """(flipped, direction) of each connection at creation (first packets ``s`` of ``P``):
     the first sender, unless it is not a bare SYN and its source port is a likely server port
     while the destination port is not (or both are and the packet has no SYN and the lower source port)."""
@@ -55,7 +55,7 @@ def creator(P: Packets, s: np.ndarray, likely_server_ports: frozenset[int]) -> t
     return flipped, P.dirb[s].astype(np.int64) ^ flipped
 
 
-def orient(P: Packets, s: np.ndarray, b: Block, likely_server_ports: frozenset[int]) -> Orientation:
+def orient(P: SortedPackets, s: np.ndarray, b: Block, likely_server_ports: frozenset[int]) -> Orientation:
     """The :class:`Orientation` of the block's connections (first packets ``s`` of ``P``).
 
     The SYN-ACK-first flip looks at the first two packets that record a history letter (or

@@ -11,7 +11,7 @@ from tcpforensics.reconstruct import zeek_rules as zr
 from tcpforensics.reconstruct.flow_block import Block
 from tcpforensics.reconstruct.flow_control import Control
 from tcpforensics.reconstruct.flow_orient import Orientation
-from tcpforensics.reconstruct.packets import Packets
+from tcpforensics.reconstruct.packets import SortedPackets
 
 NS = 1_000_000_000
 
@@ -39,7 +39,7 @@ def history_strings(b: Block, o: Orientation, zero_win: np.ndarray, retx: np.nda
     return history.assemble(b.n, *(np.concatenate(col) for col in zip(*parts, strict=True)), o.flipped)
 
 
-def flow_table(P: Packets, s: np.ndarray, e: np.ndarray, b: Block, o: Orientation, c: Control,
+def flow_table(P: SortedPackets, s: np.ndarray, e: np.ndarray, b: Block, o: Orientation, c: Control,
                hist: np.ndarray, size: np.ndarray, missed: np.ndarray, end_of_capture: np.ndarray,
                time_wait_ns: int, uids: np.ndarray) -> pd.DataFrame:
     """One row per connection (the packets ``[s, e)`` of ``P``): endpoints, times, counts,
@@ -81,7 +81,7 @@ def flow_table(P: Packets, s: np.ndarray, e: np.ndarray, b: Block, o: Orientatio
     })
 
 
-def _endpoints(P: Packets, s: np.ndarray, orig: np.ndarray) -> dict[str, np.ndarray]:
+def _endpoints(P: SortedPackets, s: np.ndarray, orig: np.ndarray) -> dict[str, np.ndarray]:
     """Originator and responder address and port, from each connection's first packet ``s``."""
     first_is_orig = P.dirb[s] == orig
     o_addr = np.where(first_is_orig, P.saddr[s], P.daddr[s])
@@ -94,7 +94,7 @@ def _endpoints(P: Packets, s: np.ndarray, orig: np.ndarray) -> dict[str, np.ndar
     }
 
 
-def _times(P: Packets, s: np.ndarray, b: Block, c: Control) -> tuple[np.ndarray, np.ndarray]:
+def _times(P: SortedPackets, s: np.ndarray, b: Block, c: Control) -> tuple[np.ndarray, np.ndarray]:
     """(start, end) ns of each connection: its first packet, and its last valid packet sent
     before both endpoints had closed (not before the start)."""
     both_closed_before = c.pre_closed[:, 0] & c.pre_closed[:, 1]

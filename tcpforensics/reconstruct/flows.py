@@ -29,7 +29,7 @@ import pandas as pd
 from tcpforensics.groups import ranges
 from tcpforensics.reconstruct import flow_block, flow_control, flow_orient, flow_sequence, splitting
 from tcpforensics.reconstruct.flow_summary import flow_table, history_strings
-from tcpforensics.reconstruct.packets import ACK, FIN, RST, SYN, Packets, prepare
+from tcpforensics.reconstruct.packets import ACK, FIN, RST, SYN, SortedPackets, prepare
 from tcpforensics.reconstruct.partition_hashes import address_hashes, mix64, tuple_hashes
 from tcpforensics.reconstruct.parts import Parts, frame
 from tcpforensics.schema import conform_flows
@@ -151,7 +151,7 @@ def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | Non
 # --- splitting a 4-tuple into connections -------------------------------------------------
 
 
-def _reconstruct(P: Packets, cfg: FlowConfig,
+def _reconstruct(P: SortedPackets, cfg: FlowConfig,
                  capture_end: Mapping[object, Any] | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Connections of P as Zeek's session manager would cut them, summarized; (table, starts, ends).
 
@@ -208,7 +208,7 @@ def _reconstruct(P: Packets, cfg: FlowConfig,
 BLOCK_PACKETS = 1 << 18
 
 
-def _analyze_blocks(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig,
+def _analyze_blocks(P: SortedPackets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig,
                     cap_end: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """``_analyze`` over consecutive blocks of whole connections of about BLOCK_PACKETS packets."""
     lengths = e - s
@@ -224,7 +224,7 @@ def _analyze_blocks(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig,
     return pd.concat(tables, ignore_index=True), np.concatenate(cuts)
 
 
-def _analyze(P: Packets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig,
+def _analyze(P: SortedPackets, s: np.ndarray, e: np.ndarray, cfg: FlowConfig,
              end_of_capture: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """Summarize the candidate connections ``[s[i], e[i])`` of ``P``; (table, cut) where ``cut``
     is, per connection, the first packet Zeek would put in a new connection (-1: none).
@@ -256,13 +256,13 @@ def _port_in(ports: np.ndarray, members: frozenset[int]) -> np.ndarray:
     return np.isin(ports, list(members))
 
 
-def _last_time(chunk_ts: pd.Series | None, P: Packets) -> int:
+def _last_time(chunk_ts: pd.Series | None, P: SortedPackets) -> int:
     """Reading position in time: the chunk's last packet time (captures come in time order)."""
     ts = chunk_ts.dropna() if chunk_ts is not None else pd.Series(dtype="datetime64[ns]")
     return int(ts.iloc[-1].value) if len(ts) else int(P.ts.max())
 
 
-def _capture_end(P: Packets, given: Mapping[object, Any] | None = None) -> np.ndarray:
+def _capture_end(P: SortedPackets, given: Mapping[object, Any] | None = None) -> np.ndarray:
     """Per packet: the time of the last packet of the same input (capture end for *_final),
     or the later time ``given`` for that input."""
     codes = np.asarray(P.inputs.codes, dtype=np.int64) + 1  # NA input -> 0
@@ -275,7 +275,7 @@ def _capture_end(P: Packets, given: Mapping[object, Any] | None = None) -> np.nd
     return last[codes]
 
 
-def _uids(P: Packets, first: np.ndarray) -> np.ndarray:
+def _uids(P: SortedPackets, first: np.ndarray) -> np.ndarray:
     """Zeek-like connection ids, 'C' + 11 base-62 characters of a hash of the connection's
     canonical 4-tuple (address texts, ports) and start ns: the same in every run and process,
     whichever other packets are analysed with it."""

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
-URG = 0x20  # urgent pointer significant (set with FIN and PSH by nmap -sX)
+from tcpforensics.capture import headers as h
+
+#: The TCP flag bits under their short names (defined once, in capture/headers.py).
+FIN, SYN, RST, PSH, ACK, URG = h.TH_FIN, h.TH_SYN, h.TH_RST, h.TH_PSH, h.TH_ACK, h.TH_URG
 
 
 @dataclass
-class Packets:
+class SortedPackets:
     """Packet columns sorted by (4-tuple, time, frame); ``dirb`` is 1 when the packet goes hi->lo."""
 
     key: np.ndarray      # int64 canonical 4-tuple id (sorted)
@@ -97,7 +99,7 @@ def _in_nets(addrs: pd.Index, nets: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksums_nets: tuple[str, ...] = ()) -> Packets:
+def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksums_nets: tuple[str, ...] = ()) -> SortedPackets:
     """Select TCP packet events and sort them by canonical 4-tuple, time and frame."""
     df, rows = _tcp_rows(events)
     n = len(df)
@@ -116,7 +118,7 @@ def prepare(events: pd.DataFrame, ignore_checksums: bool = False, ignore_checksu
         return col[order].astype(np.int64, copy=False)
 
     small = np.int32 if len(cats) < 2**31 else np.int64
-    return Packets(
+    return SortedPackets(
         key=sorted64(key), ts=sorted64(ts), frame=sorted64(frame), dirb=dirb[order], flags=_narrow(df.get("flags"), n, 0)[order],
         seq=sorted64(_narrow(df.get("seq"), n, 0)), ack=sorted64(_narrow(df.get("ack"), n, 0)),
         plen=sorted64(_narrow(df.get("payload_len"), n, 0)), window=_narrow(df.get("window"), n, 1)[order],

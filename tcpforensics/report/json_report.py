@@ -18,12 +18,12 @@ TOP_LEVEL_KEYS: tuple[str, ...] = ("schema_version", "inputs", "summary", "findi
 INPUT_KEYS: tuple[str, ...] = ("input", "format", "encoding", "snapshots", "events")
 
 
-def plain(v: object) -> object:
+def json_value(v: object) -> object:
     """A value as JSON-ready Python: NA/NaN/inf -> None, timestamps -> ISO 8601, numpy -> Python."""
     if isinstance(v, dict):
-        return {str(k): plain(x) for k, x in v.items()}
+        return {str(k): json_value(x) for k, x in v.items()}
     if isinstance(v, (list, tuple, set, np.ndarray, pd.Series)):
-        return [plain(x) for x in v]
+        return [json_value(x) for x in v]
     if v is None or v is pd.NA or v is pd.NaT:
         return None
     if isinstance(v, (pd.Timestamp, dt.datetime, dt.date)):
@@ -45,7 +45,7 @@ def plain(v: object) -> object:
 
 def records(df: pd.DataFrame) -> list[dict]:
     """A DataFrame as JSON-ready records (NA -> null, timestamps -> ISO 8601)."""
-    return [plain(r) for r in df.astype(object).to_dict(orient="records")]
+    return [json_value(r) for r in df.astype(object).to_dict(orient="records")]
 
 
 def _finding_records(findings: pd.DataFrame) -> list[dict]:
@@ -61,10 +61,10 @@ def _finding_records(findings: pd.DataFrame) -> list[dict]:
 
 
 def _accounting(entry: dict) -> dict:
-    out = {k: plain(entry.get(k)) for k in ACCOUNTING_KEYS}
+    out = {k: json_value(entry.get(k)) for k in ACCOUNTING_KEYS}
     out["structural"] = out["structural"] or {}
     out["skipped"] = out["skipped"] or {}
-    out["extra"] = plain({k: v for k, v in entry.items() if k not in ACCOUNTING_KEYS})
+    out["extra"] = json_value({k: v for k, v in entry.items() if k not in ACCOUNTING_KEYS})
     return out
 
 
@@ -73,8 +73,8 @@ def document(report: Report) -> dict:
     skipped = report.skipped
     return {
         "schema_version": SCHEMA_VERSION,
-        "inputs": [{k: plain(i.get(k)) for k in INPUT_KEYS} for i in report.inputs],
-        "summary": plain(report.summary),
+        "inputs": [{k: json_value(i.get(k)) for k in INPUT_KEYS} for i in report.inputs],
+        "summary": json_value(report.summary),
         "findings": _finding_records(report.findings),
         "tables": {str(k): records(v) for k, v in report.tables.items()},
         "accounting": [_accounting(a) for a in report.accounting],

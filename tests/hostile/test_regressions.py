@@ -11,10 +11,10 @@ from tests.hostile.test_properties import check_text_account
 
 @pytest.mark.parametrize("value", ["9223372036854775808", "18446744073709551615", "99999999999999999999"])
 def test_counter_value_beyond_int64(value):
-    # F7: found by test_properties (mutated /proc/net/netstat); a kernel counter is an unsigned
-    # 64-bit number, so values past int64 are possible, and a damaged dump can hold anything.
+    # A kernel counter is an unsigned 64-bit number, so values past int64 are possible, and a
+    # damaged dump can hold anything.
     data = f"TcpExt: SyncookiesSent ListenOverflows\nTcpExt: 0 {value}\n".encode()
-    # Fixed in counters._values: a value that does not fit int64 is NA (unknown), the rest stay exact.
+    # A value that does not fit int64 is NA (unknown), the rest stay exact.
     check_text_account(data, "counters")
     ing = ingest_text(data, "x", "counters")
     values = dict(zip(ing.counters["counter"], ing.counters["value"], strict=True))
@@ -23,9 +23,8 @@ def test_counter_value_beyond_int64(value):
 
 @pytest.mark.parametrize("year", ["0024", "9999", "1000"])
 def test_date_line_with_a_year_beyond_datetime64(year):
-    # F10: found by atheris (fuzz_counters, a bit flip in a `date` line): a year outside
-    # datetime64[ns] (1678-2261) raised ValueError 'Out of bounds nanosecond timestamp' in
-    # snapshots._times for every text format. Fixed: such a time is unknown (NaT).
+    # A year outside datetime64[ns] (1678-2261) in a `date` line: such a time is unknown (NaT),
+    # for every text format.
     data = f"Thu Mar  7 10:00:30 UTC {year}\ntcp 0 0 1.2.3.4:1 5.6.7.8:2 ESTABLISHED\n".encode()
     check_text_account(data, None)
     ing = ingest_text(data, "x")

@@ -168,9 +168,9 @@ class _CaptureInterruptedInAsyncio:
 
 
 def test_ctrl_c_turned_into_runtime_error_by_asyncio_is_still_an_interrupt(monkeypatch, tmp_path):
-    # CI run of stop 11: SIGINT reached pyshark's event loop inside a task; asyncio raised
-    # "Event loop stopped before Future completed." and the CLI said "tshark could not read it"
-    # (exit 2) instead of "interrupted" (130). ingest/pcap_tshark.py now notes the SIGINT itself.
+    # SIGINT reaching pyshark's event loop inside a task makes asyncio raise "Event loop stopped
+    # before Future completed."; the reader notes the SIGINT itself, so it is an interruption
+    # (exit 130), not "tshark could not read it" (exit 2).
     pyshark = pytest.importorskip("pyshark")
     from tcpforensics.ingest import pcap_tshark as tshark
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from reportkit import findings_frame, make_report, syn_flood_finding
 
-from tcpforensics.report.json_report import TOP_LEVEL_KEYS, plain
+from tcpforensics.report.json_report import TOP_LEVEL_KEYS, json_value
 from tcpforensics.report.render import render
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "report-json.md"
@@ -86,11 +86,11 @@ def test_json_empty_report_keeps_every_section() -> None:
 
 
 def test_plain_handles_numpy_and_pandas_scalars() -> None:
-    assert plain(np.float64("nan")) is None and plain(pd.NA) is None
-    assert plain(np.bool_(True)) is True and plain(np.int32(7)) == 7
-    assert plain(np.datetime64("NaT")) is None
-    assert plain(pd.Timedelta(seconds=1.5)) == 1.5
-    assert not any(isinstance(v, float) and math.isnan(v) for v in plain([1.0, float("nan")]) if v is not None)
+    assert json_value(np.float64("nan")) is None and json_value(pd.NA) is None
+    assert json_value(np.bool_(True)) is True and json_value(np.int32(7)) == 7
+    assert json_value(np.datetime64("NaT")) is None
+    assert json_value(pd.Timedelta(seconds=1.5)) == 1.5
+    assert not any(isinstance(v, float) and math.isnan(v) for v in json_value([1.0, float("nan")]) if v is not None)
 
 
 def test_real_sample_report_keys_are_documented() -> None:
