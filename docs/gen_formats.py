@@ -13,6 +13,9 @@ import inspect
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # (docs/generated.py, when run or loaded by path)
+import generated  # noqa: E402
+
 from tcpforensics.ingest import registry
 
 DOCS = Path(__file__).resolve().parent
@@ -79,11 +82,7 @@ def page(formats: tuple[registry.Format, ...] | None = None) -> str:
 
 def with_table(text: str, table: str, where: Path) -> str:
     """``text`` with the block between ``BEGIN`` and ``END`` replaced by ``table``."""
-    head, begin, rest = text.partition(BEGIN)
-    _, end, tail = rest.partition(END)
-    if not begin or not end:
-        raise SystemExit(f"{where}: no '{BEGIN}' ... '{END}' block")
-    return f"{head}{BEGIN}\n{table}\n{END}{tail}"
+    return generated.with_block(text, BEGIN, END, table, where)
 
 
 def rendered() -> dict[Path, str]:
@@ -96,19 +95,7 @@ def rendered() -> dict[Path, str]:
 
 
 def main() -> int:
-    stale = []
-    for path, text in rendered().items():
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
-        if current == text:
-            continue
-        if "--check" in sys.argv[1:]:
-            stale.append(path)
-        else:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
-    for path in stale:
-        print(f"{path} is out of date: run {COMMAND}", file=sys.stderr)
-    return 1 if stale else 0
+    return generated.write_or_check(rendered(), COMMAND)
 
 
 if __name__ == "__main__":

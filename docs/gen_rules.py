@@ -14,6 +14,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # (docs/generated.py, when run or loaded by path)
+import generated  # noqa: E402
+
 from tcpforensics.detect import (
     closes,
     floods,
@@ -107,12 +110,7 @@ def markers(name: str) -> tuple[str, str]:
 
 def with_table(text: str, name: str, table: str, where: Path) -> str:
     """``text`` with the block of table ``name`` replaced by ``table``."""
-    begin, end = markers(name)
-    head, found, rest = text.partition(begin)
-    _, found_end, tail = rest.partition(end)
-    if not found or not found_end:
-        raise SystemExit(f"{where}: no '{begin}' ... '{end}' block")
-    return f"{head}{begin}\n{table}\n{end}{tail}"
+    return generated.with_block(text, *markers(name), table, where)
 
 
 def rendered() -> dict[Path, str]:
@@ -126,18 +124,7 @@ def rendered() -> dict[Path, str]:
 
 
 def main() -> int:
-    stale = []
-    for path, text in rendered().items():
-        if path.read_text(encoding="utf-8") == text:
-            continue
-        if "--check" in sys.argv[1:]:
-            stale.append(path)
-        else:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
-    for path in stale:
-        print(f"{path} is out of date: run {COMMAND}", file=sys.stderr)
-    return 1 if stale else 0
+    return generated.write_or_check(rendered(), COMMAND)
 
 
 if __name__ == "__main__":
