@@ -1,9 +1,13 @@
-"""Shared fixtures: where the corpus is, and how a test skips (or fails under CI) without it."""
+"""Shared fixtures: where the corpus is, how a test skips (or fails under CI) without it, and
+how a test loads one of the project's scripts (docs generators, benchmark builders)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import settings
@@ -18,6 +22,16 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 SAMPLES = ROOT / "samples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script of the project (not a package module) loaded as a module named after its file
+    (registered in sys.modules: dataclasses look their module up)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def corpus_path(*parts: str) -> Path:

@@ -3,22 +3,17 @@ generated from the rows (docs/gen_rules.py), so a rule cannot change without its
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 
 from tcpforensics.detect import closes, floods, flowjoin, scans, socket_piles, sockets
 from tcpforensics.reconstruct import endpoint_states
 from tcpforensics.reconstruct.rules import Row, always, first_match, markdown_table, which
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 
 
 def _gen_rules():
-    spec = importlib.util.spec_from_file_location("gen_rules", ROOT / "docs" / "gen_rules.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / "docs" / "gen_rules.py")
 
 
 def test_rule_tables_in_docs_are_current() -> None:

@@ -5,7 +5,6 @@ partitions rebuilt a time slice at a time, sorted by time when they step back)."
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import signal
@@ -23,7 +22,7 @@ from tcpforensics.config import Config
 from tcpforensics.detect import captures
 from tcpforensics.reconstruct import evidence as rec
 from tcpforensics.reconstruct import parts
-from tests.conftest import ROOT, corpus_files, corpus_path
+from tests.conftest import ROOT, corpus_files, corpus_path, load_script
 
 CAPTURES = corpus_files("*.pcap*", "pcap", "zeek") + corpus_files("*.pcap*", "pcap", "labeled")
 CHUNK = 97
@@ -108,11 +107,7 @@ def test_empty_partitions_and_the_detector_columns_alone(name: str, tmp_path: Pa
 
 
 def _capbuild():
-    spec = importlib.util.spec_from_file_location("capbuild", ROOT / "benchmarks" / "capbuild.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["capbuild"] = module  # (its dataclasses look their module up)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "capbuild.py")
 
 
 @pytest.mark.corpus

@@ -8,7 +8,8 @@ import pandas as pd
 from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import findings as ev
 from tcpforensics.detect.time_windows import burst_rate, window_counts
-from tcpforensics.reconstruct.conversations import FIN, RST, SYN_SHAPES
+from tcpforensics.reconstruct.conversation_rules import SYN_SHAPES
+from tcpforensics.reconstruct.packets import FIN, RST
 from tcpforensics.reconstruct.rules import Row, always, first_match
 
 #: Thresholds (sources in docs/detection-captures.md).

@@ -11,7 +11,7 @@ from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import findings as ev
 from tcpforensics.detect import trw
 from tcpforensics.groups import first_rows
-from tcpforensics.reconstruct.conversations import SYN_SHAPES
+from tcpforensics.reconstruct.conversation_rules import SYN_SHAPES
 from tcpforensics.reconstruct.rules import Row, always, first_match
 
 #: The scan finding categories.

@@ -70,20 +70,8 @@ from tcpforensics.errors import InputError
 from tcpforensics.ingest import MIN_SCORE, SNIFF_LINES, detect_capture, sniff_text, textio, to_lines
 from tcpforensics.ingest.capture_times import (
     _GZIP_MAGIC,
-    CAPTURE_HEAD_BYTES,
-    MAX_TAIL_BYTES,
-    RESYNC_SLACK_S,
-    TAIL_BYTES,
-    first_last_times,
 )
-from tcpforensics.ingest.rotation import REORDER_NS, TOLERANCE_NS, _chains, _family
-
-__all__ = [
-    "CAPTURE_HEAD_BYTES", "HEAD_BYTES", "HEAD_LINES", "MAX_TAIL_BYTES", "REORDER_NS", "RESYNC_SLACK_S",
-    "SKIP_BINARY", "SKIP_BROKEN_LINK", "SKIP_DUPLICATE", "SKIP_EMPTY", "SKIP_GZIP", "SKIP_NOT_EVIDENCE",
-    "SKIP_SPECIAL", "SKIP_WALKED", "TAIL_BYTES", "TOLERANCE_NS", "Expansion", "Input", "expand", "first_last_times",
-]
-
+from tcpforensics.ingest.rotation import _chains, _family
 
 #: Bytes read from the head of each folder or glob member to decide whether it is evidence.
 HEAD_BYTES = 256 * 1024

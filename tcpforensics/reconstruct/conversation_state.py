@@ -46,7 +46,7 @@ _PACKETS = ("first", "sa", "ack")
 _ORDER = ("tk", "fr", "rw")
 _KEYS = (*(f"{p}_{k}" for p in _PACKETS for k in _ORDER), "last_tk")  # and the latest time key
 #: ``ConversationState.pairs``: hashes of the sending and the receiving endpoint (address text,
-#: port: ``partition.sender_hashes``), the aggregates; then the NEEDED columns of the pair's
+#: port: ``partition_hashes.sender_hashes``), the aggregates; then the NEEDED columns of the pair's
 #: earliest packet.
 PAIR_COLUMNS = ("src_hash", "dst_hash", *_SUMMED, *_ANY, *_KEYS)
 #: ``ConversationState.closes``: the FIN and RST segments, with their pair's hashes.

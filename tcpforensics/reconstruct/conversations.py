@@ -7,10 +7,9 @@ gives the result of a whole event table from those of its partitions by 4-tuple
 the state of each chunk, merged in any order, finishes into the conversations of the whole
 (and its FIN/RST segments); ``conversations`` itself is the finished state of one chunk.
 
-The parts, each importable from here: the table columns and shared array helpers
-(``conversation_columns``), the rule tables that type a conversation (``conversation_rules``),
-the mergeable state (``conversation_state``) and the merge of partitions' results
-(``conversation_merge``).
+The parts: the table columns and shared array helpers (``conversation_columns``), the rule
+tables that type a conversation (``conversation_rules``), the mergeable state
+(``conversation_state``) and the merge of partitions' results (``conversation_merge``).
 """
 
 from __future__ import annotations
@@ -19,42 +18,15 @@ import numpy as np
 import pandas as pd
 
 from tcpforensics.reconstruct.conversation_columns import (
-    COLUMNS,
-    NEEDED,
-    PACKET_COLUMNS,
     _empty,
     _empty_packets,
     _ints,
 )
-from tcpforensics.reconstruct.conversation_merge import (
-    merge_conversation_parts,
-    merge_conversations,
-)
-from tcpforensics.reconstruct.conversation_rules import (
-    CORE,
-    FAILED_RULES,
-    FAMILY_RULES,
-    OUTCOME_RULES,
-    PROBE_RULES,
-    SHAPE_RULES,
-    STATELESS_SHAPES,
-    SYN_SHAPES,
-)
 from tcpforensics.reconstruct.conversation_state import (
-    CLOSE_COLUMNS,
-    PAIR_COLUMNS,
-    ConversationState,
     _finished,
     _packet_table,
     _partial,
 )
-from tcpforensics.reconstruct.packets import ACK, FIN, PSH, RST, SYN, URG
-
-__all__ = [
-    "ACK", "CLOSE_COLUMNS", "COLUMNS", "CORE", "FAILED_RULES", "FAMILY_RULES", "FIN", "NEEDED", "OUTCOME_RULES",
-    "PACKET_COLUMNS", "PAIR_COLUMNS", "PROBE_RULES", "PSH", "RST", "SHAPE_RULES", "STATELESS_SHAPES", "SYN",
-    "SYN_SHAPES", "URG", "ConversationState", "conversations", "merge_conversation_parts", "merge_conversations",
-]
 
 
 def conversations(events: pd.DataFrame, packets: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:

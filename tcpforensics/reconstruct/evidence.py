@@ -21,11 +21,9 @@ from tcpforensics.config import Config
 from tcpforensics.errors import UsageError
 from tcpforensics.ingest.base import Ingested
 from tcpforensics.reconstruct import offload
-from tcpforensics.reconstruct.conversations import (
-    ConversationState,
-    conversations,
-    merge_conversation_parts,
-)
+from tcpforensics.reconstruct.conversation_merge import merge_conversation_parts
+from tcpforensics.reconstruct.conversation_state import ConversationState
+from tcpforensics.reconstruct.conversations import conversations
 from tcpforensics.reconstruct.counters import deltas
 from tcpforensics.reconstruct.flows import FlowConfig, flows, flows_stream, merge_flows
 from tcpforensics.reconstruct.packets import FIN, RST
@@ -59,7 +57,7 @@ class CaptureEvidence:
     input: str
     packets: pd.DataFrame  # the TCP packet events (the plots draw rates from them)
     flows: pd.DataFrame  # schema.FLOW_COLUMNS (or the flow_columns it was built with), in start order
-    conversations: pd.DataFrame  # reconstruct.conversations.COLUMNS, one row per 4-tuple
+    conversations: pd.DataFrame  # reconstruct.conversation_columns.COLUMNS, one row per 4-tuple
     conv_packets: pd.DataFrame  # FIN/RST segments: ts, frame, flags, conv, fwd, src_code, dst_code
 
 

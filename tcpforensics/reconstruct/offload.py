@@ -36,7 +36,7 @@ TALLY_COLUMNS = ("sender", "ok", "bad")
 
 
 def tally(events: pd.DataFrame) -> pd.DataFrame:
-    """Verifiable checksums per sending endpoint (``partition.sender_hashes``): ok and bad
+    """Verifiable checksums per sending endpoint (``partition_hashes.sender_hashes``): ok and bad
     counts (mergeable by :func:`merge`)."""
     if "checksum" not in events.columns or events.empty:
         return _empty()

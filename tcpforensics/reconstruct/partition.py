@@ -37,22 +37,12 @@ from tcpforensics.reconstruct.packets import _equals  # the same row test as pre
 from tcpforensics.reconstruct.partition_categories import _Categories
 from tcpforensics.reconstruct.partition_hashes import (
     ADDRESS_COLUMNS,
-    NA_ADDRESS_HASH,
     PORT_COLUMNS,
-    address_hashes,
     flow_rows,
-    mix64,
-    route,
     row_tuple_hashes,
-    sender_hashes,
     tuple_hashes,
 )
 from tcpforensics.reconstruct.partition_stats import CaptureStats, _input_codes, _ts_ns
-
-__all__ = [
-    "ADDRESS_COLUMNS", "NA_ADDRESS_HASH", "PORT_COLUMNS", "CaptureStats", "Partitioner", "address_hashes",
-    "flow_rows", "mix64", "route", "row_tuple_hashes", "sender_hashes", "tuple_hashes",
-]
 
 
 class Partitioner:

@@ -3,7 +3,7 @@ they are merged: in memory, or spilled to disk and read back a column at a time.
 
 A capture of a million connections gives a flow table and a conversation table of a million
 rows each. Spilled, the partitions' tables wait on disk while the next partitions are rebuilt,
-and the merge (``reconstruct.flows.merge_flows``, ``conversations.merge_conversations``)
+and the merge (``reconstruct.flows.merge_flows``, ``conversation_merge.merge_conversations``)
 assembles the whole table one column at a time, in its final order: memory holds the result
 and one column more, never every part and a copy of them.
 
@@ -152,9 +152,8 @@ class Parts:
             return pd.Categorical(col) if _objects(dtype) else (col.array if isinstance(col.array, pd.Categorical)
                                                                  or not isinstance(col.dtype, np.dtype) else col.to_numpy())
         with pa.OSFile(self._path(p)) as source:
-            field = ipc.open_file(source).schema.get_field_index(name)
-            # only that column's buffers are read
-            reader = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=[field]),
+            # only that column's buffers are read (a part's file holds the columns in table order)
+            reader = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=[self.columns.index(name)]),
                                    memory_pool=pa.system_memory_pool())
             arrow = pa.chunked_array([reader.get_batch(b).column(0) for b in range(reader.num_record_batches)],
                                      type=reader.schema.field(0).type)

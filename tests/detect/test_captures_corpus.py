@@ -16,7 +16,7 @@ from tcpforensics.config import Config
 from tcpforensics.detect import scans
 from tcpforensics.ingest import ingest
 from tcpforensics.reconstruct import evidence
-from tcpforensics.reconstruct.conversations import SYN_SHAPES
+from tcpforensics.reconstruct.conversation_rules import SYN_SHAPES
 from tests.conftest import CORPUS, corpus_files, corpus_path
 
 pytestmark = pytest.mark.corpus

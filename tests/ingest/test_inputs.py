@@ -424,8 +424,8 @@ def test_tcpdump_rotation(tmp_path: Path) -> None:
     assert names == ["flood.pcap", "flood.pcap1", "flood.pcap2"]
     exp = inp.expand([str(tmp_path)])
     assert exp.groups == [[str(tmp_path / n) for n in names]]
-    assert inp.first_last_times(str(tmp_path / "flood.pcap"))[0] == _oracle(src)[0]
-    assert inp.first_last_times(str(tmp_path / "flood.pcap2"))[1] == _oracle(src)[1]
+    assert capture_times.first_last_times(str(tmp_path / "flood.pcap"))[0] == _oracle(src)[0]
+    assert capture_times.first_last_times(str(tmp_path / "flood.pcap2"))[1] == _oracle(src)[1]
 
 
 @pytest.mark.corpus
@@ -475,7 +475,7 @@ def test_simultaneous_captures_are_not_grouped(tmp_path: Path) -> None:
 def test_two_rotated_interfaces_give_two_groups(tmp_path: Path) -> None:
     src = corpus_path(*EVIDENCE["ssh.pcap"])
     eth0 = _rotate(src, tmp_path, ["eth0.pcap", "eth0.pcap1", "eth0.pcap2"])
-    lo, hi = inp.first_last_times(str(eth0[0]))
+    lo, hi = capture_times.first_last_times(str(eth0[0]))
     for p in eth0:  # eth1: the same capture, half a piece later, rotated at the same sizes
         (tmp_path / p.name.replace("eth0", "eth1")).write_bytes(_shifted(p.read_bytes(), (hi - lo) // 2000))
     exp = inp.expand([str(tmp_path)])
@@ -487,8 +487,8 @@ def test_other_link_type_is_not_grouped(tmp_path: Path) -> None:
     null = corpus_path("pcap", "zeek", "http-connect-with-header.pcap")  # BSD loopback, 2015
     eth = corpus_path("pcap", "zeek", "redis-django-cloud.pcapng")  # Ethernet, 2024
     eth_old = corpus_path("pcap", "zeek", "ssh.pcap")  # Ethernet, before 2015
-    assert inp.first_last_times(str(null))[1] < inp.first_last_times(str(eth))[0]
-    assert inp.first_last_times(str(eth_old))[1] < inp.first_last_times(str(null))[0]
+    assert capture_times.first_last_times(str(null))[1] < capture_times.first_last_times(str(eth))[0]
+    assert capture_times.first_last_times(str(eth_old))[1] < capture_times.first_last_times(str(null))[0]
     shutil.copy(null, tmp_path / "a1.pcap")
     shutil.copy(eth, tmp_path / "a2.pcap")
     assert inp.expand([str(tmp_path)]).groups == []
@@ -517,10 +517,10 @@ def test_first_last_times_of_corpus_captures(path: Path, tmp_path: Path) -> None
     path = corpus_path(*path.relative_to(corpus_path()).parts)
     expected = _oracle(path)
     assert expected is not None
-    assert inp.first_last_times(str(path)) == expected
+    assert capture_times.first_last_times(str(path)) == expected
     gz = tmp_path / (path.name + ".gz")
     gz.write_bytes(gzip.compress(path.read_bytes()))
-    assert inp.first_last_times(str(gz)) == expected
+    assert capture_times.first_last_times(str(gz)) == expected
     ing = ingest(str(path))  # where the first and last packets are TCP, read() says the same
     ev = ing.events
     if len(ev) and ev["frame"].iloc[0] == 1:
@@ -535,7 +535,7 @@ def test_first_last_times_match_read_for_most_corpus_captures() -> None:
     exact = 0
     for path in CAPTURES:
         ev = tcpforensics.read(str(path))
-        if len(ev) and inp.first_last_times(str(path)) == (ev["ts"].iloc[0].value, ev["ts"].iloc[-1].value):
+        if len(ev) and capture_times.first_last_times(str(path)) == (ev["ts"].iloc[0].value, ev["ts"].iloc[-1].value):
             exact += 1
     # read() holds TCP only: 3 captures start or end with another protocol (UDP, Teredo)
     assert exact == len(CAPTURES) - 3
@@ -550,7 +550,7 @@ def test_last_packet_is_found_from_the_end(path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(capture_times, "TAIL_BYTES", 2048)
     monkeypatch.setattr(capture_times, "CAPTURE_HEAD_BYTES", 16384)
     monkeypatch.setattr(capture_times, "_span_by_walking", lambda fh: pytest.fail("walked the whole file"))
-    assert inp.first_last_times(str(path)) == _oracle(path)
+    assert capture_times.first_last_times(str(path)) == _oracle(path)
 
 
 @pytest.mark.corpus
@@ -561,7 +561,7 @@ def test_cut_capture_is_walked(name: str, cut: int, tmp_path: Path, monkeypatch:
     p = tmp_path / name
     p.write_bytes(data[:-cut])
     monkeypatch.setattr(capture_times, "TAIL_BYTES", 4096)
-    assert inp.first_last_times(str(p)) == _oracle(p)
+    assert capture_times.first_last_times(str(p)) == _oracle(p)
 
 
 def test_first_last_times_of_what_is_no_capture(tmp_path: Path) -> None:
@@ -570,8 +570,8 @@ def test_first_last_times_of_what_is_no_capture(tmp_path: Path) -> None:
     (tmp_path / "header-only.pcap").write_bytes(h.PCAP_FILE.pack("<"))
     (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b" + bytes(50))
     for name in ("empty", "text", "header-only.pcap", "bad.gz", "missing"):
-        assert inp.first_last_times(str(tmp_path / name)) is None
-    assert inp.first_last_times(str(tmp_path)) is None
+        assert capture_times.first_last_times(str(tmp_path / name)) is None
+    assert capture_times.first_last_times(str(tmp_path)) is None
 
 
 def _epb(ts: int, data: bytes, iface: int = 0) -> bytes:
@@ -592,10 +592,10 @@ def test_pcapng_with_sections_of_other_resolutions(tmp_path: Path, monkeypatch: 
     p = tmp_path / "merged.pcapng"  # cat a.pcapng b.pcapng: µs, then ns, a second apart
     p.write_bytes(_section(6, [t0 * 10**6 + i for i in range(10)])
                   + _section(9, [(t0 + 1) * 10**9 + i * 1000 for i in range(500)]))
-    assert inp.first_last_times(str(p)) == _oracle(p) == (t0 * 10**9, (t0 + 1) * 10**9 + 499_000)
+    assert capture_times.first_last_times(str(p)) == _oracle(p) == (t0 * 10**9, (t0 + 1) * 10**9 + 499_000)
     monkeypatch.setattr(capture_times, "TAIL_BYTES", 1024)  # the second section header is out of sight
     monkeypatch.setattr(capture_times, "CAPTURE_HEAD_BYTES", 1024)
-    assert inp.first_last_times(str(p)) == _oracle(p)
+    assert capture_times.first_last_times(str(p)) == _oracle(p)
 
 
 def test_last_block_larger_than_the_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -605,7 +605,7 @@ def test_last_block_larger_than_the_window(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(capture_times, "TAIL_BYTES", 1024)
     monkeypatch.setattr(capture_times, "CAPTURE_HEAD_BYTES", 1024)
     monkeypatch.setattr(capture_times, "_span_by_walking", lambda fh: pytest.fail("walked the whole file"))
-    assert inp.first_last_times(str(p)) == (t0 * 1000, (t0 + 300) * 1000)
+    assert capture_times.first_last_times(str(p)) == (t0 * 1000, (t0 + 300) * 1000)
 
 
 def _pcap(records: list[tuple[int, bytes]], snaplen: int = 65535) -> bytes:
@@ -625,7 +625,7 @@ def test_pcap_resync_is_not_fooled_by_a_header_in_the_last_payload(tmp_path: Pat
     p.write_bytes(_pcap(recs))
     monkeypatch.setattr(capture_times, "TAIL_BYTES", 1024)
     monkeypatch.setattr(capture_times, "CAPTURE_HEAD_BYTES", 1024)
-    assert inp.first_last_times(str(p)) == (t * 1000, (t + 999) * 1000)
+    assert capture_times.first_last_times(str(p)) == (t * 1000, (t + 999) * 1000)
 
 
 @settings(max_examples=60, deadline=None)
@@ -651,6 +651,6 @@ def test_pcap_tail_resync_property(sizes: list[int], steps: list[int], fill: byt
         old = capture_times.TAIL_BYTES, capture_times.CAPTURE_HEAD_BYTES
         capture_times.TAIL_BYTES, capture_times.CAPTURE_HEAD_BYTES = window, window
         try:
-            assert inp.first_last_times(str(p)) == (recs[0][0] * 1000, recs[-1][0] * 1000)
+            assert capture_times.first_last_times(str(p)) == (recs[0][0] * 1000, recs[-1][0] * 1000)
         finally:
             capture_times.TAIL_BYTES, capture_times.CAPTURE_HEAD_BYTES = old

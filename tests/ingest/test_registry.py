@@ -16,17 +16,14 @@ from typer.testing import CliRunner
 import tcpforensics.cli
 from tcpforensics.ingest import formats as formats_package
 from tcpforensics.ingest import ingest, registry
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 from tests.hostile import mutate
 
 harness = mutate.harness
 
 
 def _gen_formats():
-    spec = importlib.util.spec_from_file_location("gen_formats", ROOT / "docs" / "gen_formats.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / "docs" / "gen_formats.py")
 
 
 def test_every_format_declares_what_it_must() -> None:

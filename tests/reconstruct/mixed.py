@@ -9,7 +9,7 @@ import pandas as pd
 
 import tcpforensics
 from tcpforensics import schema
-from tcpforensics.reconstruct.partition import ADDRESS_COLUMNS
+from tcpforensics.reconstruct.partition_hashes import ADDRESS_COLUMNS
 from tests.conftest import FIXTURES
 
 FLOW_FIXTURES = sorted((FIXTURES / "flows").glob("*.pcap"))

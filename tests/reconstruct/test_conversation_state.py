@@ -18,15 +18,12 @@ from hypothesis import strategies as st
 
 import tcpforensics
 from tcpforensics import schema
-from tcpforensics.reconstruct.conversations import (
-    FIN,
-    PROBE_RULES,
-    RST,
-    ConversationState,
-    conversations,
-)
+from tcpforensics.reconstruct.conversation_rules import PROBE_RULES
+from tcpforensics.reconstruct.conversation_state import ConversationState
+from tcpforensics.reconstruct.conversations import conversations
 from tcpforensics.reconstruct.evidence import tcp_packets
-from tcpforensics.reconstruct.partition import ADDRESS_COLUMNS
+from tcpforensics.reconstruct.packets import FIN, RST
+from tcpforensics.reconstruct.partition_hashes import ADDRESS_COLUMNS
 from tcpforensics.reconstruct.rules import first_match
 from tests.conftest import FIXTURES, corpus_files, corpus_path
 from tests.reconstruct.mixed import mixed_fixtures

@@ -20,9 +20,11 @@ from hypothesis import strategies as st
 import tcpforensics
 from tcpforensics import schema
 from tcpforensics.ingest.pcap import iter_events
-from tcpforensics.reconstruct.conversations import conversations, merge_conversations
+from tcpforensics.reconstruct.conversation_merge import merge_conversations
+from tcpforensics.reconstruct.conversations import conversations
 from tcpforensics.reconstruct.flows import flows, merge_flows
-from tcpforensics.reconstruct.partition import ADDRESS_COLUMNS, Partitioner, route
+from tcpforensics.reconstruct.partition import Partitioner
+from tcpforensics.reconstruct.partition_hashes import ADDRESS_COLUMNS, route
 from tests.conftest import FIXTURES, corpus_files, corpus_path
 from tests.reconstruct.mixed import mixed_fixtures
 
