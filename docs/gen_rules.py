@@ -19,15 +19,17 @@ import generated  # noqa: E402
 
 from tcpforensics.detect import (
     closes,
+    conntrack_view,
     floods,
     flowjoin,
     scans,
     socket_checks,
+    socket_conntrack,
     socket_counters,
     socket_piles,
     sockets,
 )
-from tcpforensics.reconstruct import endpoint_states
+from tcpforensics.reconstruct import endpoint_states, flowlog_rules
 from tcpforensics.reconstruct import sockets as socket_timelines
 from tcpforensics.reconstruct.rules import markdown_table
 
@@ -76,11 +78,18 @@ def close_kinds_reported() -> str:
 TABLES: dict[tuple[str, str], Callable[[], str]] = {
     ("flows.md", "close"): lambda: markdown_table(endpoint_states.CLOSE_RULES, ("close", "rule")),
     ("flows.md", "suricata"): lambda: markdown_table(endpoint_states.SURICATA_RULES, ("tcp.state", "when")),
+    ("flows.md", "suricata finals"): lambda: markdown_table(flowlog_rules.SURICATA_FINALS, ("resp_final", "when")),
+    ("flows.md", "flag letters"): lambda: markdown_table(flowlog_rules.FLAG_LETTERS, ("letters (orig/resp)", "when")),
+    ("flows.md", "log conn_state"): lambda: markdown_table(flowlog_rules.CONN_STATE_RULES, ("conn_state", "when")),
+    ("flows.md", "log endpoints"): lambda: markdown_table(flowlog_rules.ENDPOINT_RULES, ("paths (finals)", "when")),
     ("states.md", "close kind"): close_kinds,
     ("states.md", "local role"): lambda: markdown_table(socket_timelines.LOCAL_ROLE_RULES, ("local role", "when")),
     ("detection-sockets.md", "socket rules"): socket_rules,
     ("detection-sockets.md", "syn_flood patterns"): lambda: patterns(socket_piles.SYN_FLOOD_PATTERNS),
     ("detection-sockets.md", "syn_sent patterns"): lambda: patterns(socket_piles.SYN_SENT_PATTERNS),
+    ("detection-sockets.md", "conntrack patterns"): lambda: patterns(socket_conntrack.CONNTRACK_PATTERNS),
+    ("detection-sockets.md", "conntrack view"):
+        lambda: markdown_table(conntrack_view.CONNTRACK_VIEW, ("socket of", "when")),
     ("detection-sockets.md", "listener severity"):
         lambda: markdown_table(socket_checks.LISTENER_SEVERITY, ("severity", "when")),
     ("detection-sockets.md", "counter severity"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import operator
 import shutil
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,7 @@ CORPUS_SEEDS: dict[str, tuple[str, ...]] = {
     "proc_net_tcp": ("text/jc/linux-proc/net_tcp*[!n]",),
     "counters": ("text/jc/linux-proc/net_netstat",),
     "pcap": ("pcap/**/*.pcap", "pcap/**/*.pcapng", "pcap/**/*.gz"),
+    "zeek_conn": ("pcap/zeek/*.conn.log", "pcap/zeek/*.conn.cut", "pcap/labeled/labels/*.conn.log"),
 }
 
 
@@ -80,6 +82,21 @@ def check_text(target: str, data: bytes) -> None:
     _checked_account(lambda: ingest_text(data, "fuzz-input", target))
 
 
+def check_flowlog(target: str, data: bytes) -> None:
+    """Read ``data`` as the flow log ``target``: InputError or an exact account (records =
+    flows + skipped + structural); one input in eight with flows also has its flows and
+    conversations built (the costly part; the property tests build them on every input)."""
+    from tcpforensics.ingest import flowlogs
+    from tcpforensics.reconstruct import flowlogs as evidence
+
+    got = []
+    acc = _checked_account(lambda: got.append(flowlogs.ingest_bytes(data, "fuzz-input", target)) or got[0])
+    if acc is not None:
+        assert acc["records_read"] == acc["flows"] + sum(acc["skipped"].values()) + sum(acc["structural"].values())
+        if acc["flows"] and zlib.crc32(data) % 8 == 0:
+            assert len(evidence.evidence("fuzz-input", [got[0].meta["flows"]]).flows) <= acc["flows"]
+
+
 def check_capture(target: str, data: bytes) -> None:
     """Read ``data`` as a capture: InputError or packets read == TCP + non-TCP + skipped."""
     acc = _checked_account(lambda: _format(target).module.ingest_bytes(data, "fuzz-input", progress=False))
@@ -108,6 +125,8 @@ def target_fn(target: str) -> Callable[[bytes], None]:
     """The one-input function of a format's target."""
     if _format(target).kind == "capture":
         return lambda data: check_capture(target, data)
+    if _format(target).kind == "flowlog":
+        return lambda data: check_flowlog(target, data)
     return lambda data: check_text(target, data)
 
 

@@ -106,12 +106,36 @@ def jc_rows(path: Path) -> tuple[pd.DataFrame, bool]:
             "dst_addr": df["remote_address"], "dst_port": df["remote_port"],
             "state": df["state"].map(lambda s: vocab.PROC_STATES[int(s, 16)]),
         }), False
+    if rows and "command" in rows[0] and "name" in rows[0]:  # lsof
+        return _jc_lsof(rows), True
     from tests.ingest.jc_compare import jc_frame  # netstat (Linux, BSD, macOS, Windows)
 
     out = jc_frame(path)
     net = pd.DataFrame([r for r in rows if r.get("kind", "network") == "network"])
     out["proto"] = net["proto"].str.lower().str.extract(r"^(tcp|udp|raw|icm)", expand=False)  # raw too
     return out, "pid" in out and out["pid"].notna().any()
+
+
+def _jc_lsof(rows: list[dict]) -> pd.DataFrame:
+    """jc's lsof rows of network files (TYPE IPv4/IPv6) as our key columns. jc reads NODE as an
+    integer and gives None for TCP/UDP: the protocol is told by NAME, where lsof prints a state
+    for TCP sockets only."""
+    df = pd.DataFrame([r for r in rows if r.get("type") in ("IPv4", "IPv6")], columns=["name", "pid"])
+    name = df["name"].str.extract(r"^(?P<l>[^ >]+?)(?:->(?P<r>\S+))?(?: \((?P<s>[A-Za-z0-9_]+)\))?\s*$")
+    proto = pd.Series(["tcp" if pd.notna(s) else "udp" for s in name["s"]], index=df.index)
+
+    def endpoint(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        e = text.str.extract(r"^(?:\[(?P<b>[^\]]*)\]|(?P<a>[^\[\]]*?))(?::(?P<p>[^:\]]*))?$")
+        return e["b"].fillna(e["a"]), e["p"]
+
+    la, lp = endpoint(name["l"])
+    ra, rp = endpoint(name["r"].fillna(""))
+    return pd.DataFrame({
+        "proto": proto, "src_addr": la, "src_port": endpoints.ports(lp.fillna(""), proto),
+        "dst_addr": ra.replace("", None), "dst_port": endpoints.ports(rp.fillna(""), proto),
+        "state": vocab.normalize(name["s"]).astype(object),
+        "pid": pd.to_numeric(df["pid"], errors="coerce").astype("Int64"),
+    })
 
 
 def _lost(k: list[str]) -> bool:
@@ -185,7 +209,8 @@ def jc_section(corpus: Path, limit: int | None) -> tuple[list[str], str]:
             "A row matches when protocol, both addresses and ports, the state (TCP rows; normalized) and, "
             "where both sides show one, the pid are equal; rows are matched as multisets. jc keeps service "
             "names ('ssh') and brackets ('[::]'): both are resolved/removed on jc's side first. Rows jc "
-            "returns for UNIX sockets are skipped lines on ours and left out of both counts.")
+            "returns for UNIX sockets are skipped lines on ours and left out of both counts; of lsof's "
+            "files, only the network ones (TYPE IPv4/IPv6) are compared.")
     body = md_table(["fixture", "rows (ours)", "rows (jc)", "rows matching", "format; compared on", "differences"], rows)
     summary = f"jc: {pct(tot[2], tot[1])} of jc's rows matched ({tot[0]} rows ours)"
     return [head, "", *body], summary

@@ -28,6 +28,7 @@ from tcpforensics.detect import captures
 from tcpforensics.errors import InputError, UsageError
 from tcpforensics.ingest import (
     detect_capture,
+    flowlogs,
     ingest,
     ingest_text,
     is_capture_file,
@@ -39,6 +40,7 @@ from tcpforensics.ingest.inputs import expand
 from tcpforensics.ingest.pcap import CaptureStream
 from tcpforensics.parallel import map_inputs
 from tcpforensics.reconstruct import evidence as rec
+from tcpforensics.reconstruct import flowlogs as flowlog_evidence
 from tcpforensics.reconstruct.flows import FlowConfig
 from tcpforensics.report.model import Report, build_report
 
@@ -99,6 +101,10 @@ def reconstruct_one(work: Work) -> Done:
     memory); the pieces of a rotated capture become one capture, so a connection spanning two
     pieces is one flow. Text dumps and standard input are read whole."""
     pieces = [work.source] if isinstance(work.source, str) else list(work.source)
+    if all(flowlogs.claims(p, work.input_format) for p in pieces):  # flow logs: records -> flows evidence
+        items = [flowlogs.ingest(p, work.input_format) for p in pieces]
+        capture = flowlog_evidence.evidence(rotated_name(pieces), [i.meta.pop("flows") for i in items])
+        return Done(items, capture)
     if pieces == ["-"] and work.input_format in (None, "pcap"):
         head, fh = open_stdin()
         if work.input_format == "pcap" or detect_capture(head):

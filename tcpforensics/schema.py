@@ -53,7 +53,7 @@ class Column:
 # tables of that kind (``conform`` adds them, all NA, when tables of both kinds are combined).
 
 EVENT_COLUMNS: tuple[Column, ...] = (
-    Column("ts", "datetime64[ns]", "both", "time: packet timestamp (UTC) or the snapshot's timestamp line as printed (naive); NaT when the dump has none"),
+    Column("ts", "datetime64[ns]", "both", "time: packet timestamp (UTC), the event's own time (conntrack -E -o timestamp, UTC) or the snapshot's timestamp line as printed (naive); NaT when the dump has none"),
     Column("input", "category", "both", "the input as named on the command line (path, or '-' for stdin)"),
     Column("kind", KIND_DTYPE, "both", "socket (a row of a socket table) or packet (a captured TCP segment)"),
     Column("proto", "category", "both", "tcp, udp or raw (lower case; tcp6/udp6 are folded into proto + family); TCP rows are the focus, the others keep no TCP state"),
@@ -71,6 +71,16 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("recv_q", "Int64", "socket", "receive queue bytes (Recv-Q)"),
     Column("send_q", "Int64", "socket", "send queue bytes (Send-Q)"),
     Column("timer", "category", "socket", "timer column as printed (netstat -o, ss -o), e.g. 'keepalive (7.2/0/0)'"),
+    Column("reply_src_addr", "category", "socket", "conntrack: source address of the reply direction (the original destination unless destination NAT)"),
+    Column("reply_src_port", "UInt16", "socket", "conntrack: source port of the reply direction"),
+    Column("reply_dst_addr", "category", "socket", "conntrack: destination address of the reply direction (the original source unless source NAT)"),
+    Column("reply_dst_port", "UInt16", "socket", "conntrack: destination port of the reply direction"),
+    Column("ct_status", "category", "socket", "conntrack: bracketed status flags as printed, space-joined (UNREPLIED, ASSURED, OFFLOAD, HW_OFFLOAD)"),
+    Column("ct_timeout", "Int64", "socket", "conntrack: seconds before the entry expires"),
+    Column("ct_mark", "Int64", "socket", "conntrack: the connection mark (mark=)"),
+    Column("ct_zone", "Int32", "socket", "conntrack: the zone (zone=; /proc/net/nf_conntrack prints it)"),
+    Column("ct_event", "category", "socket", "conntrack -E: NEW, UPDATE or DESTROY"),
+    Column("ct_id", "Int64", "socket", "conntrack: the entry's id (-o id)"),
     Column("snapshot", "Int32", "socket", "index of the snapshot within the input (0 for a single dump)"),
     Column("line", "Int64", "both", "1-based line number in the input (sockets); for packets NA (see frame)"),
     # packet columns
@@ -228,6 +238,29 @@ FLOW_DTYPES: dict[str, object] = {c.name: c.dtype for c in FLOW_COLUMNS}
 def conform_flows(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with exactly the flow columns, in order, with schema dtypes."""
     return _conform(df, FLOW_DTYPES)
+
+
+# --- flow-log records (Zeek conn.log, Suricata eve.json flow, VPC flow logs) ------------------
+# A flow-log format gives one row per record: the flow columns it knows (NA for the others)
+# and these; reconstruct/flowlogs.py derives the rest of the flow table from them.
+
+FLOW_RECORD_EXTRA: tuple[Column, ...] = (
+    Column("line", "Int64", "flowlog", "1-based line of the record in its log (the flow's first_frame and last_frame)"),
+    Column("orig_flags", "UInt16", "flowlog", "TCP flags the originator sent, OR-ed over the record (Suricata tcp_flags_ts, VPC tcp-flags); NA when the log has none"),
+    Column("resp_flags", "UInt16", "flowlog", "TCP flags the responder sent, OR-ed (Suricata tcp_flags_tc)"),
+    Column("tool_state", "category", "flowlog", "the tool's own state word (Suricata tcp.state, VPC log-status)"),
+    Column("tool_reason", "category", "flowlog", "why the tool ended the record (Suricata flow.reason and flow.state, VPC action)"),
+    Column("one_way", "boolean", "flowlog", "the record counts one direction only (VPC: a reply is another record)"),
+    Column("interface", "category", "flowlog", "where the record was taken (VPC interface-id)"),
+    Column("orig_ip_bytes", "Int64", "flowlog", "IP bytes the originator sent (headers included: Suricata, VPC, Zeek's orig_ip_bytes)"),
+    Column("resp_ip_bytes", "Int64", "flowlog", "IP bytes the responder sent"),
+)
+FLOW_RECORD_DTYPES: dict[str, object] = {**FLOW_DTYPES, **{c.name: c.dtype for c in FLOW_RECORD_EXTRA}}
+
+
+def conform_flow_records(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with exactly the flow-record columns (flow columns, then FLOW_RECORD_EXTRA)."""
+    return _conform(df, FLOW_RECORD_DTYPES)
 
 
 # --- skipped records (input accounting) ---------------------------------------------------

@@ -28,6 +28,9 @@ def diagnose_one(capture: CaptureEvidence, config: Config) -> tuple[list[dict], 
     if len(flagged):
         tables["scan_candidates"] = flagged[flagged["failures"] > 0].head(20).reset_index(drop=True)
     rows = [{**r, "input": capture.input} for r in scan_rows + flood_rows + close_rows]  # a few
+    limits = getattr(capture, "limits", None)  # evidence that is not packets says what it cannot show
+    if limits:
+        rows = [{**r, "details": {**r["details"], "log_limits": limits}} for r in rows]
     return rows, tables
 
 

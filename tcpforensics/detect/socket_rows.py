@@ -10,6 +10,7 @@ import pandas as pd
 
 from tcpforensics import pandas_compat
 from tcpforensics.config import DEFAULTS, Config
+from tcpforensics.detect import conntrack_view
 from tcpforensics.reconstruct.rules import Row, first_match
 from tcpforensics.schema import SEVERITIES
 
@@ -59,6 +60,7 @@ def frame(events: pd.DataFrame) -> pd.DataFrame:
             "line": ev["line"],
         }
     ).reset_index(drop=True)
+    df = _conntrack(df, ev)
     last = df.groupby("input")["snapshot"].transform("max")
     df["latest"] = df["snapshot"].eq(last)
     df["ref"] = df["input"] + ":" + df["line"].astype("Int64").astype("string").fillna("-").astype(str)
@@ -67,6 +69,31 @@ def frame(events: pd.DataFrame) -> pd.DataFrame:
     df["owner"] = owner(df)
     df["sock"] = df["input"] + "|" + df["proto"] + "|" + df["local"] + "|" + df["remote"] + "|" + df["pid"].astype("Int64").astype("string").fillna("-").astype(str)
     return df
+
+
+def _conntrack(df: pd.DataFrame, ev: pd.DataFrame) -> pd.DataFrame:
+    """Conntrack entries (rows with a reply tuple): their flags, original tuple and NAT kept in
+    ``ct_*`` columns, then read as the socket their state describes (``conntrack_view``)."""
+    n = len(df)
+    reply_src = ev["reply_src_addr"] if "reply_src_addr" in ev else pd.Series([None] * n, dtype=object)
+    ct = reply_src.notna().to_numpy(dtype=bool)
+    if not ct.any():
+        return df.assign(conntrack=ct, ct_state="-")
+    reply_from = endpoint(text(reply_src, "").reset_index(drop=True), ev["reply_src_port"].reset_index(drop=True))
+    reply_to = endpoint(text(ev["reply_dst_addr"], "").reset_index(drop=True), ev["reply_dst_port"].reset_index(drop=True))
+    status = text(ev["ct_status"], "")
+    df = df.assign(
+        conntrack=ct,
+        ct_listing=ct & ev["ct_event"].isna().to_numpy(dtype=bool),
+        ct_unreplied=ct & status.str.contains("UNREPLIED", regex=False).to_numpy(dtype=bool),
+        # NAT: the reply does not come from the original destination (DNAT) or does not go to
+        # the original source (SNAT, masquerade), addresses or ports
+        ct_nat=ct & ((reply_from != endpoint(df["dst_addr"], df["dst_port"])).to_numpy()
+                     | (reply_to != endpoint(df["src_addr"], df["src_port"])).to_numpy()),
+        ct_src=df["src_addr"],
+        ct_dst=endpoint(df["dst_addr"], df["dst_port"]),
+    )
+    return conntrack_view.orient(df, ct)
 
 
 def text(values: pd.Series, fill: str | None = None, lower: bool = False) -> pd.Series:

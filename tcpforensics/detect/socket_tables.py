@@ -35,7 +35,31 @@ def summary_tables(df: pd.DataFrame, tl: pd.DataFrame, counters: pd.DataFrame, c
         tables.update(_timeline_tables(tl))
     if len(counters):
         tables.update(_counter_tables(counters))
+        tables.update(_summary_vs_listing(df, counters))
     return tables
+
+
+def _summary_vs_listing(df: pd.DataFrame, counters: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """socket_totals: what ``ss -s`` counted (``estab``: /proc/net/snmp CurrEstab, ESTABLISHED
+    and CLOSE_WAIT; ``timewait``: /proc/net/sockstat tw) beside what the TCP socket tables of
+    the inputs list in their latest snapshots. A summary above the listing means sockets the
+    listing does not show: another host or namespace, time between the two commands, or
+    sockets hidden from the listing."""
+    s = counters[counters["group"].astype(object).eq("SsSummary") & counters["counter"].isin(["estab", "timewait"])]
+    if s.empty:
+        return {}
+    wide = s.pivot_table(index="input", columns="counter", values="value_last", aggfunc="last", observed=True)
+    ct = df["conntrack"] if "conntrack" in df else pd.Series(False, index=df.index)
+    listed = df[df["latest"] & df["proto"].eq("tcp") & ~ct.astype(bool)] if len(df) else df
+    out = pd.DataFrame({
+        "input": wide.index.astype(str),
+        "ss_s_estab": wide["estab"].to_numpy() if "estab" in wide else pd.NA,
+        "listed_estab_close_wait": int(listed["state"].isin(["ESTABLISHED", "CLOSE_WAIT"]).sum()),
+        "ss_s_timewait": wide["timewait"].to_numpy() if "timewait" in wide else pd.NA,
+        "listed_time_wait": int(listed["state"].eq("TIME_WAIT").sum()),
+        "listing_inputs": int(listed["input"].nunique()),
+    })
+    return {"socket_totals": out}
 
 
 def _snapshot_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -131,4 +155,12 @@ _COUNTERS: dict[str, str] = {
     "TCPAbortOnTimeout": "connections aborted after too many retransmissions",
     "TCPAbortOnData": "connections reset because data arrived after close",
     "TCPTimeWaitOverflow": "TIME_WAIT sockets not created (tcp_max_tw_buckets reached)",
+    # conntrack (group Conntrack) and ss -s (group SsSummary)
+    "count": "conntrack: entries in the table (nf_conntrack_count, conntrack -C)",
+    "max": "conntrack: nf_conntrack_max, the table's size",
+    "drop": "conntrack -S: packets dropped, the table full",
+    "early_drop": "conntrack -S: entries evicted early to make room",
+    "insert_failed": "conntrack -S: entries that could not be inserted",
+    "estab": "ss -s: TCP sockets ESTABLISHED or CLOSE_WAIT (CurrEstab)",
+    "timewait": "ss -s: TCP sockets in TIME_WAIT",
 }

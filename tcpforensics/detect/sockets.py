@@ -16,6 +16,7 @@ import pandas as pd
 from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import findings, socket_rows
 from tcpforensics.detect.socket_checks import stuck, stuck_mask, unexpected_listeners
+from tcpforensics.detect.socket_conntrack import conntrack_fill
 from tcpforensics.detect.socket_counters import counter_rule, retransmissions
 from tcpforensics.detect.socket_piles import (
     Pile,
@@ -179,6 +180,17 @@ RULES: tuple[SocketRule, ...] = (
         "port nobody expects may be a forgotten service, a debug port, or a backdoor.",
         "Identify the owning process (ss -ltnp, lsof -i :{port}), its binary and how it started; "
         "add it to expected_listeners if legitimate.",
+    ),
+    SocketRule(
+        "conntrack_fill", conntrack_fill,
+        "conntrack entries / nf_conntrack_max", "conntrack table (input)",
+        "states, [UNREPLIED], NAT, top sources and destinations; conntrack -S drops raise it to high",
+        "{count} connection-tracking entries fill {fill_pct} of nf_conntrack_max {conntrack_max} "
+        "({max_source}). When the table is full the kernel drops the first packet of every new "
+        "flow (\"nf_conntrack: table full, dropping packet\"): new connections through or to the "
+        "host fail while tracked ones go on. {states_text} {pattern_text} {drops_text}",
+        "{next_text} See what fills it: conntrack -L | sort by state and source; conntrack -S "
+        "(drop, early_drop); compare nf_conntrack_count with nf_conntrack_max over time.",
     ),
     SocketRule(
         "listen_overflow", _counters(("ListenOverflows", "ListenDrops"), "listen_overflow"),

@@ -199,7 +199,7 @@ def _assemble(lines: Lines, name: str, parsed: Parsed, scores: dict[str, float])
         at = _positions(frame, rows["line"])
         rows = rows.assign(
             snapshot=frame["snapshot"].array.take(at, allow_fill=True),
-            ts=frame["ts"].array.take(at, allow_fill=True),
+            ts=_times(rows, frame["ts"].array.take(at, allow_fill=True)),
             input=schema.single_category(lines.input, len(rows)),
             kind=pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), dtype=schema.KIND_DTYPE),
         )
@@ -245,6 +245,15 @@ def _assemble(lines: Lines, name: str, parsed: Parsed, scores: dict[str, float])
         accounting=accounting,
         meta=meta,
     )
+
+
+def _times(rows: pd.DataFrame, line_ts: pd.api.extensions.ExtensionArray) -> object:
+    """The time of each row: its own (a format that reads one per line, e.g. conntrack -E)
+    where it has one, else its line's snapshot time."""
+    if "ts" not in rows:
+        return line_ts
+    own = pd.Series(rows["ts"].to_numpy(dtype="datetime64[ns]"))
+    return own.where(own.notna(), pd.Series(line_ts).astype("datetime64[ns]")).array
 
 
 def _positions(frame: pd.DataFrame, line: pd.Series) -> np.ndarray:

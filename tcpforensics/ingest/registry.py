@@ -10,7 +10,8 @@ A format module declares, at module level:
 ``NAME``
     the name ``--input-format`` takes; the module's own name.
 ``KIND``
-    ``"text"`` (a dump read as lines) or ``"capture"`` (binary packets).
+    ``"text"`` (a dump read as lines), ``"capture"`` (binary packets) or ``"flowlog"`` (a log
+    of flow records, read as lines: ``ingest/flowlogs.py``).
 ``DESCRIPTION``
     one line: what it reads (Markdown; the docs tables and ``--help`` show it).
 ``SAVE_WITH``
@@ -26,7 +27,9 @@ and the functions of its kind:
 - text: ``detect(lines: Lines) -> float`` (confidence 0..1 from content, never the file name)
   and ``parse(lines: Lines) -> Parsed`` (``tcpforensics/ingest/base.py``);
 - capture: ``detect(head: bytes) -> bool`` (from the first 64 bytes),
-  ``ingest(path, **options) -> Ingested`` and ``ingest_bytes(data, name, **options) -> Ingested``.
+  ``ingest(path, **options) -> Ingested`` and ``ingest_bytes(data, name, **options) -> Ingested``;
+- flowlog: ``detect(lines: Lines) -> float`` and ``parse(lines: Lines) -> Parsed`` whose rows
+  are flow records (``schema.FLOW_RECORD_DTYPES``).
 
 Its docstring is its user documentation (what it reads, the columns it fills, an example,
 its decisions); docs/formats.md shows it.
@@ -46,9 +49,11 @@ from types import ModuleType
 
 from tcpforensics.ingest import formats as _package
 
-KINDS = ("text", "capture")
-#: Functions a format module of each kind defines.
-FUNCTIONS: dict[str, tuple[str, ...]] = {"text": ("detect", "parse"), "capture": ("detect", "ingest", "ingest_bytes")}
+KINDS = ("text", "capture", "flowlog")
+#: Functions a format module of each kind defines (a flow log's ``parse`` gives flow records:
+#: ``tcpforensics/ingest/flowlogs.py``).
+FUNCTIONS: dict[str, tuple[str, ...]] = {"text": ("detect", "parse"), "capture": ("detect", "ingest", "ingest_bytes"),
+                                         "flowlog": ("detect", "parse")}
 #: Where ``FIXTURES`` globs are read from (a source checkout; not part of an installed package).
 FIXTURES_ROOT = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 

@@ -95,3 +95,20 @@ def test_syn_received_sockets_without_a_listener_in_the_dump(tmp_path):
         report = analyze([str(path)])
     flood = report.findings[report.findings["category"] == "syn_flood"]
     assert list(flood["subject"]) == ["*:80"]
+
+
+def test_ss_summary_line_whose_numbers_are_too_large():
+    """F19 (atheris fuzz target ss_summary, after 31,905 inputs, 2026-12-07 18:10): a ``Total:``
+    line with a 133-digit number matched the line's pattern but gave no counter (the value is NA
+    and dropped), so the line was neither a counter line nor skipped (unaccounted 1). Such lines
+    are now skipped as ``number out of range``; a table line of ``-`` only stays structural."""
+    text = ("Total: 3" + "7" * 130 + "\nTCP:   35 (estab 10, closed 6, orphaned 0, timewait 3)\n\n"
+            "Transport Total     IP        IPv6\n*\t  -         -         -\nRAW\t  0         0         0\n"
+            "UDP\t  99999999999999999999  99999999999999999999  99999999999999999999\n").encode()
+    check_text_account(text, "ss_summary")
+    got = ingest_text(text, "f19", "ss_summary")
+    acc = got.accounting
+    assert acc["unaccounted"] == 0, acc
+    assert acc["skipped"] == {"number out of range": 2}, acc
+    assert acc["structural"] == {"blank": 1, "header": 1, "table line without values": 1}, acc
+    assert acc["counter_lines"] == 2
