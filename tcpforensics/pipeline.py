@@ -47,7 +47,7 @@ from tcpforensics.report.model import Report, build_report
 #: Packets per chunk read from a capture file.
 CHUNK_PACKETS = 262_144
 #: A capture file is reconstructed in partitions of about this many bytes of it (by 4-tuple).
-PARTITION_BYTES = 32 * 1024**2
+PARTITION_BYTES = 16 * 1024**2
 #: Partitions of a capture read from standard input (its size is not known beforehand).
 STDIN_PARTS = 16
 
@@ -64,6 +64,7 @@ class Work:
     keep_evidence: bool = True  # False: a capture's evidence and packets are dropped once diagnosed
     ingest_options: dict[str, Any] = field(default_factory=dict)
     flow_columns: tuple[str, ...] | None = None  # only these flow columns are kept (None: all)
+    conversation_columns: tuple[str, ...] | None = None  # likewise, conversation columns
 
 
 @dataclass
@@ -132,7 +133,7 @@ def _streamed_capture(pieces: list[str], work: Work, fh: BinaryIO | None = None)
     chunks = (chunk for stream in streams if not any(s.interrupted for s in streams) for chunk in stream)
     capture = rec.streamed_evidence(rotated_name(pieces), chunks, work.config, work.options, parts,
                                     tempfile.gettempdir(), keep_packets=work.keep_evidence,
-                                    flow_columns=work.flow_columns)
+                                    flow_columns=work.flow_columns, conversation_columns=work.conversation_columns)
     items = [Ingested(input=s.source, format="pcap", events=schema.empty_events("packet"), skipped=s.skipped,
                       accounting=s.accounting, meta={"stopped": s.accounting.get("stopped")}) for s in streams]
     return Done(items, capture)
@@ -204,8 +205,9 @@ def analyze(
     config = (config or Config()).validate()  # unknown or ill-typed thresholds: UsageError
     options = options or rec.Options()
     units, left_out = plan(sources)
-    slim = None if keep_evidence else captures.FLOW_COLUMNS  # (the detectors' columns are enough)
-    work = [Work(u, input_format, config, options, keep_evidence, ingest_options, slim) for u in units]
+    slim = {} if keep_evidence else {"flow_columns": captures.FLOW_COLUMNS,  # (the detectors' columns are enough)
+                                     "conversation_columns": captures.CONVERSATION_COLUMNS}
+    work = [Work(u, input_format, config, options, keep_evidence, ingest_options, **slim) for u in units]
     done = _run(analyze_one, work, jobs, scheduler)
     ingested = [i for d in done for i in d.ingested]
     socket_inputs = [i for i in ingested if i.format != "pcap"]

@@ -94,15 +94,19 @@ def test_chunks_in_any_order_give_the_whole_file(name: str, tmp_path: Path, monk
 @pytest.mark.parametrize("name", ["esnet_tcp_two_way_all_flags.pcap", "ncsa_backscatter.pcap"])
 def test_empty_partitions_and_the_detector_columns_alone(name: str, tmp_path: Path) -> None:
     """More partitions than 4-tuples (most of them empty, their tables spilled and merged a
-    column at a time) and flows kept with the detectors' columns only: the same flows in those
-    columns, the same findings and tables."""
+    column at a time) and flows and conversations kept with the detectors' columns only: the
+    same tables in those columns, the same findings and tables."""
     path = corpus_path("pcap", "labeled", name)
     whole = _whole(path)
     got = rec.streamed_evidence(str(path), tcpforensics.iter_events(str(path), chunk_packets=CHUNK), Config(),
-                                rec.Options(), parts=256, spill_dir=str(tmp_path), flow_columns=captures.FLOW_COLUMNS)
+                                rec.Options(), parts=256, spill_dir=str(tmp_path), flow_columns=captures.FLOW_COLUMNS,
+                                conversation_columns=captures.CONVERSATION_COLUMNS)
     assert list(got.flows.columns) == list(captures.FLOW_COLUMNS)
+    assert list(got.conversations.columns) == list(captures.CONVERSATION_COLUMNS)
     pd.testing.assert_frame_equal(got.flows, whole.flows[list(captures.FLOW_COLUMNS)])
+    pd.testing.assert_frame_equal(got.conversations, whole.conversations[list(captures.CONVERSATION_COLUMNS)])
     whole.flows = whole.flows[list(captures.FLOW_COLUMNS)]
+    whole.conversations = whole.conversations[list(captures.CONVERSATION_COLUMNS)]
     _assert_same(got, whole)
 
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tcpforensics import heap
 from tcpforensics.config import Config
 from tcpforensics.detect import closes, findings, floods, flowjoin, scans
 from tcpforensics.reconstruct.evidence import CaptureEvidence
+from tcpforensics.reconstruct.text_categories import isin
 
 #: The flow columns the capture detectors read (a capture's evidence built for them alone
 #: may hold only these).
 FLOW_COLUMNS = ("uid", "orig_addr", "resp_addr", "resp_port", "start", "end", "orig_pkts", "resp_pkts",
                 "orig_bytes", "resp_bytes", "conn_state", "history", "close", "first_frame")
+#: The conversation columns they read (likewise).
+CONVERSATION_COLUMNS = ("init_addr", "init_port", "init_code", "peer_addr", "peer_port", "peer_code", "first_ts",
+                        "last_ts", "first_frame", "shape", "probe", "family", "outcome", "is_probe", "failed",
+                        "data_seen", "answered_sa", "completed", "init_syns", "init_pkts", "ttl")
 
 
 def diagnose_one(capture: CaptureEvidence, config: Config) -> tuple[list[dict], dict[str, pd.DataFrame]]:
@@ -20,13 +26,18 @@ def diagnose_one(capture: CaptureEvidence, config: Config) -> tuple[list[dict], 
     flows = capture.flows if len(capture.flows) else None
     conv = flowjoin.attach(capture.conversations, flows)
     scan_rows, walks = scans.detect(conv, config, capture.input)
+    flagged = scans.candidates(walks)
+    del walks  # (a row per initiator)
+    heap.give_back()  # (each detector's working arrays, freed, go back before the next one's)
     flood_rows = floods.detect(conv, capture.conv_packets, config, capture.input)
+    del conv
+    heap.give_back()
     explained = _explained(flows, scan_rows + flood_rows)
     close_rows = closes.detect(flows, config, explained)
+    heap.give_back()
     tables = closes.tables(flows) if flows is not None else {}
-    flagged = scans.summary(walks)
     if len(flagged):
-        tables["scan_candidates"] = flagged[flagged["failures"] > 0].head(20).reset_index(drop=True)
+        tables["scan_candidates"] = flagged
     rows = [{**r, "input": capture.input} for r in scan_rows + flood_rows + close_rows]  # a few
     limits = getattr(capture, "limits", None)  # evidence that is not packets says what it cannot show
     if limits:
@@ -46,12 +57,12 @@ def _explained(flows: pd.DataFrame | None, rows: list[dict]) -> np.ndarray | Non
             scanners.update(r["details"].get("scanners", []))
     hosts = list({r["subject"] for r in rows if r["category"] in ("synack_reflection", "backscatter", "connection_flood")})
     orig, resp = flows["orig_addr"], flows["resp_addr"]
-    hit = orig.isin(list(scanners)).to_numpy() | orig.isin(hosts).to_numpy() | resp.isin(hosts).to_numpy()
+    hit = isin(orig, list(scanners) + hosts) | isin(resp, hosts)
     port = flows["resp_port"].to_numpy(dtype="int64", na_value=-1)
     for r in rows:  # one pass per flooded service (few)
         if r["category"] == "syn_flood":
             addr, _, svc_port = r["details"]["victim"].rpartition(":")
-            hit |= (resp == addr).to_numpy() & (port == int(svc_port))
+            hit |= isin(resp, [addr]) & (port == int(svc_port))
     empty = (flows["orig_bytes"].to_numpy(dtype="float64", na_value=0) == 0) & (
         flows["resp_bytes"].to_numpy(dtype="float64", na_value=0) == 0)
     return hit & empty

@@ -81,9 +81,15 @@ def tables(flows: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def _hosts(flows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     """Integer codes of orig_addr and resp_addr over one shared address index (the last
-    entry, "-", stands for a missing address)."""
-    o = pd.Categorical(flows["orig_addr"].astype("category"))
-    r = pd.Categorical(flows["resp_addr"].astype("category"))
+    entry, "-", stands for a missing address). A merged flow table's address columns share
+    their categories: the codes are theirs."""
+    o, r = flows["orig_addr"], flows["resp_addr"]
+    if isinstance(o.dtype, pd.CategoricalDtype) and o.dtype == r.dtype:
+        cats = o.cat.categories
+        missing = len(cats)
+        oc, rc = (np.where(c < 0, missing, c) for c in (o.cat.codes.to_numpy(), r.cat.codes.to_numpy()))
+        return oc, rc, cats.append(pd.Index(["-"], dtype=cats.dtype))
+    o, r = pd.Categorical(o.astype("category")), pd.Categorical(r.astype("category"))
     codes, uniques = pd.factorize(o.categories.append(r.categories))
     om = np.append(codes[: len(o.categories)], len(uniques))
     rm = np.append(codes[len(o.categories):], len(uniques))
@@ -119,23 +125,30 @@ def top_talkers(flows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     })
 
 
-def _abnormal(flows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
-    """The abnormal-close flows as integer-coded columns: kind, host (whose doing), peer, port."""
-    f = flows[flows["close"].isin(list(CLOSE_KINDS)).to_numpy()]
-    oc, rc, names = _hosts(f)
-    kinds = _categorical(f["close"], list(CLOSE_KINDS))
+def _abnormal(flows: pd.DataFrame, keep: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.Index]:
+    """The abnormal-close flows (of the rows ``keep`` when given, a mask) as integer-coded
+    columns: kind, host (whose doing), peer, port. Only those rows' columns are taken."""
+    abnormal = flows["close"].isin(list(CLOSE_KINDS)).to_numpy()
+    rows = np.flatnonzero(abnormal if keep is None else abnormal & keep)
+    oc, rc, names = _hosts(flows)
+    oc, rc = oc[rows], rc[rows]
+
+    def col(c: str) -> pd.Series:
+        return flows[c].take(rows)
+
+    kinds = _categorical(col("close"), list(CLOSE_KINDS))
     by_orig = np.array([CLOSE_KINDS[k].role == "orig" for k in CLOSE_KINDS])[kinds.codes]
     out = pd.DataFrame({
         "kind": kinds.codes.astype(np.int64),
         "host": np.where(by_orig, oc, rc).astype(np.int64),
         "peer": np.where(by_orig, rc, oc).astype(np.int64),
-        "port": f["resp_port"].to_numpy(dtype="int64", na_value=-1),
-        "data": _had_data(f),
-        "start": f["start"].to_numpy(),
-        "end": (f["end"] if "end" in f.columns else f["start"]).to_numpy(),
-        "state": _categorical(f["conn_state"], None),
-        "uid": f["uid"].array,  # (text objects only for the uids a finding shows)
-    })
+        "port": col("resp_port").to_numpy(dtype="int64", na_value=-1),
+        "data": _had_data(col("orig_bytes"), col("resp_bytes")),
+        "start": col("start").to_numpy(),
+        "end": col("end" if "end" in flows.columns else "start").to_numpy(),
+        "state": _categorical(col("conn_state"), None),
+        "uid": col("uid").array,  # (text objects only for the uids a finding shows)
+    }, copy=False)
     return out, names
 
 
@@ -183,23 +196,24 @@ def abnormal_table(flows: pd.DataFrame) -> pd.DataFrame:
     return t.sort_values("connections", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def cut_by_capture_end(flows: pd.DataFrame, grace_s: float) -> np.ndarray:
+def cut_by_capture_end(flows: pd.DataFrame, grace_s: float, among: np.ndarray | None = None) -> np.ndarray:
     """Mask of half-closed flows that the end of the capture cut off rather than a peer that
     never closed: the flow's last packet is within ``grace_s`` of the capture's last packet,
     and the endpoint that did not close (the server for half_closed_orig, the client for
-    half_closed_resp) closed at least one other connection gracefully in the capture."""
-    close = flows["close"].astype(str).to_numpy()
-    orig_side = close == "half_closed_resp"  # the client is the one that did not close
-    half = orig_side | (close == "half_closed_orig")
+    half_closed_resp) closed at least one other connection gracefully in the capture.
+    ``among`` (a mask) restricts the question to those flows, as if they were the only ones."""
+    among = np.ones(len(flows), dtype=bool) if among is None else among
+    close = flows["close"]
+    orig_side = close.isin(["half_closed_resp"]).to_numpy() & among  # the client is the one that did not close
+    half = orig_side | (close.isin(["half_closed_orig"]).to_numpy() & among)
     if not half.any():
         return np.zeros(len(flows), dtype=bool)
     end = pd.to_datetime(flows["end"]).to_numpy()
-    near_end = end >= end.max() - np.timedelta64(int(grace_s * 1e9), "ns")
-    graceful = close == "graceful"
-    orig = pd.factorize(flows["orig_addr"].astype(object).to_numpy())[0]
-    resp = pd.factorize(pd.factorize(flows["resp_addr"].astype(object).to_numpy())[0].astype(np.int64) * 65537
-                        + flows["resp_port"].to_numpy(dtype="int64", na_value=-1) + 1)[0]  # (address, port)
-    closes_others = np.where(orig_side, _seen_in(orig, graceful), _seen_in(resp, graceful))
+    near_end = end >= end[among].max() - np.timedelta64(int(grace_s * 1e9), "ns")
+    graceful = close.isin(["graceful"]).to_numpy() & among
+    orig, resp_host, _ = _hosts(flows)
+    resp = resp_host.astype(np.int64) * 65537 + flows["resp_port"].to_numpy(dtype="int64", na_value=-1) + 1  # (address, port)
+    closes_others = np.where(orig_side, _seen_in(orig, graceful), _seen_in(pd.factorize(resp)[0], graceful))
     return half & near_end & closes_others
 
 
@@ -210,9 +224,8 @@ def _seen_in(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return seen[codes]
 
 
-def _had_data(f: pd.DataFrame) -> np.ndarray:
-    return (f["orig_bytes"].to_numpy(dtype="float64", na_value=0) > 0) | (
-        f["resp_bytes"].to_numpy(dtype="float64", na_value=0) > 0)
+def _had_data(orig_bytes: pd.Series, resp_bytes: pd.Series) -> np.ndarray:
+    return (orig_bytes.to_numpy(dtype="float64", na_value=0) > 0) | (resp_bytes.to_numpy(dtype="float64", na_value=0) > 0)
 
 
 def detect(flows: pd.DataFrame | None, config: Config, explained: np.ndarray | None = None) -> list[dict]:
@@ -221,10 +234,9 @@ def detect(flows: pd.DataFrame | None, config: Config, explained: np.ndarray | N
     flood finding (boolean mask ``explained`` over ``flows``) are left out."""
     if flows is None or flows.empty:
         return []
-    if explained is not None and explained.any():
-        flows = flows[~explained]
-    flows = flows[~cut_by_capture_end(flows, float(config.get("close.end_grace_s")))]
-    f, names = _abnormal(flows)
+    keep = np.ones(len(flows), dtype=bool) if explained is None else ~explained
+    keep &= ~cut_by_capture_end(flows, float(config.get("close.end_grace_s")), keep)
+    f, names = _abnormal(flows, keep)
     if f.empty:
         return []
     kinds = list(CLOSE_KINDS)

@@ -45,6 +45,20 @@ def refs(rows: pd.DataFrame, input_name: str, frame_col: str = "first_frame") ->
     return uids + frames(input_name, first[frame_col])
 
 
+def text_rows(table: pd.DataFrame, at: np.ndarray, columns: Iterable[str]) -> pd.DataFrame:
+    """The ``columns`` of rows ``at`` (positions) of a table, its categorical (text) columns
+    as Python strings: the rows a finding reads, whatever the table holds its text as."""
+    def taken(c: str) -> pd.Series:
+        col = table[c].take(at)
+        if not isinstance(col.dtype, pd.CategoricalDtype):
+            return col
+        # the rows' texts alone (astype(object) would turn every category into a string first)
+        codes = col.cat.codes.to_numpy()
+        texts = col.cat.categories.array.take(codes, allow_fill=True)
+        return pd.Series(np.asarray(texts, dtype=object), index=col.index, dtype=object)
+    return pd.DataFrame({c: taken(c) for c in columns})
+
+
 def capped(values: Iterable, cap: int = LIST_CAP) -> list:
     """A sorted, de-duplicated, JSON-friendly list of at most ``cap`` values."""
     vals = {_python_scalar(v) for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))}

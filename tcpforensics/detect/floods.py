@@ -119,8 +119,8 @@ def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     flooded, syn_rows, half_rows, half_victim = found
     rows = []
     for key, p in flooded.iterrows():  # one pass per flooded service (few)
-        h = conv.iloc[half_rows[half_victim == key]][_flood_columns(conv)]
-        a = conv.iloc[syn_rows[service[syn_rows] == key]][_flood_columns(conv)]
+        h = ev.text_rows(conv, half_rows[half_victim == key], _flood_columns(conv))
+        a = ev.text_rows(conv, syn_rows[service[syn_rows] == key], _flood_columns(conv))
         rows.append(_syn_flood_finding(h, a, p, th, input_name))
     return rows
 
@@ -198,7 +198,7 @@ def _syn_flood_finding(h: pd.DataFrame, a: pd.DataFrame, p: pd.Series, th: dict,
 
 def _unsolicited(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     """Answers nobody asked for: SYN-ACK reflection (per receiver) and backscatter (per sender)."""
-    un = conv.loc[(conv["probe"] == "unsolicited").to_numpy(), _flood_columns(conv)]
+    un = ev.text_rows(conv, np.flatnonzero((conv["probe"] == "unsolicited").to_numpy()), _flood_columns(conv))
     if un.empty:
         return []
     return _reflection(un, th, input_name) + _backscatter(un, th, input_name)
@@ -320,8 +320,8 @@ def _name(conv: pd.DataFrame, code: int) -> str:
 
 def _connection_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     """Many completed but empty connections per second from one source to one service."""
-    empty = conv.loc[(conv["completed"] & ~conv["data_seen"] & conv["shape"].isin(SYN_SHAPES)).to_numpy(),
-                     _flood_columns(conv)]
+    empty = ev.text_rows(conv, np.flatnonzero((conv["completed"] & ~conv["data_seen"] & conv["shape"].isin(SYN_SHAPES))
+                                              .to_numpy()), _flood_columns(conv))
     if empty.empty:
         return []
     width = float(th["connection_flood.window_s"])

@@ -25,42 +25,35 @@ FLOW_FAILED_RULES: tuple[Row, ...] = (
     Row(False, always, "otherwise: a connection that worked"),
 )
 
-FLOW_COLS = ["uid", "conn_state", "history", "orig_bytes", "resp_bytes", "close"]
+#: The flow columns the failure rules read.
+FACT_COLS = ("history", "conn_state", "orig_bytes", "resp_bytes")
 
 
 def attach(conv: pd.DataFrame, flows: pd.DataFrame | None) -> pd.DataFrame:
-    """Add uid, conn_state, history, close to each conversation (the flow that starts with the
-    conversation's first packet) and recompute ``failed`` of SYN probes from the flow."""
+    """Add the uid of each conversation's flow (the flow that starts with the conversation's
+    first packet) and recompute ``failed`` of SYN probes from that flow."""
     if flows is None or flows.empty or conv.empty:
         return conv.assign(uid=pd.NA) if "uid" not in conv.columns else conv
     # a flow's first packet is the first packet of its 4-tuple's first conversation: look the
     # flows up by that frame (integers) instead of by four address/port columns in both
-    # orientations; columns are taken, not merged (no copy of the conversation table)
+    # orientations; only the uid is added to the conversations, the rules read the flow
+    # columns of the SYN probes alone (no copy of the conversation table)
     frames = flows["first_frame"].to_numpy(dtype=np.int64, na_value=-1)
-    firsts = np.unique(frames, return_index=True)[1]  # (the first flow of a repeated frame)
-    at = pd.Index(frames[firsts]).get_indexer(conv["first_frame"].to_numpy(dtype=np.int64))
-    found = at >= 0
-    rows = np.where(found, firsts[np.maximum(at, 0)], 0)
-    joined = {c: _masked(flows[c].array.take(rows), found) for c in FLOW_COLS}
-    out = conv.assign(**joined)
-    syn = ((out["family"] == "syn") & out["conn_state"].notna()).to_numpy()
+    known, firsts = np.unique(frames, return_index=True)  # (sorted; the first flow of a repeated frame)
+    wanted = conv["first_frame"].to_numpy(dtype=np.int64)
+    at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
+    found = known[at] == wanted
+    rows = firsts[at]
+    out = conv.assign(uid=flows["uid"].array.take(np.where(found, rows, -1), allow_fill=True))  # (-1: NA)
+    syn = (out["family"] == "syn").to_numpy(dtype=bool) & found
+    failed = out["failed"].to_numpy(dtype=bool).copy()
     if syn.any():
-        facts = pd.DataFrame({c: joined[c][syn] for c in ("history", "conn_state", "orig_bytes", "resp_bytes")})
-        verdict = first_match(facts, FLOW_FAILED_RULES, default=False)
-        failed = out["failed"].to_numpy(dtype=bool).copy()
-        verdict = np.asarray(verdict, dtype=object)
-        keep = verdict == "packets"
-        failed[syn] = np.where(keep, failed[syn], verdict == True)  # noqa: E712
-        out["failed"] = failed
-    else:
-        out["failed"] = out["failed"].astype(bool)
+        facts = pd.DataFrame({c: flows[c].array.take(rows[syn]) for c in FACT_COLS})
+        verdict = np.asarray(first_match(facts, FLOW_FAILED_RULES, default=False), dtype=object)
+        known = facts["conn_state"].notna().to_numpy()
+        decided = known & (verdict != "packets")
+        at_syn = np.flatnonzero(syn)[decided]
+        failed[at_syn] = verdict[decided] == True  # noqa: E712
+    out["failed"] = failed
     return out
 
-
-def _masked(values: pd.api.extensions.ExtensionArray, found: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """``values`` with the rows where nothing was found set to NA."""
-    if found.all():
-        return values
-    values = values.copy()
-    values[~found] = None
-    return values

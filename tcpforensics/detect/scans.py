@@ -67,9 +67,10 @@ def first_contacts(conv: pd.DataFrame) -> pd.DataFrame:
     started = conv["is_probe"] | ((conv["probe"] == "session") & conv["shape"].isin(SYN_SHAPES))
     rows = np.flatnonzero(started.to_numpy(dtype=bool))
     rows = rows[np.argsort(conv["first_ts"].to_numpy()[rows], kind="stable")]
-    view = _Rows(conv, rows, ["init_addr", "first_ts", "failed"])
-    c = view.frame(first_rows(*_pair_keys(view)))
-    return c.rename(columns={"init_addr": "actor", "first_ts": "ts"})[["actor", "ts", "failed"]]
+    view = _Rows(conv, rows, ["init_addr", "first_ts", "failed", "init_code"])
+    at = view.rows[first_rows(*_pair_keys(view))]
+    return pd.DataFrame({"actor": conv["init_addr"].take(at), "ts": conv["first_ts"].take(at),
+                         "failed": conv["failed"].take(at), "code": conv["init_code"].take(at)})
 
 
 def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[dict], pd.DataFrame]:
@@ -84,19 +85,19 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
     if not len(failed.rows):
         return [], walks
     th = {k: int(config.get(k)) for k in DEFAULTS}
-    trw_by = walks.set_index("actor")
+    trw_by = walks.drop(columns="actor").set_index("code")  # (no text: a row is read by code)
     per, per_host, per_port = _counts(failed, walks, trw_by, th)
     flagged = per[per["mode"] != ""]
     by_scanner = _rows_of(failed.column("init_code"), flagged.index.to_numpy())
     probes_of = _rows_of(probes.column("init_code"), flagged.index.to_numpy())
     rows: list[dict] = []
-    covered: set[tuple[str, str]] = set()  # (scanner, host) already reported
+    covered: set[tuple[int, int]] = set()  # (scanner, host) already reported, as address codes
     for code, r in flagged.iterrows():  # one pass per flagged scanner (few)
         scanner = _Scanner(
             r, failed.frame(by_scanner[code]),  # (every flagged scanner has failed attempts)
             probes.frame(probes_of.get(code, np.zeros(0, dtype=np.int64))),
             per_host[per_host["init_code"] == code], per_port[per_port["init_code"] == code],
-            _trw_details(trw_by, r["scanner"]))
+            _trw_details(trw_by, code))
         rows += _scanner_findings(scanner, th, input_name, covered)
     rows.extend(_distributed(failed, probes, covered, th, input_name))
     return rows, walks
@@ -117,8 +118,7 @@ def _counts(failed: _Rows, walks: pd.DataFrame, trw_by: pd.DataFrame,
     per_port = pairs.groupby(["init_code", "peer_port"]).size().rename("hosts").reset_index()
     per["max_ports_on_host"] = per_host.groupby("init_code")["ports"].max()
     per["max_hosts_on_port"] = per_port.groupby("init_code")["hosts"].max()
-    decision = trw_by["decision"].reindex(per["scanner"].to_numpy()).fillna("pending").to_numpy()
-    per["trw"] = decision == "scanner"
+    per["trw"] = (trw_by["decision"].reindex(per.index) == "scanner").to_numpy()
     per["mode"] = first_match(per, mode_rules(th))
     return per, per_host, per_port
 
@@ -136,26 +136,31 @@ class _Scanner:
     trw_info: dict
 
 
-def _scanner_findings(s: _Scanner, th: dict, input_name: str, covered: set[tuple[str, str]]) -> list[dict]:
+def _scanner_findings(s: _Scanner, th: dict, input_name: str, covered: set[tuple[int, int]]) -> list[dict]:
     """The findings of one flagged scanner by its mode; adds the (scanner, host) pairs they
-    explain to ``covered``."""
+    explain to ``covered`` (address codes)."""
     scanner, mode, mine = s.counts["scanner"], s.counts["mode"], s.failed
+    code = int(s.counts.name)
+
+    def cover(sub: pd.DataFrame) -> None:
+        covered.update((code, int(h)) for h in sub["peer_code"].unique())
 
     def scan(sub: pd.DataFrame, category: str, target: str, trigger: str) -> dict:
         return _scan(sub, s.probes, category, scanner, target, trigger, th, s.trw_info, input_name)
 
     if mode == "block_scan":
-        covered.update((scanner, h) for h in mine["peer_addr"].unique())
+        cover(mine)
         return [scan(mine, "block_scan", f"{s.counts['hosts']} hosts x {s.counts['ports']} ports", "threshold")]
     rows = []
     if mode == "per_target":
         for host in s.per_host.loc[s.per_host["ports"] >= th["scan.port_min_ports"], "peer_addr"]:
-            rows.append(scan(mine[mine["peer_addr"] == host], "port_scan", host, "threshold"))
-            covered.add((scanner, host))
+            sub = mine[mine["peer_addr"] == host]
+            rows.append(scan(sub, "port_scan", host, "threshold"))
+            cover(sub)
         for port in s.per_port.loc[s.per_port["hosts"] >= th["scan.address_min_hosts"], "peer_port"]:
             sub = mine[mine["peer_port"] == port]
             rows.append(scan(sub, "address_scan", f"port {int(port)}", "threshold"))
-            covered.update((scanner, h) for h in sub["peer_addr"].unique())
+            cover(sub)
         return rows
     # TRW decided "scanner" before any count threshold: name the dominant shape
     top_host = s.per_host.nlargest(1, "ports").iloc[0]
@@ -166,7 +171,7 @@ def _scanner_findings(s: _Scanner, th: dict, input_name: str, covered: set[tuple
     else:
         sub = mine[mine["peer_port"] == top_port["peer_port"]]
         rows.append(scan(sub, "address_scan", f"port {int(top_port['peer_port'])}", "trw"))
-    covered.update((scanner, h) for h in sub["peer_addr"].unique())
+    cover(sub)
     return rows
 
 
@@ -195,10 +200,13 @@ class _Rows:
     columns: list[str]
 
     def column(self, name: str) -> np.ndarray:
-        return self.conv[name].to_numpy()[self.rows]
+        col = self.conv[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            return np.asarray(col.array.take(self.rows), dtype=object)
+        return col.to_numpy()[self.rows]
 
     def frame(self, at: np.ndarray) -> pd.DataFrame:
-        return self.conv.iloc[self.rows[at]][self.columns]
+        return ev.text_rows(self.conv, self.rows[at], self.columns)
 
 
 def _pair_keys(probes: _Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -215,8 +223,8 @@ def _may_flag(failed: _Rows, pairs: np.ndarray, walks: pd.DataFrame, th: dict) -
     least = min(th["scan.block_min_pairs"], th["scan.port_min_ports"], th["scan.address_min_hosts"])
     codes = failed.column("init_code")[pairs]
     enough = np.bincount(codes)[codes] >= least
-    by_walk = walks.loc[(walks["decision"] == "scanner").to_numpy(), "actor"]
-    return enough | pd.Series(failed.column("init_addr")[pairs], dtype=object).isin(list(by_walk)).to_numpy()
+    by_walk = walks.loc[(walks["decision"] == "scanner").to_numpy(), "code"]
+    return enough | np.isin(codes, by_walk.to_numpy())
 
 
 def mode_rules(th: dict) -> tuple[Row, ...]:
@@ -248,10 +256,10 @@ SCAN_SEVERITY: tuple[Row, ...] = (
 )
 
 
-def _trw_details(trw_by: pd.DataFrame, actor: str) -> dict:
-    if actor not in trw_by.index:
+def _trw_details(trw_by: pd.DataFrame, code: int) -> dict:
+    if code not in trw_by.index:
         return {"decision": "pending"}
-    r = trw_by.loc[actor]
+    r = trw_by.loc[code]
     return {
         "decision": r["decision"],
         "first_contacts": int(r["contacts"]),
@@ -341,25 +349,27 @@ def _scan(mine: pd.DataFrame, probes: pd.DataFrame, category: str, scanner: str,
 
 def _distributed(failed: _Rows, probes: _Rows, covered: set, th: dict, input_name: str) -> list[dict]:
     """Many sources sharing a scan of one host, none of them over the single-scanner bar."""
-    init_addr, peer_addr = failed.column("init_addr"), failed.column("peer_addr")
+    init_code, peer_code = failed.column("init_code"), failed.column("peer_code")
     left = np.ones(len(failed.rows), dtype=bool)
     if covered:
-        maybe = np.flatnonzero(pd.Series(init_addr, dtype=object).isin(list({s for s, _ in covered})).to_numpy())
-        left[maybe] = ~pd.MultiIndex.from_arrays([init_addr[maybe], peer_addr[maybe]]).isin(list(covered))
+        width = int(max(init_code.max(), peer_code.max(), *(max(p) for p in covered))) + 1
+        maybe = np.flatnonzero(np.isin(init_code, [s for s, _ in covered]))
+        pairs = init_code[maybe].astype(np.int64) * width + peer_code[maybe]
+        left[maybe] = ~np.isin(pairs, [s * width + h for s, h in covered])
     if not left.any():
         return []
     rest = _Rows(failed.conv, failed.rows[left], failed.columns)
-    keys = pd.DataFrame({"peer_code": rest.column("peer_code"), "host": pd.Series(peer_addr[left], dtype=object),
-                         "init_code": rest.column("init_code"), "peer_port": rest.conv["peer_port"].array.take(rest.rows)})
-    per = keys.groupby("peer_code").agg(host=("host", "first"), scanners=("init_code", "nunique"),
-                                        ports=("peer_port", "nunique"))
+    keys = pd.DataFrame({"peer_code": peer_code[left], "init_code": init_code[left],
+                         "peer_port": rest.conv["peer_port"].array.take(rest.rows)})
+    per = keys.groupby("peer_code").agg(scanners=("init_code", "nunique"), ports=("peer_port", "nunique"))
     del keys
     hit = per[(per["scanners"] >= th["scan.distributed_min_scanners"]) & (per["ports"] >= th["scan.distributed_min_ports"])]
     of_host = _rows_of(rest.column("peer_code"), hit.index.to_numpy())
     probe_peer, probe_init = probes.column("peer_code"), probes.column("init_code")
     rows = []
-    for code, host in hit["host"].items():
+    for code in hit.index:
         sub = rest.frame(of_host[code])
+        host = sub["peer_addr"].iloc[0]
         scanners = sub["init_addr"].unique()
         start, end = sub["first_ts"].min(), sub["last_ts"].max()
         seen = probes.frame(np.flatnonzero((probe_peer == code) & np.isin(probe_init, sub["init_code"].unique())))
@@ -388,13 +398,16 @@ def _distributed(failed: _Rows, probes: _Rows, covered: set, th: dict, input_nam
     return rows
 
 
-def summary(walks: pd.DataFrame) -> pd.DataFrame:
-    """TRW table sorted with scanners first (for reports)."""
+def candidates(walks: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+    """The first ``n`` actors of the TRW table with failed first contacts, scanners first,
+    then by failures (for reports; text as plain strings)."""
     if walks.empty:
         return walks
-    order = walks["decision"].map({"scanner": 0, "pending": 1, "benign": 2}).fillna(3)
-    return walks.assign(_o=order.to_numpy()).sort_values(["_o", "failures"], ascending=[True, False]).drop(
-        columns="_o").reset_index(drop=True)
+    failing = np.flatnonzero(walks["failures"].to_numpy() > 0)
+    rank = pd.Categorical(walks["decision"], categories=list(trw.DECISIONS)).codes[failing]
+    order = failing[np.lexsort((-walks["failures"].to_numpy()[failing], rank))][:n]
+    table = ev.text_rows(walks, order, [c for c in walks.columns if c != "code"])
+    return table.assign(decision=table["decision"].astype(object)).reset_index(drop=True)
 
 
-__all__ = ["DEFAULTS", "detect", "first_contacts", "probe_type", "summary"]
+__all__ = ["DEFAULTS", "candidates", "detect", "first_contacts", "probe_type"]

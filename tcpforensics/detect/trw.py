@@ -30,12 +30,18 @@ def thresholds(config: Config) -> tuple[float, float, float, float]:
     return fail, ok, math.log(pd_ / pf), math.log((1 - pd_) / (1 - pf))
 
 
+#: The decisions of a walk, in report order (codes of the ``decision`` column).
+DECISIONS = ("scanner", "pending", "benign")
+
+
 def walk(contacts: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Run the walk per actor over its first contacts, in time order.
 
     ``contacts`` has columns actor, ts, failed (one row per first contact to a new
-    (host, port)). Returns one row per actor: contacts, failures, decision ("scanner",
-    "benign" or "pending"), contacts_to_decision, decided_at, llr (final log ratio).
+    (host, port)), and may have ``code``, an integer per actor (then the walk groups by it and
+    keeps it). Returns one row per actor: contacts, failures, decision ("scanner", "benign" or
+    "pending", a categorical of DECISIONS), contacts_to_decision, decided_at, llr (final log
+    ratio), and code when given.
 
     Unlike the paper's walk, which stops at the first decision, a walk that reaches the benign
     boundary stays there (floor at log eta0) and goes on, so a host that behaved well at
@@ -45,7 +51,8 @@ def walk(contacts: pd.DataFrame, config: Config) -> pd.DataFrame:
     if contacts.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     fail, ok, up, down = thresholds(config)
-    c = contacts.assign(code=pd.factorize(contacts["actor"].astype(object))[0])
+    coded = "code" in contacts.columns
+    c = contacts if coded else contacts.assign(code=pd.factorize(contacts["actor"].astype(object))[0])
     c = c.sort_values(["code", "ts"], kind="stable").reset_index(drop=True)
     step = np.where(c["failed"].to_numpy(dtype=bool), fail, ok)
     code = c["code"].to_numpy()
@@ -54,19 +61,18 @@ def walk(contacts: pd.DataFrame, config: Config) -> pd.DataFrame:
     # Lindley recursion S_n = max(down, S_{n-1} + x_n), S_0 = 0, in closed form:
     low = pd.Series(cum - down).groupby(code, sort=False).cummin().to_numpy()
     s = cum - np.minimum(0.0, low)
-    c["llr"] = s
-    c["n"] = g.cumcount() + 1
-    c["hit"] = s >= up
-    c["benign"] = s <= down
-    first_hit = c[c["hit"]].groupby("code", sort=False).first()
-    out = g.agg(actor=("actor", "first"), contacts=("failed", "size"), failures=("failed", "sum"),
-                llr=("llr", "last"))
-    out["decision"] = np.where(out["llr"] <= down + 1e-12, "benign", "pending")
+    hit = np.flatnonzero(s >= up)
+    n = g.cumcount().to_numpy() + 1
+    out = g.agg(actor=("actor", "first"), contacts=("failed", "size"), failures=("failed", "sum"))
+    out["llr"] = pd.Series(s).groupby(code, sort=False).last().to_numpy()
+    decision = np.where(out["llr"].to_numpy() <= down + 1e-12, 2, 1).astype(np.int8)
     out["contacts_to_decision"] = pd.NA
     out["decided_at"] = pd.NaT
-    if len(first_hit):
-        idx = first_hit.index
-        out.loc[idx, "decision"] = "scanner"
-        out.loc[idx, "contacts_to_decision"] = first_hit["n"].to_numpy()
-        out.loc[idx, "decided_at"] = first_hit["ts"].to_numpy()
-    return out.reset_index(drop=True)[cols]
+    if len(hit):
+        first_hit = hit[np.r_[True, code[hit][1:] != code[hit][:-1]]]  # each actor's first crossing
+        at = out.index.get_indexer(code[first_hit])
+        decision[at] = 0
+        out.iloc[at, out.columns.get_loc("contacts_to_decision")] = n[first_hit]
+        out.iloc[at, out.columns.get_loc("decided_at")] = c["ts"].to_numpy()[first_hit]
+    out["decision"] = pd.Categorical.from_codes(decision, categories=list(DECISIONS))
+    return out.reset_index()[cols + ["code"]] if coded else out.reset_index(drop=True)[cols]

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tcpforensics.reconstruct.text_categories import categoricals
+
 Columns = dict[str, Any]  # column name -> numpy or pandas array, every column of one length
 
 
@@ -68,8 +70,35 @@ _BOOL = ("is_probe", "failed", "data_seen", "answered_sa", "answered_rst", "init
 PACKET_COLUMNS = ["ts", "frame", "flags", "conv", "fwd", "src_code", "dst_code"]
 
 
+#: Text columns of the conversation table, held as categoricals (sorted categories; the two
+#: address columns over one set): a code per row, and the rules' isin and equality tests
+#: look at the few categories, not at every row. Rows a finding reads are handed to it as
+#: Python strings (``detect.findings.text_rows``).
+TEXT_COLUMNS = ("input", "init_addr", "peer_addr", "shape", "probe", "family", "outcome")
+ADDRESS_COLUMNS = ("init_addr", "peer_addr")
+
+
+#: Columns of small integers (ports, TTLs, per-conversation packet counts), held as int32.
+SMALL_INT_COLUMNS = ("init_port", "peer_port", "ttl", "init_syns", "init_pkts", "peer_pkts")
+
+
+def compact(conv: pd.DataFrame) -> pd.DataFrame:
+    """The conversation table with its TEXT_COLUMNS as categoricals and SMALL_INT_COLUMNS as
+    int32 (a conversation table can hold millions of rows)."""
+    small = {c: conv[c].astype(np.int32) for c in SMALL_INT_COLUMNS if c in conv.columns and conv[c].dtype == np.int64}
+    if small:
+        conv = conv.assign(**small)
+    texts = {c: conv[c] for c in TEXT_COLUMNS if c in conv.columns and not isinstance(conv[c].dtype, pd.CategoricalDtype)}
+    if not texts:
+        return conv
+    coded = dict(zip(ADDRESS_COLUMNS, categoricals([texts.pop(c) for c in ADDRESS_COLUMNS]), strict=True)) \
+        if all(c in texts for c in ADDRESS_COLUMNS) else {}
+    coded.update({c: categoricals([v])[0] for c, v in texts.items()})
+    return conv.assign(**{c: pd.Series(v, index=conv.index, copy=False) for c, v in coded.items()})
+
+
 def _empty() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=bool if c in _BOOL else object) for c in COLUMNS})
+    return compact(pd.DataFrame({c: pd.Series(dtype=bool if c in _BOOL else object) for c in COLUMNS}))
 
 
 def _empty_packets() -> pd.DataFrame:

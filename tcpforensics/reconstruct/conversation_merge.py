@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tcpforensics.reconstruct.conversation_columns import _empty, _empty_packets
+from tcpforensics.reconstruct.conversation_columns import ADDRESS_COLUMNS, _empty, _empty_packets
 from tcpforensics.reconstruct.parts import Parts, frame
 
 
@@ -33,31 +33,27 @@ def merge_conversation_parts(convs: Parts, pks: Parts) -> tuple[pd.DataFrame, pd
     ``i`` of ``pks`` belonging to part ``i`` of ``convs``; built a column at a time."""
     if not convs.rows:
         return _empty(), _empty_packets()
-    conv_bounds = np.cumsum(convs.lengths)[:-1]
     first_ts, first_frame = convs.column("first_ts"), convs.column("first_frame").astype(np.int64)
-    new_id = np.empty(len(first_ts), dtype=np.int64)
-    new_id[np.lexsort((first_frame, first_ts))] = np.arange(len(first_ts))
-    shared, texts = convs.text_codes(["init_addr", "peer_addr"])  # (one code per distinct address)
-    addresses = dict(zip(("init_addr", "peer_addr"), texts, strict=True))
-    codes = _merged_codes(*(np.split(np.asarray(a), conv_bounds) for a in (
-        convs.column("init_code"), convs.column("peer_code"), addresses["init_addr"], addresses["peer_addr"],
-        first_ts, first_frame)))
+    order = np.lexsort((first_frame, first_ts))  # row of the merged table -> row of the parts
     del first_ts, first_frame
-    order = np.empty_like(new_id)
-    order[new_id] = np.arange(len(new_id))  # row of the merged table -> row of the parts
+    new_id = np.empty_like(order)
+    new_id[order] = np.arange(len(order))
+    addresses = dict(zip(ADDRESS_COLUMNS, convs.categoricals(list(ADDRESS_COLUMNS)), strict=True))  # (one code an address)
+    merged_codes = _address_codes(addresses["init_addr"].codes[order], addresses["peer_addr"].codes[order])
+    codes = _part_maps(convs, merged_codes, new_id)
 
     def conv_column(c: str) -> Any:
         if c == "conv":
             return np.arange(len(order), dtype=np.int64)
         if c in addresses:
-            return shared[addresses.pop(c)[order]]
+            return addresses.pop(c).take(order)
+        if c in merged_codes:
+            return merged_codes[c]
         values = convs.column(c)
-        if c in ("init_code", "peer_code"):
-            values = _recoded(values, convs.lengths, codes)
         return values[order] if isinstance(values, np.ndarray) else values.take(order)
 
     conv = frame({c: conv_column(c) for c in convs.columns})
-    return conv, _merged_packets(pks, np.split(new_id, conv_bounds), codes)
+    return conv, _merged_packets(pks, np.split(new_id, np.cumsum(convs.lengths)[:-1]), codes)
 
 
 def _merged_packets(pks: Parts, ids: list[np.ndarray], codes: list[np.ndarray]) -> pd.DataFrame:
@@ -84,39 +80,27 @@ def _recoded(values: np.ndarray, lengths: list[int], maps: list[np.ndarray]) -> 
     return np.concatenate([m[v] for m, v in zip(maps, pieces, strict=True)])
 
 
-def _merged_codes(init_code: list, peer_code: list, init_addr: list, peer_addr: list,
-                  first_ts: list, first_frame: list) -> list[np.ndarray]:
-    """Per part: new code of each address code, numbered as ``_address_codes`` numbers the
-    whole (first appearance by ts, frame, source before destination; equal address = one code).
-    Each argument holds one array per part."""
-    found = [_first_appearances(*cols) for cols in zip(init_code, peer_code, init_addr, peer_addr,
-                                                        first_ts, first_frame, strict=True)]
-    addr, ts, frame, side = (np.concatenate(col) for col in zip(*found, strict=True))
-    same = pd.factorize(addr if addr.dtype.kind in "iu" else pd.Series(addr, dtype=object), use_na_sentinel=False)[0]
-    order = np.lexsort((side, frame, ts))
-    new = np.empty(len(same), dtype=np.int64)
-    new[order] = pd.factorize(same[order])[0]
-    return np.split(new, np.cumsum([len(f[0]) for f in found])[:-1])
+def _address_codes(init: np.ndarray, peer: np.ndarray) -> dict[str, np.ndarray]:
+    """init_code and peer_code of the merged table from its rows' address codes (any codes, one
+    per address, in merged row order): numbered as ``conversation_columns._address_codes``
+    numbers the whole, by first appearance, a row's initiator before its peer (a conversation's
+    first packet is the first to hold its two addresses, and rows are in first-packet order)."""
+    both = np.empty(2 * len(init), dtype=np.int64)
+    both[0::2], both[1::2] = init, peer
+    new = pd.factorize(both)[0]
+    return {"init_code": new[0::2].copy(), "peer_code": new[1::2].copy()}
 
 
-def _first_appearances(init_code: np.ndarray, peer_code: np.ndarray, init_addr: np.ndarray, peer_addr: np.ndarray,
-                       first_ts: np.ndarray, first_frame: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per address code of one part: the address, and the ts, frame and side (0 source,
-    1 destination) of the packet where it first appears. That packet is the first packet of a
-    conversation holding the address (each packet of a conversation holds both its
-    addresses), so the part's conversations alone tell it."""
-    if not len(init_code):
-        return init_addr[:0], first_ts[:0], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    k = int(max(init_code.max(), peer_code.max())) + 1
-    addr = np.empty(k, dtype=init_addr.dtype)
-    addr[peer_code] = peer_addr
-    addr[init_code] = init_addr
-    code = np.concatenate([init_code, peer_code])
-    ts = np.tile(first_ts, 2)
-    frame = np.tile(first_frame, 2)
-    side = np.repeat(np.array([0, 1], dtype=np.int64), len(init_code))
-    order = np.lexsort((side, frame, ts, code))
-    first = order[np.r_[True, code[order][1:] != code[order][:-1]]]  # earliest row of each code
-    at = np.empty(k, dtype=np.int64)
-    at[code[first]] = first
-    return addr, ts[at], frame[at], side[at]
+def _part_maps(convs: Parts, merged: dict[str, np.ndarray], new_id: np.ndarray) -> list[np.ndarray]:
+    """Per part: the merged code of each of its own address codes (for its packet table)."""
+    bounds = np.cumsum(convs.lengths)[:-1]
+    own = {c: np.split(np.asarray(convs.column(c), dtype=np.int64), bounds) for c in merged}
+    rows = np.split(new_id, bounds)
+    maps = []
+    for i, at in enumerate(rows):
+        k = int(max((own[c][i].max() for c in merged if len(own[c][i])), default=-1)) + 1
+        m = np.zeros(k, dtype=np.int64)
+        for c in merged:
+            m[own[c][i]] = merged[c][at]
+        maps.append(m)
+    return maps

@@ -25,6 +25,7 @@ from tcpforensics.reconstruct.conversation_columns import (
     _pair_ids,
     _series,
     _value_codes,
+    compact,
 )
 from tcpforensics.reconstruct.conversation_rules import CORE, _described, _typed
 from tcpforensics.reconstruct.packets import ACK, FIN, RST, SYN
@@ -242,7 +243,7 @@ def _finished(q: Columns) -> tuple[pd.DataFrame, tuple[np.ndarray, ...]]:
     firsts = _frame({c: v[init] for c, v in q.items() if c not in PAIR_COLUMNS})
     conv_of, fwd_of = np.empty_like(conv), np.empty_like(first)
     conv_of[order], fwd_of[order] = conv, first
-    return _typed(_described(out, firsts))[COLUMNS], (conv_of, fwd_of, init_code, peer_code)
+    return compact(_typed(_described(out, firsts))[COLUMNS]), (conv_of, fwd_of, init_code, peer_code)
 
 
 def _after(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:

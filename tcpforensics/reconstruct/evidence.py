@@ -98,7 +98,8 @@ def capture_evidence(name: str, events: pd.DataFrame, config: Config, options: O
 
 def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config, options: Options,
                       parts: int = 1, spill_dir: str | None = None, keep_packets: bool = False,
-                      flow_columns: Sequence[str] | None = None) -> CaptureEvidence:
+                      flow_columns: Sequence[str] | None = None,
+                      conversation_columns: Sequence[str] | None = None) -> CaptureEvidence:
     """The evidence of one capture read as consecutive event chunks, in bounded memory.
 
     The TCP packets are routed to ``parts`` partitions by 4-tuple (spilled to ``spill_dir``
@@ -108,8 +109,9 @@ def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config,
     several partitions, their tables wait in ``spill_dir`` and are merged a column at a time:
     equal to the whole capture's, whatever the time order of the chunks. Only the FIN and RST
     segments of conversations are kept (the storm detector's input); the packets themselves
-    only with ``keep_packets`` (for the plots); of the flows, only ``flow_columns`` when given
-    (the columns the detectors read: the whole flow table is for the reader)."""
+    only with ``keep_packets`` (for the plots); of the flows and conversations, only
+    ``flow_columns`` and ``conversation_columns`` when given (the columns the detectors read:
+    the whole tables are for the reader)."""
     counts = offload.tally(schema.empty_events("packet"))
     kept: list[pd.DataFrame] = []
     spill = spill_dir if parts > 1 else None
@@ -123,17 +125,20 @@ def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config,
                 kept.append(pkts)
             del chunk, pkts
         flow_config, decision = _checksum_rule(counts, config, options)
+        del counts  # (a row per sender: not needed once decided)
         ends = split.capture_end()
         capture_end = dict.fromkeys(ends, max(ends.values())) if ends else {}  # one timeline
         for p in range(parts):  # one partition in memory at a time
             table, (conv, close) = _partition(split, p, decision, flow_config, capture_end, spill_dir)
             flow_parts.add(table if flow_columns is None else table[list(flow_columns)])
-            conv_parts.add(conv)
+            conv_parts.add(conv if conversation_columns is None else conv[list(conversation_columns)])
             close_parts.add(close)
             del table, conv, close
             heap.give_back()
         split.close()
+        heap.give_back()
         table = merge_flows(flow_parts)
+        heap.give_back()
         conv, close_packets = merge_conversation_parts(conv_parts, close_parts)
     heap.give_back()
     packets = schema.concat_events(kept, "packet") if kept else schema.empty_events("packet")

@@ -91,21 +91,29 @@ def flows(events: pd.DataFrame, config: FlowConfig | dict | None = None,
     if len(P) == 0:
         return conform_flows(pd.DataFrame())
     table, _, _ = _reconstruct(P, cfg, capture_end)
-    return _in_start_order(conform_flows(table))
+    return _in_start_order(_conformed(table))
+
+
+#: The address columns of a flow table; merged, they share one set of categories (one code
+#: per address whichever the column).
+ADDRESS_COLUMNS = ("orig_addr", "resp_addr")
 
 
 def merge_flows(parts: Iterable[pd.DataFrame] | Parts) -> pd.DataFrame:
     """Flow tables of the partitions of one event table as ``flows`` gives it for the whole.
 
     Each part is ``flows(partition, config, capture_end=...)`` of partitions that keep every
-    4-tuple whole (``reconstruct.partition``); categories are united, rows put in start order.
+    4-tuple whole (``reconstruct.partition``); categories are united (the two address columns
+    over one set), rows put in start order.
     Spilled ``Parts`` are assembled a column at a time.
     """
     parts = parts if isinstance(parts, Parts) else Parts.of(list(parts))
     if not parts.rows:
         return conform_flows(pd.DataFrame())
     order = _start_order(parts.column("start"), parts.column("first_frame"), lambda: parts.column("uid"))
-    return frame({c: _taken(parts.column(c), order) for c in parts.columns})
+    addresses = [c for c in ADDRESS_COLUMNS if isinstance(parts.dtypes.get(c), pd.CategoricalDtype)]
+    shared = dict(zip(addresses, parts.categoricals(addresses) if len(addresses) > 1 else [], strict=False))
+    return frame({c: _taken(shared.pop(c) if c in shared else parts.column(c), order) for c in parts.columns})
 
 
 def _taken(values: Any, order: np.ndarray) -> Any:
@@ -140,7 +148,7 @@ def flows_stream(chunks: Iterable[pd.DataFrame], config: FlowConfig | dict | Non
         quiet = now - P.ts[e - 1] > max(cfg.long_inactivity_timeout, cfg.inactivity_timeout) * NS
         done = next_same | quiet
         if done.any():
-            yield conform_flows(table[done])
+            yield _conformed(table[done])
         idx, _ = ranges(s[~done], e[~done])
         carry = events.iloc[np.sort(P.row[idx])] if len(idx) else None
         del events, P, table, chunk_ts  # before the next chunk is read
@@ -293,6 +301,17 @@ def _uids(P: SortedPackets, first: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["DEFAULT_SERVER_PORTS", "FlowConfig", "flows", "flows_stream", "merge_flows"]
+
+
+def _conformed(table: pd.DataFrame) -> pd.DataFrame:
+    """The flow table with the schema's columns and dtypes, its two address columns over one
+    set of categories (the sorted union of theirs, as ``merge_flows`` gives them)."""
+    table = conform_flows(table)
+    cats = [table[c].cat.categories for c in ADDRESS_COLUMNS]
+    if cats[0].equals(cats[1]):
+        return table
+    union = cats[0].union(cats[1])
+    return table.assign(**{c: table[c].cat.set_categories(union) for c in ADDRESS_COLUMNS})
 
 
 def _in_start_order(table: pd.DataFrame) -> pd.DataFrame:

@@ -32,8 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-#: Arrow type of a text column's pieces when they are united (int32 codes into strings).
-_TEXT_CODES = pa.dictionary(pa.int32(), pa.large_string())
+from tcpforensics.reconstruct.text_categories import united
 
 #: Parts are held in memory until together they pass this many bytes; then they go to disk.
 HELD_BYTES = 64 * 1024**2
@@ -104,30 +103,29 @@ class Parts:
             return np.concatenate(pieces)
         return type(pieces[0])._concat_same_type(pieces)
 
-    def texts(self, names: list[str]) -> list[np.ndarray]:
-        """Object (text) columns ``names`` of every part, end to end, sharing one object per
-        distinct value across all of them (two address columns: one string per address)."""
-        shared, codes = self.text_codes(names)
-        return [shared[c] for c in codes]
+    def categoricals(self, names: list[str]) -> list[pd.Categorical]:
+        """Text columns ``names`` (categorical or object) of every part, end to end, as
+        categoricals over one sorted set of categories: the same code for the same text in
+        every column (a table's two address columns). Read and united as Arrow dictionaries
+        (``text_categories``): no Python string is made for a part's text."""
+        pieces = [(n, self._dictionary(p, n)) for n in names for p in range(len(self)) if self.lengths[p]]
+        if not pieces:
+            return [pd.Categorical([], dtype=pd.CategoricalDtype(pd.Index([], dtype="str"))) for _ in names]
+        dtype, at = united([piece.dictionary for _, piece in pieces])
+        codes: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        for (name, piece), where in zip(pieces, at, strict=True):
+            indices = pc.fill_null(piece.indices, -1).to_numpy(zero_copy_only=False)
+            codes[name].append(np.append(where, -1).astype(np.int32)[indices])
+        return [pd.Categorical.from_codes(np.concatenate(codes[n]), dtype=dtype) for n in names]
 
-    def text_codes(self, names: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Object (text) columns ``names`` of every part as codes into one array of their
-        distinct values (NA: the last entry, None), the same code for the same text in every
-        column. The values are united by Arrow, so each distinct text becomes an object once."""
-        counts = [0] * len(names)
-        chunks = []
-        for i, n in enumerate(names):
-            for p in range(len(self)):
-                if self.lengths[p]:
-                    chunks.append(pa.array(self._piece(p, n, self.dtypes[n])).cast(_TEXT_CODES))
-                    counts[i] += 1
-        if not chunks:
-            return np.array([None], dtype=object), [np.zeros(0, dtype=np.int64) for _ in names]
-        unified = pa.chunked_array(chunks).unify_dictionaries()
-        shared = np.append(unified.chunk(0).dictionary.to_numpy(zero_copy_only=False), None)
-        codes = [pc.fill_null(chunk.indices, len(shared) - 1).to_numpy() for chunk in unified.chunks]
-        ends = np.cumsum(counts)
-        return shared, [np.concatenate(codes[end - k:end]).astype(np.int64) for end, k in zip(ends, counts, strict=True)]
+    def _dictionary(self, p: int, name: str) -> pa.DictionaryArray:
+        """Text column ``name`` of part ``p`` as an Arrow dictionary array."""
+        held = self._held[p]
+        if held is not None:
+            col = held[name]
+            return pa.array(col.array if isinstance(col.dtype, pd.CategoricalDtype) else pd.Categorical(col))
+        arrow = self._read(p, name)
+        return arrow.combine_chunks() if isinstance(arrow.type, pa.DictionaryType) else arrow.dictionary_encode().combine_chunks()
 
     def close(self) -> None:
         """Drop the tables (and the spill folder)."""
@@ -151,18 +149,22 @@ class Parts:
             col = held[name]
             return pd.Categorical(col) if _objects(dtype) else (col.array if isinstance(col.array, pd.Categorical)
                                                                  or not isinstance(col.dtype, np.dtype) else col.to_numpy())
-        with pa.OSFile(self._path(p)) as source:
-            # only that column's buffers are read (a part's file holds the columns in table order)
-            reader = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=[self.columns.index(name)]),
-                                   memory_pool=pa.system_memory_pool())
-            arrow = pa.chunked_array([reader.get_batch(b).column(0) for b in range(reader.num_record_batches)],
-                                     type=reader.schema.field(0).type)
+        arrow = self._read(p, name)
         if _coded(dtype):
             return arrow.to_pandas().array
         if hasattr(dtype, "__from_arrow__"):
             return dtype.__from_arrow__(arrow)
         return arrow.to_numpy().astype(dtype, copy=False)
 
+
+    def _read(self, p: int, name: str) -> pa.ChunkedArray:
+        """Column ``name`` of spilled part ``p`` (only that column's buffers are read: a part's
+        file holds the columns in table order)."""
+        with pa.OSFile(self._path(p)) as source:
+            reader = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=[self.columns.index(name)]),
+                                   memory_pool=pa.system_memory_pool())
+            return pa.chunked_array([reader.get_batch(b).column(0) for b in range(reader.num_record_batches)],
+                                    type=reader.schema.field(0).type)
 
 def frame(columns: dict[str, object]) -> pd.DataFrame:
     """A DataFrame of these arrays without copying them (an object array of text stays object)."""

@@ -1,0 +1,64 @@
+"""Text columns as categoricals over one sorted set of categories, united and looked up by
+Arrow: a code per row instead of a Python string object per distinct value, and no hash table
+of Python strings built (or left cached on the categories) to find them.
+
+    dtype, codes = united([pa.array(["b", "a"]), pa.array(["c", None])])
+    # dtype.categories: ['a', 'b', 'c']; codes: [1, 0], [2, -1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def united(texts: Sequence[pa.Array]) -> tuple[pd.CategoricalDtype, list[np.ndarray]]:
+    """One set of categories (the sorted distinct non-null values of all the arrays, as the
+    default string dtype) and each array's codes into it (int32; null: -1)."""
+    texts = [t.cast(pa.large_string()) for t in texts]
+    values = pc.unique(pa.concat_arrays(texts)) if texts else pa.array([], type=pa.large_string())
+    values = values.drop_null()
+    values = values.take(pc.sort_indices(values))
+    codes = [pc.fill_null(pc.index_in(t, value_set=values), -1).to_numpy(zero_copy_only=False).astype(np.int32)
+             for t in texts]
+    return _distinct(pd.Index(values.to_pandas(), dtype="str")), codes
+
+
+def categoricals(columns: Sequence[object]) -> list[pd.Categorical]:
+    """These text columns (object arrays, Series or categoricals, NA as None) as categoricals
+    sharing one sorted set of categories."""
+    dtype, codes = united([_arrow_text(c) for c in columns])
+    return [pd.Categorical.from_codes(c, dtype=dtype) for c in codes]
+
+
+def isin(col: pd.Series, values: Iterable[object]) -> np.ndarray:
+    """Mask of the rows of a text column whose value is one of ``values``. For a categorical,
+    the values are looked up among its categories by Arrow: pandas' own isin (or ==) would
+    build a hash table of every category as Python strings and keep it on the categories."""
+    wanted = list(values)
+    if not isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_string_dtype(col.cat.categories):
+        return col.isin(wanted).to_numpy(dtype=bool)
+    cats = _arrow_text(col.cat.categories)
+    hit = pc.is_in(cats, value_set=pa.array([str(v) for v in wanted], type=cats.type)).to_numpy(zero_copy_only=False)
+    return np.append(hit, False)[col.cat.codes.to_numpy()]  # (code -1, NA: last)
+
+
+def _distinct(categories: pd.Index) -> pd.CategoricalDtype:
+    """The dtype of categories known to be distinct, without pandas' check, which hashes every
+    category into a lookup table of Python strings that stays on the index."""
+    fast = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    return fast(categories, False) if fast is not None else pd.CategoricalDtype(categories)
+
+
+def _arrow_text(values: object) -> pa.Array:
+    if isinstance(values, pd.Series | pd.Index):
+        values = values.array
+    if isinstance(values, pd.arrays.ArrowStringArray):
+        return pa.array(values).cast(pa.large_string())
+    if isinstance(values, pd.Categorical):
+        return _arrow_text(values.categories.to_numpy(dtype=object)).take(pa.array(values.codes, mask=values.codes < 0))
+    return pa.array(np.asarray(values, dtype=object), type=pa.large_string(), from_pandas=True)
