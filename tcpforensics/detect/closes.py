@@ -10,6 +10,7 @@ import pandas as pd
 from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import findings as ev
 from tcpforensics.reconstruct.rules import Row, always, first_match
+from tcpforensics.reconstruct.text_categories import same_categories
 
 DEFAULTS = {
     "close.pile_low": 10,  # ours: this many of one close kind from one host is worth a look
@@ -84,13 +85,13 @@ def _hosts(flows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     entry, "-", stands for a missing address). A merged flow table's address columns share
     their categories: the codes are theirs."""
     o, r = flows["orig_addr"], flows["resp_addr"]
-    if isinstance(o.dtype, pd.CategoricalDtype) and o.dtype == r.dtype:
+    if same_categories(o, r):
         cats = o.cat.categories
         missing = len(cats)
         oc, rc = (np.where(c < 0, missing, c) for c in (o.cat.codes.to_numpy(), r.cat.codes.to_numpy()))
         return oc, rc, cats.append(pd.Index(["-"], dtype=cats.dtype))
     o, r = pd.Categorical(o.astype("category")), pd.Categorical(r.astype("category"))
-    codes, uniques = pd.factorize(o.categories.append(r.categories))
+    codes, uniques = pd.factorize(o.categories.append(r.categories), sort=True)  # (codes in address order)
     om = np.append(codes[: len(o.categories)], len(uniques))
     rm = np.append(codes[len(o.categories):], len(uniques))
     return om[o.codes], rm[r.codes], uniques.append(pd.Index(["-"], dtype=uniques.dtype))

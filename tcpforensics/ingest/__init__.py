@@ -19,7 +19,7 @@ import pandas as pd
 from tcpforensics import schema
 from tcpforensics.errors import InputError, reading
 from tcpforensics.ingest import registry, snapshots, textio
-from tcpforensics.ingest.base import Ingested, Lines, Parsed
+from tcpforensics.ingest.base import Ingested, Lines, Parsed, skipped_of_input
 
 #: Below this detection score no text format claims the input.
 MIN_SCORE = 0.2
@@ -204,16 +204,7 @@ def _assemble(lines: Lines, name: str, parsed: Parsed, scores: dict[str, float])
             kind=pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), dtype=schema.KIND_DTYPE),
         )
     events = schema.conform(rows, "socket") if len(rows) else schema.empty_events("socket")
-    skipped = parsed.skipped
-    if len(skipped):
-        skipped = pd.DataFrame({
-            "input": schema.single_category(lines.input, len(skipped)),
-            "line": pd.array(skipped["line"].to_numpy(), dtype="Int64"),
-            "reason": pd.Categorical(skipped["reason"].to_numpy(dtype=object)),
-            "text": skipped["text"].astype("string").array,
-        })
-    else:
-        skipped = schema.empty_skipped()
+    skipped = skipped_of_input(lines.input, parsed.skipped)
     n_lines = len(frame)
     n_markers = int(frame["is_marker"].sum())
     structural = Counter(parsed.structural)

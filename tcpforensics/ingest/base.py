@@ -68,3 +68,16 @@ def skipped_frame(lines: list[int], reasons: list[str], texts: list[str]) -> pd.
     return pd.DataFrame(
         {"line": lines, "reason": reasons, "text": [t[:200] for t in texts]}
     )
+
+
+def skipped_of_input(input_name: str, skipped: pd.DataFrame) -> pd.DataFrame:
+    """A parser's ``skipped`` rows (line, reason, text) as the input's skipped-record table
+    (``schema.SKIP_COLUMNS``)."""
+    if not len(skipped):
+        return schema.empty_skipped()
+    return pd.DataFrame({
+        "input": schema.single_category(input_name, len(skipped)),
+        "line": pd.array(skipped["line"].to_numpy(), dtype="Int64"),
+        "reason": pd.Categorical(skipped["reason"].to_numpy(dtype=object)),
+        "text": skipped["text"].astype("string").array,
+    })

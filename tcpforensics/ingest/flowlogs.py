@@ -25,7 +25,7 @@ import pandas as pd
 from tcpforensics import schema
 from tcpforensics.errors import InputError
 from tcpforensics.ingest import read_input, registry, textio
-from tcpforensics.ingest.base import Ingested, Lines, Parsed
+from tcpforensics.ingest.base import Ingested, Lines, Parsed, skipped_of_input
 
 #: Below this detection score no flow-log format claims the input.
 MIN_SCORE = 0.5
@@ -148,16 +148,7 @@ def assemble(lines: Lines, name: str, parsed: Parsed) -> Ingested:
     rows = rows.assign(input=schema.single_category(lines.input, n),
                        first_frame=rows["line"], last_frame=rows["line"]) if n else rows
     records = schema.conform_flow_records(rows)
-    skipped = parsed.skipped
-    if len(skipped):
-        skipped = pd.DataFrame({
-            "input": schema.single_category(lines.input, len(skipped)),
-            "line": pd.array(skipped["line"].to_numpy(), dtype="Int64"),
-            "reason": pd.Categorical(skipped["reason"].to_numpy(dtype=object)),
-            "text": skipped["text"].astype("string").array,
-        })
-    else:
-        skipped = schema.empty_skipped()
+    skipped = skipped_of_input(lines.input, parsed.skipped)
     n_lines = len(lines.frame)
     structural = Counter(parsed.structural)
     accounting = {

@@ -15,8 +15,10 @@ What counts as evidence in a folder or among glob matches is decided from conten
 from the name, reading at most :data:`HEAD_BYTES` of each file:
 
 * a capture: pcap or pcapng, plain or gzip-compressed;
+* a flow log (Zeek conn.log, Suricata eve.json, VPC flow logs; plain or gzip-compressed) that
+  ``ingest.flowlogs`` recognises;
 * a text dump that some text format (ss, netstat of Linux/BSD/macOS/Windows, /proc/net/tcp,
-  counter dumps) recognises with a score of at least ``MIN_SCORE``, decoded as the ingestors
+  conntrack, lsof, sockstat, counter dumps) recognises with a score of at least ``MIN_SCORE``, decoded as the ingestors
   decode it (BOMs, UTF-16, code pages).
 
 Everything else is skipped and kept with its reason ("empty", "binary, not a capture", "not a
@@ -67,7 +69,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tcpforensics.errors import InputError
-from tcpforensics.ingest import MIN_SCORE, SNIFF_LINES, detect_capture, sniff_text, textio, to_lines
+from tcpforensics.ingest import (
+    MIN_SCORE,
+    SNIFF_LINES,
+    detect_capture,
+    flowlogs,
+    sniff_text,
+    textio,
+    to_lines,
+)
 from tcpforensics.ingest.capture_times import (
     _GZIP_MAGIC,
 )
@@ -101,7 +111,7 @@ class Input:
     """
 
     path: str
-    kind: str  # 'capture' | 'text' | 'stdin'
+    kind: str  # 'capture' | 'text' | 'flowlog' | 'stdin'
     group: int | None = None  # index into Expansion.groups when a piece of a rotated capture
 
 
@@ -292,6 +302,8 @@ def _classify(path: str) -> tuple[str | None, str | None]:
             cut = bool(fh.read(1))
     except OSError as e:
         return None, _unreadable(e)
+    if flowlogs.claims(path):  # (before captures: a rotated conn.log is gzip too)
+        return "flowlog", None
     if detect_capture(head[:64]):
         return ("capture", None) if _is_capture(head) else (None, SKIP_GZIP)
     return _classify_text(head, path, cut)

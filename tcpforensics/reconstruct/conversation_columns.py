@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tcpforensics.reconstruct.text_categories import categoricals
+from tcpforensics.reconstruct.text_categories import categoricals, same_categories
 
 Columns = dict[str, Any]  # column name -> numpy or pandas array, every column of one length
 
@@ -36,7 +36,7 @@ def _value_codes(src: pd.Series, dst: pd.Series) -> tuple[np.ndarray, np.ndarray
     """One integer code per distinct address over both columns, in no particular order
     (categorical codes when the columns are categorical: the per-row work is a lookup, not a
     hash of every string; one set of categories for both: the codes themselves)."""
-    if isinstance(src.dtype, pd.CategoricalDtype) and src.dtype == dst.dtype:
+    if same_categories(src, dst):
         na = len(src.cat.categories)
         return tuple(np.where(c < 0, na, c).astype(np.int64) for c in (src.cat.codes.to_numpy(), dst.cat.codes.to_numpy()))
     if isinstance(src.dtype, pd.CategoricalDtype) and isinstance(dst.dtype, pd.CategoricalDtype):

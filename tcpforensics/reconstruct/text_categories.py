@@ -35,6 +35,15 @@ def categoricals(columns: Sequence[object]) -> list[pd.Categorical]:
     return [pd.Categorical.from_codes(c, dtype=dtype) for c in codes]
 
 
+def same_categories(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two categorical columns have the same categories in the same order, so that
+    equal codes mean equal values (dtype equality ignores the order of unordered categories)."""
+    if not (isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype)):
+        return False
+    cats_a, cats_b = a.cat.categories, b.cat.categories
+    return cats_a is cats_b or (len(cats_a) == len(cats_b) and cats_a.equals(cats_b))
+
+
 def isin(col: pd.Series, values: Iterable[object]) -> np.ndarray:
     """Mask of the rows of a text column whose value is one of ``values``. For a categorical,
     the values are looked up among its categories by Arrow: pandas' own isin (or ==) would

@@ -21,7 +21,7 @@ import tcpforensics
 from tcpforensics.capture import headers as h
 from tcpforensics.capture.pcapfile import NAT, Walker
 from tcpforensics.errors import InputError
-from tcpforensics.ingest import capture_times, detect_capture, ingest
+from tcpforensics.ingest import capture_times, detect_capture, flowlogs, ingest
 from tcpforensics.ingest import inputs as inp
 from tests.conftest import corpus_files, corpus_path
 
@@ -93,11 +93,13 @@ EXPECTED_ORDER = [  # folder walk: name order (code points), folders expanded in
     ".hidden_ss.txt",
     "capture.pcap.gz",
     "flip.pcapng",
+    "lsof.out",
     "net_netstat",
     "net_tcp",
     "netstat.out",
     "ss.out",
     "ssh.pcap",
+    "sub/conn.log",
     "sub/deeper/bsd.out",
     "sweep.pcapng",
     "win/de_cp850.txt",
@@ -106,8 +108,6 @@ EXPECTED_ORDER = [  # folder walk: name order (code points), folders expanded in
 EXPECTED_SKIPS = {
     "README.md": inp.SKIP_NOT_EVIDENCE,
     "ss.json": inp.SKIP_NOT_EVIDENCE,
-    "lsof.out": inp.SKIP_NOT_EVIDENCE,
-    "sub/conn.log": inp.SKIP_NOT_EVIDENCE,
     "notes.txt": inp.SKIP_NOT_EVIDENCE,
     "syslog.gz": inp.SKIP_GZIP,
     "photo.jpg": inp.SKIP_BINARY,
@@ -135,7 +135,8 @@ def test_case_folder_takes_evidence_and_accounts_for_the_rest(tmp_path: Path) ->
     assert _rel(case, exp.paths()) == EXPECTED_ORDER
     kinds = {os.path.relpath(i.path, case): i.kind for i in exp.inputs}
     assert {r for r, k in kinds.items() if k == "capture"} == {"capture.pcap.gz", "flip.pcapng", "ssh.pcap", "sweep.pcapng"}
-    assert all(k in ("capture", "text") for k in kinds.values())
+    assert {r for r, k in kinds.items() if k == "flowlog"} == {"sub/conn.log"}
+    assert all(k in ("capture", "text", "flowlog") for k in kinds.values())
     assert dict(zip(_rel(case, [p for p, _ in exp.skipped]), [r for _, r in exp.skipped], strict=True)) == EXPECTED_SKIPS
     assert exp.skipped_counts() == dict(sorted(Counter(EXPECTED_SKIPS.values()).items(), key=lambda kv: (-kv[1], kv[0])))
     assert exp.groups == [] and all(i.group is None for i in exp.inputs)
@@ -144,8 +145,8 @@ def test_case_folder_takes_evidence_and_accounts_for_the_rest(tmp_path: Path) ->
 @pytest.mark.corpus
 def test_every_taken_input_ingests(tmp_path: Path) -> None:
     exp = inp.expand([str(_case(tmp_path))])
-    for i in exp.inputs:
-        ingest(i.path)  # no InputError: what expansion takes, the ingestors read
+    for i in exp.inputs:  # no InputError: what expansion takes, the ingestors read
+        flowlogs.ingest(i.path) if i.kind == "flowlog" else ingest(i.path)
 
 
 @pytest.mark.corpus
@@ -303,8 +304,9 @@ def test_globs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(case)
     assert inp.expand(["*.pcap*"]).paths() == ["capture.pcap.gz", "flip.pcapng", "ssh.pcap", "sweep.pcapng"]
     assert inp.expand(["*.pcap*"]).skipped == [("fake.pcap", inp.SKIP_BINARY)]
-    assert inp.expand(["**/*.out"]).paths() == ["netstat.out", "ss.out", "sub/deeper/bsd.out", "win/netstat-an.out"]
-    assert inp.expand(["**/*.out"]).skipped == [("lsof.out", inp.SKIP_NOT_EVIDENCE)]
+    assert inp.expand(["**/*.out"]).paths() == ["lsof.out", "netstat.out", "ss.out", "sub/deeper/bsd.out",
+                                                "win/netstat-an.out"]
+    assert inp.expand(["**/*.out"]).skipped == []
     assert inp.expand(["sub/loop/ss.out"]).paths() == ["sub/loop/ss.out"]  # a named link is followed
     assert inp.expand(["net_???"]).paths() == ["net_tcp"]
     assert inp.expand(["[nw]*"]).paths() == ["net_netstat", "net_tcp", "netstat.out", "win/de_cp850.txt", "win/netstat-an.out"]

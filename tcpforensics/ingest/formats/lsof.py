@@ -93,13 +93,10 @@ _KIND_RULES: tuple[tuple[str, str], ...] = (
 def detect(lines: Lines) -> float:
     """High on the ``COMMAND PID USER FD TYPE DEVICE`` header or IPv4/IPv6 rows, or on ``-F``
     output (``p`` then ``f`` lines and ``n`` names with ``->``)."""
-    text = lines.text.iloc[:4000]
-    if text.empty:
+    found = cols.sample(lines.text, 4000)
+    if found is None:
         return 0.0
-    arr = cols.clean_lines(text)
-    nonblank = ~cols.blank(arr)
-    if not nonblank.any():
-        return 0.0
+    arr, nonblank = found
     if cols.matches(arr, _HEADER).any():
         return 0.97
     rows = cols.matches(arr, _IP_ROW)

@@ -84,13 +84,10 @@ _UNIX = ("stream", "dgram", "seqpac", "seqpacket")
 
 def detect(lines: Lines) -> float:
     """High on sockstat's ``USER COMMAND PID FD PROTO LOCAL ADDRESS`` header or its rows."""
-    text = lines.text.iloc[:4000]
-    if text.empty:
+    found = cols.sample(lines.text, 4000)
+    if found is None:
         return 0.0
-    arr = cols.clean_lines(text)
-    nonblank = ~cols.blank(arr)
-    if not nonblank.any():
-        return 0.0
+    arr, nonblank = found
     if cols.matches(arr, _HEADER).any():
         return 0.97
     rows = cols.matches(arr, _ROW) & cols.matches(arr, r":[0-9*]+[ \t]+\S+:[0-9*]+")

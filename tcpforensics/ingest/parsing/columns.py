@@ -46,6 +46,14 @@ def clean_lines(text: pd.Series | pa.Array) -> pa.Array:
     return arr
 
 
+def sample(text: pd.Series, lines: int) -> tuple[pa.Array, np.ndarray] | None:
+    """The first ``lines`` lines as ``clean_lines`` gives them and the mask of the non-blank
+    ones (what a format's ``detect`` scores); None when no line holds anything."""
+    arr = clean_lines(text.iloc[:lines])
+    nonblank = ~blank(arr)
+    return (arr, nonblank) if nonblank.any() else None
+
+
 def null_if_empty(arr: pa.Array) -> pa.Array:
     """Empty strings -> null."""
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)

@@ -101,13 +101,10 @@ _KIND_RULES: tuple[tuple[str, str], ...] = (
 def detect(lines: Lines) -> float:
     """High on conntrack entries (``src= dst= ... src= dst=``) and ``conntrack -S`` cpu lines;
     ``nf_conntrack_*`` sysctl lines alone score by their share of the lines."""
-    text = lines.text.iloc[:4000]
-    if text.empty:
+    found = cols.sample(lines.text, 4000)
+    if found is None:
         return 0.0
-    arr = cols.clean_lines(text)
-    nonblank = ~cols.blank(arr)
-    if not nonblank.any():
-        return 0.0
+    arr, nonblank = found
     listed = cols.matches(arr, entries.ENTRY) | cols.matches(arr, entries.CPU)
     hits = listed | cols.matches(arr, entries.SYSCTL)
     if not hits.any():
