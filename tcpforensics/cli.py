@@ -26,6 +26,7 @@ class ReportFormat(StrEnum):
     markdown = "markdown"
     csv = "csv"
     json = "json"
+    zeek = "zeek"
 
 
 class EventFormat(StrEnum):
@@ -92,7 +93,7 @@ REPORT_OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file in
 @app.command()
 def analyze(
     inputs: list[str] = INPUTS,
-    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="Report format."),
+    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="Report format (zeek: the findings as a Zeek notice.log)."),
     output: str | None = REPORT_OUTPUT,
     fail_on: Severity = typer.Option(Severity.never, "--fail-on", help="Exit 1 when a finding is at or above this severity (for CI)."),
     config: str | None = typer.Option(None, "--config", help="TOML config file (default: ./tcpforensics.toml or \\[tool.tcpforensics] in ./pyproject.toml)."),

@@ -1,11 +1,11 @@
-"""Render a Report as a terminal table, Markdown, CSV or JSON; the --fail-on rule."""
+"""Render a Report as a terminal table, Markdown, CSV, JSON or a Zeek notice.log; the --fail-on rule."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
 from tcpforensics import schema
-from tcpforensics.report import csv_report, json_report, markdown_report, table
+from tcpforensics.report import csv_report, json_report, markdown_report, table, zeek_notice
 from tcpforensics.report.model import Report
 
 #: The renderer module of each report format.
@@ -14,6 +14,7 @@ RENDERERS: dict[str, ModuleType] = {
     "markdown": markdown_report,
     "csv": csv_report,
     "json": json_report,
+    "zeek": zeek_notice,  # the findings as a Zeek notice.log
 }
 FORMATS = tuple(RENDERERS)
 

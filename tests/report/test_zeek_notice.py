@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typer.testing import CliRunner
+
 from tcpforensics import pipeline
+from tcpforensics.cli import app
 from tcpforensics.report import zeek_notice
+from tests.conftest import ROOT
 
 
 def test_a_scan_finding_is_a_notice_row(tmp_path) -> None:
@@ -21,3 +25,11 @@ def test_a_scan_finding_is_a_notice_row(tmp_path) -> None:
                                                                    "Notice::ACTION_LOG")
     assert scan["uid"].startswith("L") and scan["dst"] == "-"
     assert lines[0] == "#separator \\x09" and lines[-1].startswith("#close")
+
+
+def test_analyze_format_zeek_writes_the_notice_log() -> None:
+    out = CliRunner().invoke(app, ["analyze", str(ROOT / "samples" / "synflood" / "ss-tanp.txt"), "--format", "zeek"])
+    assert out.exit_code in (0, 1), out.output
+    lines = out.output.splitlines()
+    assert "#path\tnotice" in lines
+    assert any(x.split("\t")[2] == "TCPForensics::Syn_Flood" for x in lines if not x.startswith("#"))
