@@ -265,6 +265,8 @@ def flows_frame(sources: list[str] | str, options: rec.Options | None = None) ->
 
 
 def _all_events(path: str, input_format: str | None, ingest_options: dict[str, Any]) -> pd.DataFrame:
+    if flowlogs.claims(path, input_format):  # (a flow log's records are flows: it has no events)
+        return _plain_categories(schema.conform(pd.DataFrame()))
     return _plain_categories(schema.conform(ingest(path, input_format, **ingest_options).events))
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tcpforensics.errors import InputError
+from tcpforensics.ingest.inputs import expand
 from tcpforensics.parallel import map_inputs
 from tcpforensics.pipeline import analyze
 from tests.conftest import corpus_path
@@ -80,16 +81,19 @@ def test_an_input_error_in_a_worker_reaches_the_caller(tmp_path: Path) -> None:
 
 
 def test_notebook_frames_of_many_files_hold_every_input(tmp_path: Path) -> None:
-    """Events and flows of a folder as Dask DataFrames: one partition per input, the rows of each."""
+    """Events and flows of a folder as Dask DataFrames: one partition per input (its captures
+    and the Zeek conn.logs beside them), the rows of each."""
     import tcpforensics
 
     folder = corpus_path("pcap", "labeled")
     captures = sorted(str(p) for p in folder.glob("*.pcap*"))
+    inputs = expand([str(folder)]).paths()
+    assert set(captures) < set(inputs)
     flows = tcpforensics.flows_frame(str(folder))
-    assert flows.npartitions == len(captures)
+    assert flows.npartitions == len(inputs)
     got = flows.compute()
     want = pd.concat([tcpforensics.flows(p).astype({"input": object, "orig_addr": object, "resp_addr": object})
-                      for p in captures], ignore_index=True)
+                      for p in inputs], ignore_index=True)
     assert len(got) == len(want)
     assert sorted(got["uid"]) == sorted(want["uid"])
     events = tcpforensics.events_frame([str(folder)])
