@@ -168,12 +168,7 @@ def _rows(node: pa.Array, typ: pa.Array, name: pa.Array, pid: pa.Array, cmd: pa.
                            empty_as_na=True)
     told = np.where(cols.mask(pc.equal(typ, "IPv6")), 1, np.where(cols.mask(pc.equal(typ, "IPv4")), 0, -1))
     return pd.DataFrame({
-        "proto": cols.categorical(proto, empty_as_na=True),
-        "family": endpoints.families(laddr, raddr, told),
-        "src_addr": cols.categorical(laddr, empty_as_na=True),
-        "src_port": endpoints.port_numbers(lport, proto).array,
-        "dst_addr": cols.categorical(raddr, empty_as_na=True),
-        "dst_port": endpoints.port_numbers(rport, proto).array,
+        **endpoints.socket_columns(proto, laddr, lport, raddr, rport, told),
         "state": cols.states(raw),
         "raw_state": raw,
         "pid": cols.integers(pid).array,

@@ -141,12 +141,7 @@ def _rows(f: dict[str, pa.Array]) -> pd.DataFrame:
         return pc.if_else(keep, a, pa.scalar(None, a.type))
 
     return pd.DataFrame({
-        "proto": cols.categorical(proto, empty_as_na=True),
-        "family": endpoints.families(laddr, faddr, told),
-        "src_addr": cols.categorical(laddr, empty_as_na=True),
-        "src_port": endpoints.port_numbers(lport, proto).array,
-        "dst_addr": cols.categorical(faddr, empty_as_na=True),
-        "dst_port": endpoints.port_numbers(fport, proto).array,
+        **endpoints.socket_columns(proto, laddr, lport, faddr, fport, told),
         "state": cols.states(raw),
         "raw_state": raw,
         "pid": cols.integers(owner(f["pid"])).array,

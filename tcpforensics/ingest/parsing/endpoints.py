@@ -135,3 +135,17 @@ def families(local: pa.Array, foreign: pa.Array, told: np.ndarray | None = None)
     if told is not None:
         code = np.where(told >= 0, told, code)
     return pd.Categorical.from_codes(code, categories=list(FAMILIES))
+
+
+def socket_columns(proto: pa.Array, local: pa.Array, local_port: pa.Array, remote: pa.Array, remote_port: pa.Array,
+                   told: np.ndarray | None = None) -> dict[str, object]:
+    """The proto, family, src/dst address and port columns of a socket table's rows, from their
+    texts (``told``: the family a column stated, as for :func:`families`)."""
+    return {
+        "proto": cols.categorical(proto, empty_as_na=True),
+        "family": families(local, remote, told),
+        "src_addr": cols.categorical(local, empty_as_na=True),
+        "src_port": port_numbers(local_port, proto).array,
+        "dst_addr": cols.categorical(remote, empty_as_na=True),
+        "dst_port": port_numbers(remote_port, proto).array,
+    }
