@@ -85,7 +85,7 @@ ENGINE = typer.Option("native", "--engine", help="Capture reader: native (fast, 
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr for long capture reads.")
 CHECKSUMS = typer.Option("auto", "--checksums", help="TCP checksums when rebuilding flows: auto (ignore the bad sums of checksum offload, see docs/flows.md), verify (drop bad segments, Zeek's default) or ignore (accept all, zeek -C).")
 SERVER_PORTS = typer.Option(None, "--likely-server-ports", help="Comma-separated ports that count as servers when orienting flows (default: Zeek's list).")
-JOBS = typer.Option(1, "--jobs", "-j", min=1, help="Read and reconstruct inputs on this many local processes (Dask); the report is the same.")
+JOBS = typer.Option(1, "--jobs", "-j", min=1, help="Read and reconstruct inputs on this many local processes (Dask), or the partitions of a single capture; the report is the same.")
 SCHEDULER = typer.Option(None, "--scheduler", help="Send the per-input work to this Dask scheduler (tcp://host:8786) instead of local processes.")
 REPORT_OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output; with --format csv, a directory (existing, or ending in '/') gets one CSV per table.")
 

@@ -6,6 +6,9 @@ cluster, with results in input order whatever the order in which they complete.
 - ``scheduler="tcp://host:8786"``: the work goes to that existing Dask cluster (its workers
   must see the input paths and have tcpforensics installed).
 
+``map_inputs`` runs a list of inputs; ``map_ordered`` streams the pieces of one (the partitions
+of a large capture), a few at a time.
+
 Faults: a worker that dies is replaced and its task retried by Dask (``allowed_failures``
 times); if it keeps dying the run stops with one line naming the input (``InputError``),
 never a report that silently lacks it. An ``InputError`` raised by a task reaches the caller
@@ -16,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -43,6 +47,36 @@ def map_inputs(fn: Callable[[T], R], items: Sequence[T], names: Sequence[str], j
             return [_result(f, name) for f, name in zip(futures, names, strict=True)]
         finally:
             client.cancel(futures)
+
+
+def map_ordered(fn: Callable[[T], R], items: Iterable[T], name: str, jobs: int = 1, scheduler: str | None = None,
+                window: int | None = None, allowed_failures: int = ALLOWED_FAILURES) -> Iterator[R]:
+    """``fn`` of each item, yielded in item order, run as :func:`map_inputs` runs it, with at
+    most ``window`` items (default: twice ``jobs``) out at a time: an item is taken from
+    ``items`` (which may be a generator) only when there is room for it, and a result is held
+    only until the caller takes it, so a long sequence costs ``window`` items of memory.
+    ``name`` labels every item in error messages (the pieces of one input)::
+
+        for table in map_ordered(rebuild, (read(p) for p in parts), "big.pcap", jobs=4):
+            ...
+    """
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: expected 1 or more")
+    if scheduler is None and jobs == 1:
+        yield from map(fn, items)
+        return
+    window = window or 2 * jobs
+    with _client(jobs, scheduler, allowed_failures) as client:
+        pending: deque[Any] = deque()
+        try:
+            for item in items:
+                pending.append(client.submit(fn, item, pure=False))
+                if len(pending) >= window:
+                    yield _result(pending.popleft(), name)
+            while pending:
+                yield _result(pending.popleft(), name)
+        finally:
+            client.cancel(list(pending))
 
 
 def _result(future: Any, name: str) -> Any:

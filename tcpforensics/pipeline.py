@@ -65,6 +65,8 @@ class Work:
     ingest_options: dict[str, Any] = field(default_factory=dict)
     flow_columns: tuple[str, ...] | None = None  # only these flow columns are kept (None: all)
     conversation_columns: tuple[str, ...] | None = None  # likewise, conversation columns
+    jobs: int = 1  # a capture's partitions rebuilt on this many local processes (a run of one input)
+    scheduler: str | None = None  # or on this Dask cluster
 
 
 @dataclass
@@ -133,7 +135,8 @@ def _streamed_capture(pieces: list[str], work: Work, fh: BinaryIO | None = None)
     chunks = (chunk for stream in streams if not any(s.interrupted for s in streams) for chunk in stream)
     capture = rec.streamed_evidence(rotated_name(pieces), chunks, work.config, work.options, parts,
                                     tempfile.gettempdir(), keep_packets=work.keep_evidence,
-                                    flow_columns=work.flow_columns, conversation_columns=work.conversation_columns)
+                                    flow_columns=work.flow_columns, conversation_columns=work.conversation_columns,
+                                    jobs=work.jobs, scheduler=work.scheduler)
     items = [Ingested(input=s.source, format="pcap", events=schema.empty_events("packet"), skipped=s.skipped,
                       accounting=s.accounting, meta={"stopped": s.accounting.get("stopped")}) for s in streams]
     return Done(items, capture)
@@ -162,7 +165,10 @@ def plan(sources: list[str]) -> tuple[list[str | tuple[str, ...]], list[tuple[st
 
 def _run(fn: Any, work: list[Work], jobs: int, scheduler: str | None) -> list[Done]:
     """``fn`` over the work, in input order: standard input here (a worker cannot read it),
-    the rest as ``parallel.map_inputs`` runs it."""
+    the rest as ``parallel.map_inputs`` runs it. A run of one input is read here and its
+    partitions (a capture's) go to the workers instead."""
+    if len(work) == 1 and (jobs > 1 or scheduler is not None):
+        return [fn(replace(work[0], jobs=jobs, scheduler=scheduler))]
     here = {i: fn(w) for i, w in enumerate(work) if w.source == "-"}
     rest = [w for w in work if w.source != "-"]
     spread = iter(map_inputs(fn, rest, [_name(w.source) for w in rest], jobs, scheduler))

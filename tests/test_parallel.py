@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tcpforensics import pipeline
 from tcpforensics.errors import InputError
 from tcpforensics.ingest.inputs import expand
-from tcpforensics.parallel import map_inputs
+from tcpforensics.parallel import map_inputs, map_ordered
 from tcpforensics.pipeline import analyze
 from tests.conftest import corpus_path
 
@@ -46,6 +47,46 @@ def test_jobs_and_a_scheduler_give_the_serial_report(tmp_path: Path) -> None:
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR) as cluster:
         remote = analyze([str(case)], scheduler=cluster.scheduler_address, keep_evidence=False, progress=False)
     assert _findings(remote) == _findings(serial)
+
+
+def test_one_large_capture_is_spread_by_partitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run of one capture reads it here and rebuilds its partitions on the workers: the
+    same flows, findings and accounting as the serial run."""
+    capture = str(corpus_path("pcap", "labeled", "em_syn_flood.pcap"))
+    monkeypatch.setattr(pipeline, "PARTITION_BYTES", 64 * 1024)  # (about 14 partitions)
+    serial = analyze([capture], progress=False)
+    seen: list[int] = []
+    spread = pipeline._streamed_capture
+
+    def noted(pieces, work, fh=None):
+        seen.append(work.jobs)
+        return spread(pieces, work, fh)
+
+    monkeypatch.setattr(pipeline, "_streamed_capture", noted)
+    two = analyze([capture], jobs=2, progress=False)
+    assert seen == [2]  # (read here, partitions to the two workers)
+    assert len(serial.evidence.flows()) > 5000
+    pd.testing.assert_frame_equal(two.evidence.flows(), serial.evidence.flows())
+    assert _findings(two) == _findings(serial) and len(_findings(serial)) >= 1
+    assert two.accounting == serial.accounting and two.summary == serial.summary
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_map_ordered_keeps_order_and_takes_items_only_when_there_is_room() -> None:
+    taken: list[int] = []
+
+    def items():
+        for i in range(12):
+            taken.append(i)
+            yield i
+
+    out = map_ordered(_square, items(), "numbers", jobs=2, window=3)
+    assert next(out) == 0 and len(taken) == 3  # (three out, the first one back)
+    assert list(out) == [i * i for i in range(1, 12)]
+    assert list(map_ordered(_square, iter(range(4)), "numbers")) == [0, 1, 4, 9]  # (jobs 1: here)
 
 
 def _die_once(marker: str) -> str:

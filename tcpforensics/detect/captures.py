@@ -25,6 +25,7 @@ def diagnose_one(capture: CaptureEvidence, config: Config) -> tuple[list[dict], 
     """Findings (as rows) and tables of one capture's evidence."""
     flows = capture.flows if len(capture.flows) else None
     conv = flowjoin.attach(capture.conversations, flows)
+    heap.give_back()
     scan_rows, walks = scans.detect(conv, config, capture.input)
     flagged = scans.candidates(walks)
     del walks  # (a row per initiator)

@@ -94,16 +94,18 @@ def detect(conv: pd.DataFrame, packets: pd.DataFrame, config: Config, input_name
 
 
 def _peaks(frame: pd.DataFrame, key: str, width: float, k: int) -> pd.DataFrame:
-    """Per group of ``key``: peak count in a sliding window of ``width`` s and peak k-burst rate."""
-    codes = pd.factorize(frame[key])[0]
+    """Per group of ``key`` (index, sorted): peak count in a sliding window of ``width`` s
+    (``in_window``, first reached ``at``) and peak k-burst rate (``burst_rate``)."""
+    codes, keys = pd.factorize(frame[key].to_numpy(), sort=True)
     ns = pd.to_datetime(frame["first_ts"]).astype("datetime64[ns]").astype("int64").to_numpy()
     order, counts = window_counts(codes, ns, round(width * 1e9))
     _, rates = burst_rate(codes, (ns - ns.min()) / 1e9, k)
-    g = frame[key].to_numpy()[order]
-    out = pd.DataFrame({key: g, "in_window": counts, "burst": rates, "at": frame["first_ts"].to_numpy()[order]})
-    peak = out.loc[out.groupby(key)["in_window"].idxmax(), [key, "in_window", "at"]].set_index(key)
-    peak["burst_rate"] = out.groupby(key)["burst"].max()
-    return peak
+    group = codes[order]  # (sorted: every group's rows together)
+    starts = np.searchsorted(group, np.arange(len(keys)))
+    top = np.flatnonzero(counts == np.maximum.reduceat(counts, starts)[group])
+    first_top = top[np.r_[True, group[top][1:] != group[top][:-1]]]  # each group's first peak
+    return pd.DataFrame({"in_window": counts[first_top], "at": frame["first_ts"].to_numpy()[order[first_top]],
+                         "burst_rate": np.fmax.reduceat(rates, starts)}, index=pd.Index(keys, name=key))
 
 
 def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tcpforensics import heap
 from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import findings as ev
 from tcpforensics.detect import trw
@@ -69,8 +70,8 @@ def first_contacts(conv: pd.DataFrame) -> pd.DataFrame:
     rows = rows[np.argsort(conv["first_ts"].to_numpy()[rows], kind="stable")]
     view = _Rows(conv, rows, ["init_addr", "first_ts", "failed", "init_code"])
     at = view.rows[first_rows(*_pair_keys(view))]
-    return pd.DataFrame({"actor": conv["init_addr"].take(at), "ts": conv["first_ts"].take(at),
-                         "failed": conv["failed"].take(at), "code": conv["init_code"].take(at)})
+    return pd.DataFrame({"actor": conv["init_addr"].array.take(at), "ts": conv["first_ts"].to_numpy()[at],
+                         "failed": conv["failed"].to_numpy()[at], "code": conv["init_code"].to_numpy()[at]})
 
 
 def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[dict], pd.DataFrame]:
@@ -78,6 +79,7 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
     if conv.empty:
         return [], trw.walk(pd.DataFrame(), config)
     walks = trw.walk(first_contacts(conv), config)
+    heap.give_back()  # (the walk's working arrays, before the counts')
     cols = [c for c in PROBE_COLUMNS if c in conv.columns]
     is_probe = conv["is_probe"].to_numpy(dtype=bool)
     probes = _Rows(conv, np.flatnonzero(is_probe), cols)

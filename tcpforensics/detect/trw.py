@@ -34,6 +34,10 @@ def thresholds(config: Config) -> tuple[float, float, float, float]:
 DECISIONS = ("scanner", "pending", "benign")
 
 
+#: First contacts walked at a time (whole actors): bounds the walk's working arrays.
+BATCH_ROWS = 1 << 18
+
+
 def walk(contacts: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Run the walk per actor over its first contacts, in time order.
 
@@ -50,10 +54,27 @@ def walk(contacts: pd.DataFrame, config: Config) -> pd.DataFrame:
     cols = ["actor", "contacts", "failures", "decision", "contacts_to_decision", "decided_at", "llr"]
     if contacts.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    fail, ok, up, down = thresholds(config)
     coded = "code" in contacts.columns
-    c = contacts if coded else contacts.assign(code=pd.factorize(contacts["actor"].astype(object))[0])
-    c = c.sort_values(["code", "ts"], kind="stable").reset_index(drop=True)
+    code = contacts["code"].to_numpy() if coded else pd.factorize(contacts["actor"].astype(object))[0]
+    order = np.lexsort((contacts["ts"].to_numpy(), code))  # by actor, then time (stable)
+    bounds = _batches(code[order])
+    out = pd.concat([_walk_sorted(contacts.iloc[order[a:b]].assign(code=code[order[a:b]]), config)
+                     for a, b in zip(bounds[:-1], bounds[1:], strict=True)], ignore_index=True)
+    out["decision"] = pd.Categorical.from_codes(out["decision"].to_numpy(), categories=list(DECISIONS))
+    return out[cols + ["code"]] if coded else out[cols]
+
+
+def _batches(code: np.ndarray) -> np.ndarray:
+    """Row bounds of batches of about BATCH_ROWS rows of sorted ``code``, cut between actors."""
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    cuts = starts[np.searchsorted(starts, np.arange(BATCH_ROWS, len(code), BATCH_ROWS)).clip(max=len(starts) - 1)]
+    return np.unique(np.r_[0, cuts, len(code)].astype(np.int64))
+
+
+def _walk_sorted(c: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """:func:`walk` of contacts sorted by (code, ts), with every actor's contacts all there."""
+    fail, ok, up, down = thresholds(config)
+    c = c.reset_index(drop=True)
     step = np.where(c["failed"].to_numpy(dtype=bool), fail, ok)
     code = c["code"].to_numpy()
     g = c.groupby("code", sort=False)
@@ -74,5 +95,5 @@ def walk(contacts: pd.DataFrame, config: Config) -> pd.DataFrame:
         decision[at] = 0
         out.iloc[at, out.columns.get_loc("contacts_to_decision")] = n[first_hit]
         out.iloc[at, out.columns.get_loc("decided_at")] = c["ts"].to_numpy()[first_hit]
-    out["decision"] = pd.Categorical.from_codes(decision, categories=list(DECISIONS))
-    return out.reset_index()[cols + ["code"]] if coded else out.reset_index(drop=True)[cols]
+    out["decision"] = decision  # (codes of DECISIONS)
+    return out.reset_index()

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tcpforensics import heap
 from tcpforensics.reconstruct.conversation_columns import ADDRESS_COLUMNS, _empty, _empty_packets
 from tcpforensics.reconstruct.parts import Parts, frame
 
@@ -38,9 +39,11 @@ def merge_conversation_parts(convs: Parts, pks: Parts) -> tuple[pd.DataFrame, pd
     del first_ts, first_frame
     new_id = np.empty_like(order)
     new_id[order] = np.arange(len(order))
+    heap.give_back()  # (each step's working arrays go back before the next step's; the same below)
     addresses = dict(zip(ADDRESS_COLUMNS, convs.categoricals(list(ADDRESS_COLUMNS)), strict=True))  # (one code an address)
     merged_codes = _address_codes(addresses["init_addr"].codes[order], addresses["peer_addr"].codes[order])
     codes = _part_maps(convs, merged_codes, new_id)
+    heap.give_back()
 
     def conv_column(c: str) -> Any:
         if c == "conv":

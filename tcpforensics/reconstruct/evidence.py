@@ -11,6 +11,7 @@ Checksums (``Options.checksums``): ``auto`` applies the offload rule of ``offloa
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -20,6 +21,7 @@ from tcpforensics import heap, schema
 from tcpforensics.config import Config
 from tcpforensics.errors import UsageError
 from tcpforensics.ingest.base import Ingested
+from tcpforensics.parallel import map_ordered
 from tcpforensics.reconstruct import offload
 from tcpforensics.reconstruct.conversation_merge import merge_conversation_parts
 from tcpforensics.reconstruct.conversation_state import ConversationState
@@ -99,7 +101,8 @@ def capture_evidence(name: str, events: pd.DataFrame, config: Config, options: O
 def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config, options: Options,
                       parts: int = 1, spill_dir: str | None = None, keep_packets: bool = False,
                       flow_columns: Sequence[str] | None = None,
-                      conversation_columns: Sequence[str] | None = None) -> CaptureEvidence:
+                      conversation_columns: Sequence[str] | None = None, jobs: int = 1,
+                      scheduler: str | None = None) -> CaptureEvidence:
     """The evidence of one capture read as consecutive event chunks, in bounded memory.
 
     The TCP packets are routed to ``parts`` partitions by 4-tuple (spilled to ``spill_dir``
@@ -111,7 +114,8 @@ def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config,
     segments of conversations are kept (the storm detector's input); the packets themselves
     only with ``keep_packets`` (for the plots); of the flows and conversations, only
     ``flow_columns`` and ``conversation_columns`` when given (the columns the detectors read:
-    the whole tables are for the reader)."""
+    the whole tables are for the reader). ``jobs`` > 1 or a ``scheduler`` rebuilds the
+    partitions on Dask workers (``Spread``); the evidence is the same."""
     counts = offload.tally(schema.empty_events("packet"))
     kept: list[pd.DataFrame] = []
     spill = spill_dir if parts > 1 else None
@@ -128,8 +132,8 @@ def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config,
         del counts  # (a row per sender: not needed once decided)
         ends = split.capture_end()
         capture_end = dict.fromkeys(ends, max(ends.values())) if ends else {}  # one timeline
-        for p in range(parts):  # one partition in memory at a time
-            table, (conv, close) = _partition(split, p, decision, flow_config, capture_end, spill_dir)
+        rebuilt = _rebuilt(split, _Setting(decision, flow_config, capture_end), spill_dir, Spread(name, jobs, scheduler))
+        for table, (conv, close) in rebuilt:  # one partition in memory at a time (a few when spread)
             flow_parts.add(table if flow_columns is None else table[list(flow_columns)])
             conv_parts.add(conv if conversation_columns is None else conv[list(conversation_columns)])
             close_parts.add(close)
@@ -160,20 +164,54 @@ def _checked(events: pd.DataFrame, decision: offload.Decision | None) -> pd.Data
     return offload.apply(events, decision) if decision is not None and len(events) else events
 
 
-def _partition(split: Partitioner, p: int, decision: offload.Decision | None, flow_config: FlowConfig,
-               capture_end: dict, spill_dir: str | None) -> tuple[pd.DataFrame, tuple[pd.DataFrame, pd.DataFrame]]:
-    """The flows of one partition, and its conversations with their FIN/RST segments.
+@dataclass(frozen=True)
+class Spread:
+    """Where the partitions of one capture are rebuilt: here (``jobs`` 1, no scheduler), on
+    ``jobs`` local processes, or on the Dask cluster at ``scheduler`` (``parallel``);
+    ``name`` labels the capture in error messages."""
 
-    A small partition is read once and rebuilt at once. A large one (a few 4-tuples can carry
-    most of a capture's packets) is read a slice at a time, in time order (sorted by time
-    first if its rows step back in time): the slices go through ``flows_stream`` and, on the
-    way, into the mergeable ``ConversationState`` (such a partition holds few 4-tuples, so the
-    state stays small)."""
-    if split.sizes[p] <= PARTITION_ROWS:
-        events = split.partition(p)
-        conv, pk = conversations(events, packets=True)
-        table = flows(_checked(events, decision), flow_config, capture_end=capture_end)
-        return table, (conv, pk[(pk["flags"].to_numpy() & (FIN | RST)) != 0].reset_index(drop=True))
+    name: str = ""
+    jobs: int = 1
+    scheduler: str | None = None
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What rebuilding any partition of one capture needs besides its packets."""
+
+    decision: offload.Decision | None
+    flow_config: FlowConfig
+    capture_end: dict
+
+
+Rebuilt = tuple[pd.DataFrame, tuple[pd.DataFrame, pd.DataFrame]]  # flows, (conversations, FIN/RST segments)
+
+
+def _rebuilt(split: Partitioner, setting: _Setting, spill_dir: str | None, spread: Spread) -> Iterator[Rebuilt]:
+    """Each partition's flows, and its conversations with their FIN/RST segments, in partition
+    order. A small partition is read once and rebuilt at once (by a worker when spread: its
+    packets go there, so the worker needs no access to the spill folder). A large one (a few
+    4-tuples can carry most of a capture's packets) is rebuilt here, a slice at a time."""
+    small = [p for p in range(len(split.sizes)) if split.sizes[p] <= PARTITION_ROWS]
+    tasks = ((split.partition(p), setting) for p in small)
+    with closing(map_ordered(_rebuild, tasks, spread.name, spread.jobs, spread.scheduler)) as done:
+        for p in range(len(split.sizes)):
+            yield next(done) if split.sizes[p] <= PARTITION_ROWS else _large_partition(split, p, setting, spill_dir)
+
+
+def _rebuild(task: tuple[pd.DataFrame, _Setting]) -> Rebuilt:
+    """The flows and conversations of one partition's packets, rebuilt at once."""
+    events, setting = task
+    conv, pk = conversations(events, packets=True)
+    table = flows(_checked(events, setting.decision), setting.flow_config, capture_end=setting.capture_end)
+    return table, (conv, pk[(pk["flags"].to_numpy() & (FIN | RST)) != 0].reset_index(drop=True))
+
+
+def _large_partition(split: Partitioner, p: int, setting: _Setting, spill_dir: str | None) -> Rebuilt:
+    """A large partition read a slice at a time, in time order (sorted by time first if its
+    rows step back in time): the slices go through ``flows_stream`` and, on the way, into the
+    mergeable ``ConversationState`` (such a partition holds few 4-tuples, so the state stays
+    small)."""
     ts = split.column(p, "ts").astype("datetime64[ns]").view(np.int64)
     chunks = split.chunks(p, PARTITION_ROWS) if (np.diff(ts) >= 0).all() else _by_time(split, p, ts, spill_dir)
     state = [ConversationState.of(schema.empty_events("packet"))]
@@ -181,9 +219,9 @@ def _partition(split: Partitioner, p: int, decision: offload.Decision | None, fl
     def noted(slices: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for part in slices:
             state[0] = ConversationState.merge([state[0], ConversationState.of(part)])
-            yield _checked(part, decision)
+            yield _checked(part, setting.decision)
 
-    table = merge_flows(flows_stream(noted(chunks), flow_config, capture_end))
+    table = merge_flows(flows_stream(noted(chunks), setting.flow_config, setting.capture_end))
     return table, state[0].finish()
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tcpforensics import heap
 from tcpforensics.groups import ranges
 from tcpforensics.reconstruct import flow_block, flow_control, flow_orient, flow_sequence, splitting
 from tcpforensics.reconstruct.flow_summary import flow_table, history_strings
@@ -111,8 +112,10 @@ def merge_flows(parts: Iterable[pd.DataFrame] | Parts) -> pd.DataFrame:
     if not parts.rows:
         return conform_flows(pd.DataFrame())
     order = _start_order(parts.column("start"), parts.column("first_frame"), lambda: parts.column("uid"))
+    heap.give_back()  # (the sort's working arrays go back before the columns are built; the same below)
     addresses = [c for c in ADDRESS_COLUMNS if isinstance(parts.dtypes.get(c), pd.CategoricalDtype)]
     shared = dict(zip(addresses, parts.categoricals(addresses) if len(addresses) > 1 else [], strict=False))
+    heap.give_back()
     return frame({c: _taken(shared.pop(c) if c in shared else parts.column(c), order) for c in parts.columns})
 
 

@@ -108,14 +108,19 @@ class Parts:
         categoricals over one sorted set of categories: the same code for the same text in
         every column (a table's two address columns). Read and united as Arrow dictionaries
         (``text_categories``): no Python string is made for a part's text."""
-        pieces = [(n, self._dictionary(p, n)) for n in names for p in range(len(self)) if self.lengths[p]]
+        filled = [p for p in range(len(self)) if self.lengths[p]]
+        pieces = [(n, self._dictionary(p, n)) for n in names for p in filled]
         if not pieces:
             return [pd.Categorical([], dtype=pd.CategoricalDtype(pd.Index([], dtype="str"))) for _ in names]
-        dtype, at = united([piece.dictionary for _, piece in pieces])
+        dictionaries = [piece.dictionary for _, piece in pieces]
+        same = _repeats(dictionaries, len(filled))
+        distinct = sorted(set(same))
+        dtype, at = united([dictionaries[i] for i in distinct])
+        where = dict(zip(distinct, at, strict=True))
         codes: dict[str, list[np.ndarray]] = {n: [] for n in names}
-        for (name, piece), where in zip(pieces, at, strict=True):
+        for k, (name, piece) in enumerate(pieces):
             indices = pc.fill_null(piece.indices, -1).to_numpy(zero_copy_only=False)
-            codes[name].append(np.append(where, -1).astype(np.int32)[indices])
+            codes[name].append(np.append(where[same[k]], -1).astype(np.int32)[indices])
         return [pd.Categorical.from_codes(np.concatenate(codes[n]), dtype=dtype) for n in names]
 
     def _dictionary(self, p: int, name: str) -> pa.DictionaryArray:
@@ -170,6 +175,18 @@ def frame(columns: dict[str, object]) -> pd.DataFrame:
     """A DataFrame of these arrays without copying them (an object array of text stays object)."""
     return pd.DataFrame({c: pd.Series(v, dtype=object, copy=False) if isinstance(v, np.ndarray) and _objects(v.dtype)
                          else v for c, v in columns.items()}, copy=False)
+
+
+def _repeats(dictionaries: list[pa.Array], parts: int) -> list[int]:
+    """For each of the dictionaries (column by column, ``parts`` per column): the first of the
+    same part's dictionaries equal to it (a table's two address columns share one)."""
+    same = list(range(len(dictionaries)))
+    for k in range(parts, len(dictionaries)):
+        for j in range(k % parts, k, parts):
+            if dictionaries[j].equals(dictionaries[k]):
+                same[k] = same[j]
+                break
+    return same
 
 
 def _objects(dtype: object) -> bool:

@@ -18,14 +18,25 @@ import pyarrow.compute as pc
 
 def united(texts: Sequence[pa.Array]) -> tuple[pd.CategoricalDtype, list[np.ndarray]]:
     """One set of categories (the sorted distinct non-null values of all the arrays, as the
-    default string dtype) and each array's codes into it (int32; null: -1)."""
+    default string dtype) and each array's codes into it (int32; null: -1).
+
+    Found by sorting all the values once: equal neighbours share a code. No hash table of
+    the values is built (one of a million addresses costs more than the addresses)."""
     texts = [t.cast(pa.large_string()) for t in texts]
-    values = pc.unique(pa.concat_arrays(texts)) if texts else pa.array([], type=pa.large_string())
-    values = values.drop_null()
-    values = values.take(pc.sort_indices(values))
-    codes = [pc.fill_null(pc.index_in(t, value_set=values), -1).to_numpy(zero_copy_only=False).astype(np.int32)
-             for t in texts]
-    return _distinct(pd.Index(values.to_pandas(), dtype="str")), codes
+    every = pa.concat_arrays(texts) if texts else pa.array([], type=pa.large_string())
+    order = pc.sort_indices(every).to_numpy()  # (nulls last)
+    valid = len(every) - every.null_count
+    ranked = every.take(order[:valid])
+    del every
+    first = np.ones(valid, dtype=bool)  # first of a run of equal values
+    if valid > 1:
+        first[1:] = pc.not_equal(ranked.slice(1), ranked.slice(0, valid - 1)).to_numpy(zero_copy_only=False)
+    codes = np.full(len(order), -1, dtype=np.int32)
+    codes[order[:valid]] = np.cumsum(first, dtype=np.int64) - 1
+    values = ranked.filter(pa.array(first))
+    del ranked, order
+    pieces = np.split(codes, np.cumsum([len(t) for t in texts])[:-1]) if texts else []
+    return _distinct(pd.Index(values.to_pandas(), dtype="str")), pieces
 
 
 def categoricals(columns: Sequence[object]) -> list[pd.Categorical]:
