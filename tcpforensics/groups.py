@@ -135,3 +135,14 @@ def first_rows(*keys: np.ndarray) -> np.ndarray:
         new[1:] &= ks[1:] == ks[:-1]
     new[1:] = ~new[1:]
     return np.sort(order[new])
+
+
+def rows_of(codes: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
+    """Positions in ``codes`` of each wanted code that occurs, ascending (one sort, whatever
+    the number of wanted codes: no pass over the whole array per code)."""
+    keep = np.flatnonzero(np.isin(codes, wanted))
+    order = keep[np.argsort(codes[keep], kind="stable")]
+    if not len(order):
+        return {}
+    values, starts = np.unique(codes[order], return_index=True)
+    return {int(v): part for v, part in zip(values, np.split(order, starts[1:]), strict=True)}

@@ -185,7 +185,8 @@ def analyze_one(work: Work) -> Done:
     it; the rendered reports do not)."""
     done = reconstruct_one(work)
     if done.capture is not None:
-        done.diagnosis = (done.capture.input, *detect.captures.diagnose_one(done.capture, work.config))
+        found = detect.captures.diagnose_one(done.capture, work.config, release=not work.keep_evidence)
+        done.diagnosis = (done.capture.input, *found)
         if not work.keep_evidence:
             done.capture = None
     return done

@@ -103,6 +103,9 @@ def test_empty_partitions_and_the_detector_columns_alone(name: str, tmp_path: Pa
                                 conversation_columns=captures.CONVERSATION_COLUMNS)
     assert list(got.flows.columns) == list(captures.FLOW_COLUMNS)
     assert list(got.conversations.columns) == list(captures.CONVERSATION_COLUMNS)
+    addresses = got.flows["orig_addr"].cat.categories  # (one copy of the address texts for both tables)
+    assert got.conversations["init_addr"].cat.categories is addresses
+    assert got.conversations["peer_addr"].cat.categories is addresses
     pd.testing.assert_frame_equal(got.flows, whole.flows[list(captures.FLOW_COLUMNS)])
     pd.testing.assert_frame_equal(got.conversations, whole.conversations[list(captures.CONVERSATION_COLUMNS)])
     whole.flows = whole.flows[list(captures.FLOW_COLUMNS)]

@@ -21,8 +21,11 @@ CONVERSATION_COLUMNS = ("init_addr", "init_port", "init_code", "peer_addr", "pee
                         "data_seen", "answered_sa", "completed", "init_syns", "init_pkts", "ttl")
 
 
-def diagnose_one(capture: CaptureEvidence, config: Config) -> tuple[list[dict], dict[str, pd.DataFrame]]:
-    """Findings (as rows) and tables of one capture's evidence."""
+def diagnose_one(capture: CaptureEvidence, config: Config,
+                 release: bool = False) -> tuple[list[dict], dict[str, pd.DataFrame]]:
+    """Findings (as rows) and tables of one capture's evidence. ``release``: the caller keeps
+    no evidence, so the capture's conversation tables are emptied once the detectors that read
+    them are done (the close detectors then run without them in memory)."""
     flows = capture.flows if len(capture.flows) else None
     conv = flowjoin.attach(capture.conversations, flows)
     heap.give_back()
@@ -32,6 +35,9 @@ def diagnose_one(capture: CaptureEvidence, config: Config) -> tuple[list[dict], 
     heap.give_back()  # (each detector's working arrays, freed, go back before the next one's)
     flood_rows = floods.detect(conv, capture.conv_packets, config, capture.input)
     del conv
+    if release:
+        capture.conversations = capture.conversations.iloc[:0].copy()
+        capture.conv_packets = capture.conv_packets.iloc[:0].copy()
     heap.give_back()
     explained = _explained(flows, scan_rows + flood_rows)
     close_rows = closes.detect(flows, config, explained)

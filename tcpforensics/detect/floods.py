@@ -8,6 +8,7 @@ import pandas as pd
 from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import findings as ev
 from tcpforensics.detect.time_windows import burst_rate, window_counts
+from tcpforensics.groups import rows_of
 from tcpforensics.reconstruct.conversation_rules import SYN_SHAPES
 from tcpforensics.reconstruct.packets import FIN, RST
 from tcpforensics.reconstruct.rules import Row, always, first_match
@@ -119,12 +120,29 @@ def _syn_flood(conv: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     if found is None:
         return []
     flooded, syn_rows, half_rows, half_victim = found
+    half_of = rows_of(half_victim, flooded.index.to_numpy())
+    syn_of = rows_of(service[syn_rows], flooded.index.to_numpy())
+    cols = _flood_columns(conv)
     rows = []
     for key, p in flooded.iterrows():  # one pass per flooded service (few)
-        h = ev.text_rows(conv, half_rows[half_victim == key], _flood_columns(conv))
-        a = ev.text_rows(conv, syn_rows[service[syn_rows] == key], _flood_columns(conv))
+        h, a = conv[cols].iloc[half_rows[half_of[key]]], conv[cols].iloc[syn_rows[syn_of[key]]]  # (text as codes)
         rows.append(_syn_flood_finding(h, a, p, th, input_name))
     return rows
+
+
+def _sources(rows: pd.DataFrame, n: int = 10) -> tuple[pd.Series, int]:
+    """The ``n`` initiators with the most rows (``value_counts`` order), indexed by address,
+    and how many distinct initiators there are; counted on address codes (a flood's rows can be
+    a million) and only the first ``n`` addresses made text."""
+    col = rows["init_addr"]
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        counts = col.value_counts()
+        return counts.head(n), len(counts)
+    counts = pd.Series(col.cat.codes.to_numpy()).value_counts()  # (the order value_counts gives the texts)
+    counts = counts[counts.index >= 0]
+    top = counts.head(n)
+    names = np.asarray(col.cat.categories.array.take(top.index.to_numpy()), dtype=object)
+    return pd.Series(top.to_numpy(), index=pd.Index(names, dtype=object), name="count"), len(counts)
 
 
 def _flooded_services(conv: pd.DataFrame, is_syn: np.ndarray, service: np.ndarray,
@@ -157,9 +175,9 @@ def _syn_flood_finding(h: pd.DataFrame, a: pd.DataFrame, p: pd.Series, th: dict,
     attempts ``a`` and its row ``p`` of the peak table."""
     width = float(th["syn_flood.window_s"])
     victim = f"{h['peer_addr'].iloc[0]}:{int(h['peer_port'].iloc[0])}"
-    srcs = h["init_addr"].value_counts()
+    srcs, sources = _sources(h)
     completing = a.loc[a["completed"], "init_addr"].nunique()
-    spoof = ev.grade(SPOOF_RULES, sources=len(srcs), half_open=len(h), completing_sources=completing)
+    spoof = ev.grade(SPOOF_RULES, sources=sources, half_open=len(h), completing_sources=completing)
     start, end = h["first_ts"].min(), h["last_ts"].max()
     duration = (end - start).total_seconds()
     syns, answered, completed = int(a["init_syns"].sum()), int(a["answered_sa"].sum()), int(a["completed"].sum())
@@ -169,8 +187,8 @@ def _syn_flood_finding(h: pd.DataFrame, a: pd.DataFrame, p: pd.Series, th: dict,
         "attempts": len(a),
         "syn_synack_ack": f"{syns}:{answered}:{completed}",
         "completion_ratio": completed / len(a) if len(a) else None,
-        "distinct_sources": int(len(srcs)),
-        "top_sources": {str(k): int(v) for k, v in srcs.head(10).items()},
+        "distinct_sources": sources,
+        "top_sources": {str(k): int(v) for k, v in srcs.items()},
         "spoofing_likelihood": spoof,
         "distinct_ttls": int(h["ttl"].nunique()),
         "peak_in_window": int(p["in_window"]),
@@ -181,7 +199,7 @@ def _syn_flood_finding(h: pd.DataFrame, a: pd.DataFrame, p: pd.Series, th: dict,
         "window": {"start": start, "end": end, "duration_s": duration},
     }
     severity = ev.grade(SYN_FLOOD_SEVERITY, half_open=len(h), high_half_open=int(th["syn_flood.high_half_open"]))
-    who = (f"{len(srcs)} distinct sources (spoofing likelihood {spoof})" if len(srcs) > 1
+    who = (f"{sources} distinct sources (spoofing likelihood {spoof})" if sources > 1
            else f"one source, {srcs.index[0]}")
     rate = details["peak_rate_per_s"]
     explanation = (
@@ -211,9 +229,11 @@ def _reflection(un: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     rows: list[dict] = []
     sa = un[un["shape"] == "syn_ack"]
     per_rcv = sa.groupby("peer_code").agg(victim=("peer_addr", "first"), n=("init_code", "nunique"))
-    for code, victim in per_rcv.loc[per_rcv["n"] >= int(th["reflection.min_sources"]), "victim"].items():
-        sub = sa[sa["peer_code"] == code]
-        rst = un[(un["peer_code"] == code) & (un["shape"] == "rst")]
+    victims = per_rcv.loc[per_rcv["n"] >= int(th["reflection.min_sources"]), "victim"]
+    rsts = un[un["shape"] == "rst"]
+    sa_of, rst_of = (rows_of(t["peer_code"].to_numpy(), victims.index.to_numpy()) for t in (sa, rsts))
+    for code, victim in victims.items():
+        sub, rst = sa.iloc[sa_of[code]], rsts.iloc[rst_of.get(code, [])]
         start, end = sub["first_ts"].min(), sub["last_ts"].max()
         duration = (end - start).total_seconds()
         refl = sub["init_addr"].value_counts()
@@ -249,8 +269,10 @@ def _backscatter(un: pd.DataFrame, th: dict, input_name: str) -> list[dict]:
     """Backscatter: one finding per sender of unsolicited SYN-ACKs/RSTs to many hosts."""
     rows: list[dict] = []
     per_snd = un.groupby("init_code").agg(sender=("init_addr", "first"), n=("peer_code", "nunique"))
-    for code, sender in per_snd.loc[per_snd["n"] >= int(th["backscatter.min_peers"]), "sender"].items():
-        sub = un[un["init_code"] == code]
+    senders = per_snd.loc[per_snd["n"] >= int(th["backscatter.min_peers"]), "sender"]
+    un_of = rows_of(un["init_code"].to_numpy(), senders.index.to_numpy())
+    for code, sender in senders.items():
+        sub = un.iloc[un_of[code]]
         start, end = sub["first_ts"].min(), sub["last_ts"].max()
         details = {
             "sender": sender,

@@ -11,7 +11,7 @@ from tcpforensics import heap
 from tcpforensics.config import Config, register_defaults
 from tcpforensics.detect import findings as ev
 from tcpforensics.detect import trw
-from tcpforensics.groups import first_rows
+from tcpforensics.groups import first_rows, rows_of
 from tcpforensics.reconstruct.conversation_rules import SYN_SHAPES
 from tcpforensics.reconstruct.rules import Row, always, first_match
 
@@ -90,8 +90,8 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
     trw_by = walks.drop(columns="actor").set_index("code")  # (no text: a row is read by code)
     per, per_host, per_port = _counts(failed, walks, trw_by, th)
     flagged = per[per["mode"] != ""]
-    by_scanner = _rows_of(failed.column("init_code"), flagged.index.to_numpy())
-    probes_of = _rows_of(probes.column("init_code"), flagged.index.to_numpy())
+    by_scanner = rows_of(failed.column("init_code"), flagged.index.to_numpy())
+    probes_of = rows_of(probes.column("init_code"), flagged.index.to_numpy())
     rows: list[dict] = []
     covered: set[tuple[int, int]] = set()  # (scanner, host) already reported, as address codes
     for code, r in flagged.iterrows():  # one pass per flagged scanner (few)
@@ -180,16 +180,6 @@ def _scanner_findings(s: _Scanner, th: dict, input_name: str, covered: set[tuple
 #: Conversation columns the scan rules read.
 PROBE_COLUMNS = ("init_addr", "init_code", "peer_addr", "peer_code", "peer_port", "first_ts", "last_ts", "probe",
                  "outcome", "failed", "first_frame", "uid", "input")
-
-
-def _rows_of(codes: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
-    """Row positions of each wanted code in ``codes`` (one sort, whatever the number of codes)."""
-    keep = np.flatnonzero(np.isin(codes, wanted))
-    order = keep[np.argsort(codes[keep], kind="stable")]
-    if not len(order):
-        return {}
-    values, starts = np.unique(codes[order], return_index=True)
-    return {int(v): part for v, part in zip(values, np.split(order, starts[1:]), strict=True)}
 
 
 @dataclass(frozen=True)
@@ -366,7 +356,7 @@ def _distributed(failed: _Rows, probes: _Rows, covered: set, th: dict, input_nam
     per = keys.groupby("peer_code").agg(scanners=("init_code", "nunique"), ports=("peer_port", "nunique"))
     del keys
     hit = per[(per["scanners"] >= th["scan.distributed_min_scanners"]) & (per["ports"] >= th["scan.distributed_min_ports"])]
-    of_host = _rows_of(rest.column("peer_code"), hit.index.to_numpy())
+    of_host = rows_of(rest.column("peer_code"), hit.index.to_numpy())
     probe_peer, probe_init = probes.column("peer_code"), probes.column("init_code")
     rows = []
     for code in hit.index:

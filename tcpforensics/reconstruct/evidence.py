@@ -144,9 +144,22 @@ def streamed_evidence(name: str, chunks: Iterable[pd.DataFrame], config: Config,
         table = merge_flows(flow_parts)
         heap.give_back()
         conv, close_packets = merge_conversation_parts(conv_parts, close_parts)
+        conv = _sharing_addresses(conv, table)
     heap.give_back()
     packets = schema.concat_events(kept, "packet") if kept else schema.empty_events("packet")
     return CaptureEvidence(input=name, packets=packets, flows=table, conversations=conv, conv_packets=close_packets)
+
+
+def _sharing_addresses(conv: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
+    """The conversations with the flows' address categories when both hold the same addresses
+    (one capture's packets give both): one copy of the address texts instead of two."""
+    cols = [c for c in ("init_addr", "peer_addr") if c in conv.columns]
+    dtype = flows["orig_addr"].dtype if "orig_addr" in flows.columns else None
+    if not cols or not isinstance(dtype, pd.CategoricalDtype) or not all(
+            isinstance(conv[c].dtype, pd.CategoricalDtype) and conv[c].cat.categories.equals(dtype.categories)
+            for c in cols):
+        return conv
+    return conv.assign(**{c: pd.Categorical.from_codes(conv[c].cat.codes.to_numpy(), dtype=dtype) for c in cols})
 
 
 def _checksum_rule(counts: pd.DataFrame, config: Config, options: Options) -> tuple[FlowConfig, offload.Decision | None]:

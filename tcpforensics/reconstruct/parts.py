@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from tcpforensics import heap
 from tcpforensics.reconstruct.text_categories import united
 
 #: Parts are held in memory until together they pass this many bytes; then they go to disk.
@@ -98,10 +99,15 @@ class Parts:
         if not pieces:
             return pd.Series([], dtype=dtype).array
         if _coded(dtype):
-            return _united(pieces, dtype)
-        if isinstance(pieces[0], np.ndarray):
-            return np.concatenate(pieces)
-        return type(pieces[0])._concat_same_type(pieces)
+            whole = _united(pieces, dtype)
+        elif isinstance(pieces[0], np.ndarray):
+            whole = np.concatenate(pieces)
+        else:
+            whole = type(pieces[0])._concat_same_type(pieces)
+        if self.folder is not None:
+            del pieces
+            heap.give_back()  # (reading a part's column from its file leaves a few MiB free in the heap)
+        return whole
 
     def categoricals(self, names: list[str]) -> list[pd.Categorical]:
         """Text columns ``names`` (categorical or object) of every part, end to end, as

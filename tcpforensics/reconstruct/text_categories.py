@@ -22,7 +22,8 @@ def united(texts: Sequence[pa.Array]) -> tuple[pd.CategoricalDtype, list[np.ndar
 
     Found by sorting all the values once: equal neighbours share a code. No hash table of
     the values is built (one of a million addresses costs more than the addresses)."""
-    texts = [t.cast(pa.large_string()) for t in texts]
+    wide = len({t.type for t in texts}) > 1 or sum(t.nbytes for t in texts) >= 1 << 30  # (concat wants one type)
+    texts = [t.cast(pa.large_string()) if wide or not pa.types.is_string(t.type) else t for t in texts]
     every = pa.concat_arrays(texts) if texts else pa.array([], type=pa.large_string())
     order = pc.sort_indices(every).to_numpy()  # (nulls last)
     valid = len(every) - every.null_count

@@ -138,6 +138,20 @@ def test_port_scan_names_scanner_target_probe_type_and_states() -> None:
     assert len(scan["evidence"]) == 2 * findings.EVIDENCE_CAP
 
 
+def test_released_conversations_change_no_finding() -> None:
+    """``release``: the conversation tables are emptied once the scan and flood detectors have
+    read them; the findings and tables are those of a run that keeps them."""
+    cap = vertical(Capture(), "10.0.0.66", "10.0.0.5", range(1, 31))
+    kept, released = evidence_of(cap), evidence_of(cap)
+    want = captures.diagnose_one(kept, Config())
+    got = captures.diagnose_one(released, Config(), release=True)
+    assert got[0] == want[0] and got[1].keys() == want[1].keys()
+    for name in want[1]:
+        pd.testing.assert_frame_equal(got[1][name], want[1][name])
+    assert len(kept.conversations) > 0 and len(released.conversations) == 0 and len(released.conv_packets) == 0
+    assert list(released.conversations.columns) == list(kept.conversations.columns)
+
+
 def test_busy_client_with_successful_connections_is_no_scanner() -> None:
     """Many successful connections to many hosts (a NAT gateway, a crawler) never count."""
     cap = Capture()
@@ -227,6 +241,22 @@ def test_trw_floor_keeps_watching_after_benign() -> None:
     assert out["decision"] == "scanner" and out["contacts_to_decision"] == 17
     four = pd.DataFrame({"actor": "s", "ts": pd.date_range(T0, periods=3, freq="s"), "failed": [True] * 3})
     assert trw.walk(four, Config()).iloc[0]["decision"] == "pending"  # 4**3 = 64 < 99
+
+
+def test_trw_walks_in_batches_of_whole_actors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk's table does not depend on how many contacts are walked at a time."""
+    rng = np.random.default_rng(7)
+    n = 3000
+    contacts = pd.DataFrame({"actor": pd.Categorical(rng.integers(0, 200, n).astype(str)),
+                             "ts": T0 + pd.to_timedelta(rng.integers(0, 10**6, n), unit="ms"),
+                             "failed": rng.random(n) < 0.6})
+    coded = contacts.assign(code=contacts["actor"].cat.codes.astype(np.int64))
+    whole = trw.walk(coded, Config()), trw.walk(contacts, Config())
+    assert set(whole[0]["decision"]) == {"scanner", "pending", "benign"}
+    for rows in (1, 7, 1000):
+        monkeypatch.setattr(trw, "BATCH_ROWS", rows)
+        pd.testing.assert_frame_equal(trw.walk(coded, Config()), whole[0])
+        pd.testing.assert_frame_equal(trw.walk(contacts, Config()), whole[1])
 
 
 # --- floods -------------------------------------------------------------------------------------
