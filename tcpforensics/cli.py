@@ -160,7 +160,7 @@ def events(
 
     progress = False if quiet else None
     try:
-        inputs = expand(inputs).paths()  # folders and globs
+        inputs = _with_events(expand(inputs).paths(), input_format)  # folders and globs
         if input_format in (None, "pcap") and fmt.value in stream.STREAMABLE and stream.all_captures(inputs):
             stream.write(inputs, fmt.value, output, engine=engine, progress=progress)  # chunk by chunk
             return
@@ -172,6 +172,20 @@ def events(
     if fmt == EventFormat.parquet and output is None:
         _fail("--format parquet needs --output PATH")
     _write(write_table(table, fmt.value), output)
+
+
+def _with_events(paths: list[str], input_format: str | None) -> list[str]:
+    """The inputs that hold events. A flow log's records are connections, not events: each is
+    named on stderr as skipped, and when every input is one the command fails with that line."""
+    from tcpforensics.ingest import flowlogs
+
+    logs = {p for p in paths if flowlogs.claims(p, input_format)}
+    why = "a flow log: its records are connections, not packet or socket events; read it with `tcpforensics flows` or `analyze`"
+    if logs and len(logs) == len(paths):
+        raise InputError(paths[0], why)
+    for p in sorted(logs):
+        typer.echo(f"tcpforensics: {p}: skipped, {why}", err=True)
+    return [p for p in paths if p not in logs]
 
 
 class FlowFormat(StrEnum):
