@@ -65,8 +65,10 @@ _RULES: tuple[tuple[str, str], ...] = (
 )
 
 # Decoration around a timestamp: "--- ... ---", "# ...", "[ ... ]", "=== ... ===", "Label: ...".
+# A label padded to a column ("CreationTime   : ...", PowerShell Format-List) is a record's
+# field, not a timestamp line.
 _DECOR = (
-    r"^[\s\-=#*~<>\[\]|+]*(?:[^\W\d_]+(?:[ _-][^\W\d_]+)?\s*[:=]\s+)?(?P<body>.*?)[\s\-=#*~<>\[\]|]*$"
+    r"^[\s\-=#*~<>\[\]|+]*(?:[^\W\d_]+(?:[ _-][^\W\d_]+)? ?[:=]\s+)?(?P<body>.*?)[\s\-=#*~<>\[\]|]*$"
 )
 # Cheap pre-filter (re2-compatible): a clock time or a long bare number somewhere.
 _CANDIDATE = r"\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d|^[\s\-=#*~<>\[\]|+@]*\d{10}"
@@ -93,7 +95,8 @@ def split(text: pd.Series) -> pd.DataFrame:
     note = cols.matches(stripped, r"^\(.*\)$")  # "(No info ... =65534 ...)"
     command = cols.matches(stripped, _COMMAND)
     data = ~blank & has_digit & ~marker & ~note & ~command
-    headerish = ~blank & (~has_digit | command) & has_letter & ~marker
+    field = cols.matches(arr, r'^(?:[A-Za-z]\w*\s+: |\s*"[^"]*"\s*:)')  # "Key   : value" (Format-List), "key": (JSON)
+    headerish = ~blank & (~has_digit | command) & has_letter & ~marker & ~field
 
     # Opening lines: header-like lines before the first data line; their repeats are candidates.
     n = len(text)
