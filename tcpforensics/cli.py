@@ -223,6 +223,79 @@ def flows(
     _write(render_flows(table, fmt.value), output)
 
 
+class WatchFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def watch(
+    source: str | None = typer.Argument(None, help="'-': read a pcap/pcapng stream from standard input (tcpdump -w -) and print rolling capture findings per interval of packet time, instead of sampling /proc."),
+    interval: float = typer.Option(2.0, "--interval", "-i", min=0.05, help="Seconds between samples."),
+    count: int | None = typer.Option(None, "--count", "-n", min=1, help="Stop after this many samples."),
+    duration: float | None = typer.Option(None, "--duration", "-d", min=0, help="Stop after this many seconds."),
+    window: int = typer.Option(5, "--window", "-w", min=1, help="Samples the detectors read (the last N): a pile's finding ends at most N intervals after it clears."),
+    record: Path | None = typer.Option(None, "--record", help="Also write every sample into this folder as dated snapshot loops (sockets.txt, counters.txt, conntrack.txt) that 'tcpforensics analyze FOLDER' reads back."),
+    fmt: WatchFormat = typer.Option(WatchFormat.table, "--format", "-f", help="table (a live view) or json (one line per finding start/change/end and per interval)."),
+    fail_on: Severity = typer.Option(Severity.never, "--fail-on", help="Exit 1 as soon as a finding at or above this severity starts."),
+    config: str | None = typer.Option(None, "--config", help="TOML config file (as for analyze)."),
+    expected_listeners: str | None = typer.Option(None, "--expected-listeners", help="Comma-separated allow-list of listeners (as for analyze)."),
+    threshold: list[str] = typer.Option([], "--threshold", "-t", help="Override a threshold: NAME=VALUE (repeatable), as for analyze."),
+    proc: Path = typer.Option(Path("/proc"), "--proc", help="Read the socket tables and counters from this /proc root."),
+    no_processes: bool = typer.Option(False, "--no-processes", help="Do not look up which process holds each socket (/proc/*/fd)."),
+    max_cpu: float | None = typer.Option(None, "--max-cpu", min=0.001, max=1.0, help="Cap the detectors at this share of one core on average (e.g. 0.05 on hosts with 100k sockets; findings then lag a few intervals). Default: run them every interval the samples changed."),
+) -> None:
+    """Watch this host live: socket states, piles, counters and findings as they start and end (Linux /proc)."""
+    from tcpforensics import config as cfg
+    from tcpforensics import live
+    from tcpforensics.live.procfs import ProcRoot
+
+    try:
+        conf = cfg.with_overrides(cfg.load(config), threshold, expected_listeners).validate()
+    except (InputError, UsageError) as e:
+        _fail(str(e))
+        return
+    options = live.Options(interval, count, duration, window, record, fail_on.value, proc, not no_processes, conf, max_cpu)
+    if source is not None:
+        _watch_capture(source, options, fmt)
+    if not live.supported() and proc == Path("/proc"):
+        _fail(f"watch reads Linux /proc and this is {sys.platform}; save 'netstat -an' in a loop with 'date' lines and run 'tcpforensics analyze' on it")
+    if missing := ProcRoot(proc).missing():
+        _fail(f"{proc}: cannot read {', '.join(missing)} (watch samples Linux /proc/net)")
+    try:
+        code = live.watch(options, _watch_sink(fmt))
+    except OSError as e:
+        _fail(f"{record}: cannot write: {e.strerror or e}")
+        return
+    raise typer.Exit(code)
+
+
+def _watch_sink(fmt: WatchFormat) -> object:
+    from tcpforensics.live.view import Dashboard, JsonLines
+
+    return JsonLines(sys.stdout.write) if fmt == WatchFormat.json else Dashboard()
+
+
+def _watch_capture(source: str, options: object, fmt: WatchFormat) -> None:
+    """``watch -``: a capture stream on standard input, rolling findings per interval."""
+    from tcpforensics.ingest import detect_capture, open_stdin
+    from tcpforensics.live.capture import watch_capture
+
+    if source != "-":
+        _fail(f"watch {source}: only '-' (a capture stream on standard input) is read; analyze reads files")
+    if options.record is not None:
+        _fail("--record saves /proc samples; save a capture stream with tcpdump -w instead")
+    head, fh = open_stdin()
+    if detect_capture(head) is None:
+        _fail("-: standard input is not a pcap or pcapng stream")
+    try:
+        code = watch_capture(fh, options, _watch_sink(fmt))
+    except InputError as e:
+        _fail(str(e))
+        return
+    raise typer.Exit(code)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -25,12 +25,13 @@ def run(evidence: Evidence, config: Config) -> tuple[pd.DataFrame, dict[str, pd.
 
 
 def combine(capture_results: list[CaptureResult], socket_evidence: SocketEvidence | None,
-            config: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """The findings and tables of a run from each capture's results and the socket evidence."""
+            config: Config, socket_tables: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The findings and tables of a run from each capture's results and the socket evidence
+    (``socket_tables=False``: without the socket summary tables, as ``watch`` runs it)."""
     parts: list[pd.DataFrame] = []
     tables: dict[str, pd.DataFrame] = {}
     if socket_evidence is not None:
-        f, t = sockets.diagnose(socket_evidence, config)
+        f, t = sockets.diagnose(socket_evidence, config, socket_tables)
         parts.append(f)
         tables.update(t)
     if capture_results:

@@ -222,12 +222,13 @@ RULES: tuple[SocketRule, ...] = (
 )
 
 
-def diagnose(evidence: SocketEvidence, config: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Findings (not yet deduplicated) and summary tables from socket timelines and counters."""
+def diagnose(evidence: SocketEvidence, config: Config, tables: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Findings (not yet deduplicated) and summary tables from socket timelines and counters
+    (``tables=False``: no tables, for ``watch``, which reads only the findings)."""
     df = socket_rows.frame(evidence.events)
     tl = evidence.timelines.assign(stuck=stuck_mask(evidence.timelines, config))
     ctx = Context(df=df, timelines=tl, counters=evidence.counters, config=config)
     parts = [explain(p, rule.explanation, rule.next_step).assign(measure="peak")
              for rule in RULES if len(p := rule.find(ctx, rule.category))]
     found = findings.to_frame(pd.concat(parts, ignore_index=True) if parts else [])
-    return found, summary_tables(df, tl, evidence.counters, config)
+    return found, summary_tables(df, tl, evidence.counters, config) if tables else {}
