@@ -99,7 +99,7 @@ def detect(conv: pd.DataFrame, config: Config, input_name: str) -> tuple[list[di
             r, failed.frame(by_scanner[code]),  # (every flagged scanner has failed attempts)
             probes.frame(probes_of.get(code, np.zeros(0, dtype=np.int64))),
             per_host[per_host["init_code"] == code], per_port[per_port["init_code"] == code],
-            _trw_details(trw_by, code))
+            trw.details(trw_by, code))
         rows += _scanner_findings(scanner, th, input_name, covered)
     rows.extend(_distributed(failed, probes, covered, th, input_name))
     return rows, walks
@@ -246,19 +246,6 @@ SCAN_SEVERITY: tuple[Row, ...] = (
     Row("medium", lambda f: f["trigger"] == "threshold", "a count threshold (a `mode_rules` row) fired"),
     Row("low", always, "only the threshold random walk flagged the scanner"),
 )
-
-
-def _trw_details(trw_by: pd.DataFrame, code: int) -> dict:
-    if code not in trw_by.index:
-        return {"decision": "pending"}
-    r = trw_by.loc[code]
-    return {
-        "decision": r["decision"],
-        "first_contacts": int(r["contacts"]),
-        "failed_first_contacts": int(r["failures"]),
-        "contacts_to_decision": None if pd.isna(r["contacts_to_decision"]) else int(r["contacts_to_decision"]),
-        "decided_at": None if pd.isna(r["decided_at"]) else pd.Timestamp(r["decided_at"]).isoformat(),
-    }
 
 
 def probe_type(types: pd.Series) -> str:

@@ -97,3 +97,18 @@ def _walk_sorted(c: pd.DataFrame, config: Config) -> pd.DataFrame:
         out.iloc[at, out.columns.get_loc("decided_at")] = c["ts"].to_numpy()[first_hit]
     out["decision"] = decision  # (codes of DECISIONS)
     return out.reset_index()
+
+
+def details(walks_by_code: pd.DataFrame, code: int) -> dict:
+    """What a finding says of one actor's walk (``walk``'s table indexed by ``code``): its
+    decision, first contacts, failures and when it was decided ("pending" when not walked)."""
+    if code not in walks_by_code.index:
+        return {"decision": "pending"}
+    r = walks_by_code.loc[code]
+    return {
+        "decision": r["decision"],
+        "first_contacts": int(r["contacts"]),
+        "failed_first_contacts": int(r["failures"]),
+        "contacts_to_decision": None if pd.isna(r["contacts_to_decision"]) else int(r["contacts_to_decision"]),
+        "decided_at": None if pd.isna(r["decided_at"]) else pd.Timestamp(r["decided_at"]).isoformat(),
+    }
