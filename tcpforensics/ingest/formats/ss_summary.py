@@ -94,8 +94,7 @@ def parse(lines: Lines) -> Parsed:
     text = lines.text
     arr = cols.clean_lines(text)
     line_no = text.index.to_numpy(dtype=np.int64)
-    names = np.array([n for n, _ in _KIND_RULES] + ["other"], dtype=object)
-    kind = names[cols.first_match(arr, [p for _, p in _KIND_RULES])]
+    kind = cols.labels(arr, _KIND_RULES)
     parts = [_named(arr, kind, line_no, "total", _TOTAL, ("total", "kernel")),
              _named(arr, kind, line_no, "tcp", _TCP, ("tcp", "estab", "closed", "orphaned", "synrecv", "timewait", "ports"))]
     pos = np.flatnonzero(kind == "table")

@@ -116,8 +116,7 @@ def parse(lines: Lines) -> Parsed:
     text = lines.text
     line_no = text.index.to_numpy(dtype=np.int64)
     arr = cols.clean_lines(text)
-    kind = np.array([n for n, _ in _STRUCTURAL] + ["other"], dtype=object)[
-        cols.first_match(arr, [r for _, r in _STRUCTURAL])]
+    kind = cols.labels(arr, _STRUCTURAL)
     header = cols.matches(arr, _HEADER) & (kind == "other")
     if header.any():
         kind = np.where(header, "header", kind)

@@ -106,6 +106,13 @@ def first_match(arr: pa.Array, rules: Sequence[str | np.ndarray]) -> np.ndarray:
     return out
 
 
+def labels(arr: pa.Array, table: Sequence[tuple[str, str | np.ndarray]], default: str = "other") -> np.ndarray:
+    """Per string, the label of the first (label, rule) row of ``table`` that claims it
+    (:func:`first_match`), ``default`` for none: an object array."""
+    names = np.array([name for name, _ in table] + [default], dtype=object)
+    return names[first_match(arr, [rule for _, rule in table])]
+
+
 def extract(arr: pa.Array, pattern: str, *, empty_as_null: bool) -> dict[str, pa.Array]:
     """Named groups of the RE2 ``pattern`` per string.
 
