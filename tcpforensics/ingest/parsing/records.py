@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tcpforensics.ingest.parsing import columns as cols
-from tcpforensics.ingest.parsing import endpoints, vocab
+from tcpforensics.ingest.parsing import endpoints
 
 DELIMITERS = (",", ";", "\t")
 #: Most fields a delimited line is split into (longer headers keep their first fields only).
@@ -231,16 +231,13 @@ def _inside(stamps: pd.Series) -> np.ndarray:
 
 def states(raw: pd.Categorical, words: dict[str, str]) -> pd.Categorical:
     """Printed states -> canonical states: ``words`` (the tool's own words and numbers, matched
-    upper case, blanks removed) first, then the shared vocabulary (``vocab``); unknown -> UNKNOWN."""
+    upper case, blanks removed) first, then the shared vocabulary (``columns.states``); unknown
+    -> UNKNOWN."""
     table = {k.upper().replace(" ", ""): v for k, v in words.items()}
-    cats = [str(c) for c in raw.categories]
-    mine = [table.get(c.strip().upper().replace(" ", "")) for c in cats]
-    codes = vocab.canonical_codes(cats) if cats else np.zeros(0, dtype=np.int64)
-    known = list(vocab.STATE_DTYPE.categories)
-    mapped = np.array([known.index(m) if m else c for m, c in zip(mine, codes, strict=True)], dtype=np.int64)
-    raw_codes = np.asarray(raw.codes, dtype=np.int64)
-    out = np.where(raw_codes >= 0, mapped[np.clip(raw_codes, 0, None)] if len(mapped) else -1, -1)
-    return pd.Categorical.from_codes(out, dtype=vocab.STATE_DTYPE)
+    renamed = [table.get(str(c).strip().upper().replace(" ", ""), str(c)) for c in raw.categories]
+    names, at = np.unique(np.array(renamed, dtype=object), return_inverse=True)
+    codes = np.append(at, -1)[np.asarray(raw.codes, dtype=np.int64)]  # (code -1, NA: stays -1)
+    return cols.states(pd.Categorical.from_codes(codes, names))
 
 
 # --- the socket rows --------------------------------------------------------------------------
