@@ -87,6 +87,7 @@ TABLES: dict[tuple[str, str], Callable[[], str]] = {
     ("detection-sockets.md", "socket rules"): socket_rules,
     ("detection-sockets.md", "syn_flood patterns"): lambda: patterns(socket_piles.SYN_FLOOD_PATTERNS),
     ("detection-sockets.md", "syn_sent patterns"): lambda: patterns(socket_piles.SYN_SENT_PATTERNS),
+    ("detection-sockets.md", "close_wait ages"): lambda: patterns(socket_piles.CLOSE_WAIT_AGE_PATTERNS),
     ("detection-sockets.md", "conntrack patterns"): lambda: patterns(socket_conntrack.CONNTRACK_PATTERNS),
     ("detection-sockets.md", "conntrack view"):
         lambda: markdown_table(conntrack_view.CONNTRACK_VIEW, ("socket of", "when")),

@@ -201,6 +201,10 @@ def syn_sent_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> 
 
 def remote_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
     """The peers of the pile, unread and unsent bytes, and sockets no process owns."""
+    return _remote(ctx, at_peak, out, [])
+
+
+def _remote(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
     g = at_peak.groupby(BY, sort=False)
     d = _top(at_peak, BY, "remote", "remote").join(_top(at_peak, BY, "local", "local_endpoint")[["top_local_endpoint", "distinct_local_endpoints"]])
     d["distinct_remote_hosts"] = g["dst_addr"].nunique()
@@ -214,7 +218,56 @@ def remote_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> pd
     d["orphaned"] = orphaned.where(known)
     out = out.merge(d.reset_index(), on=BY, how="left")
     return finish(out, ["distinct_remote_hosts", "top_remote", "top_remote_count", "top_local_endpoint",
-                        "distinct_local_endpoints", "unread_bytes", "unsent_bytes", "orphaned"])
+                        "distinct_local_endpoints", "unread_bytes", "unsent_bytes", "orphaned", *extra])
+
+
+#: What the creation times of a CLOSE_WAIT pile tell (first match wins; ``created_span_s``:
+#: seconds between the first and the last socket's creation, NA where the input has no
+#: creation times; thresholds close_wait_leak_span_s and close_wait_burst_span_s).
+CLOSE_WAIT_AGE_PATTERNS: tuple[Pattern, ...] = (
+    Pattern("creation times unknown", lambda f: f["created_span_s"].isna(), ""),
+    Pattern("slow leak", lambda f: f["created_span_s"] >= f["leak_s"],
+            "The sockets were created over {created_span} ({created_first} to {created_last}): they piled "
+            "up a few at a time, the mark of a slow leak that grows with the traffic until the process runs "
+            "out of descriptors or is restarted."),
+    Pattern("one burst", lambda f: f["created_span_s"] <= f["burst_s"],
+            "The sockets were created within {created_span} (from {created_first}): connections opened "
+            "together whose peers all closed (a pool filled at once, a batch of requests that stalled), "
+            "more likely one stuck worker than a steady leak."),
+    Pattern("built up over minutes", always,
+            "The sockets were created over {created_span} ({created_first} to {created_last})."),
+)
+
+
+def close_wait_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    """``remote_details`` and, where the input gives the sockets' creation times, their spread:
+    a slow leak (raised to at least medium) or one burst."""
+    g = at_peak.groupby(BY, sort=False)["created"]
+    ages = pd.DataFrame({"first": g.min(), "last": g.max()}).reset_index()
+    out = out.merge(ages, on=BY, how="left")
+    span = (out["last"] - out["first"]).dt.total_seconds()
+    out["created_span_s"] = span.round(0).astype("Int64")
+    out["created_span"] = span.map(_duration)
+    out["created_first"] = out["first"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    out["created_last"] = out["last"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    out["leak_s"] = ctx.config.get("close_wait_leak_span_s")
+    out["burst_s"] = ctx.config.get("close_wait_burst_span_s")
+    by_rules(out, CLOSE_WAIT_AGE_PATTERNS, age_pattern="label", age_text="why")
+    leak = out["age_pattern"].eq("slow leak")
+    out["severity"] = socket_rows.bump(out["severity"], to_at_least=pd.Series(np.where(leak, "medium", "info"), index=out.index))
+    out["age_pattern"] = out["age_pattern"].where(span.notna())
+    return _remote(ctx, at_peak, out.drop(columns=["first", "last", "leak_s", "burst_s"]),
+                   ["age_pattern", "created_first", "created_last", "created_span_s"])
+
+
+def _duration(seconds: float) -> str:
+    """'3 h 12 min', '14 min', '40 s' (NA: '')."""
+    if pd.isna(seconds):
+        return ""
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 60} min" if s >= 60 else f"{s} s"
 
 
 def local_details(ctx: Context, at_peak: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,7 @@ snapshot, severity ladders and evidence references."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,8 +40,9 @@ class Context:
                 for lv in LEVELS}
 
 
-def frame(events: pd.DataFrame) -> pd.DataFrame:
-    """Socket rows with plain string key columns, the latest-snapshot flag and evidence refs."""
+def frame(events: pd.DataFrame, created: Collection[str] = ()) -> pd.DataFrame:
+    """Socket rows with plain string key columns, the latest-snapshot flag and evidence refs;
+    ``created``: the inputs whose row times are creation times (column ``created``, else NaT)."""
     ev = events[events["kind"].astype(object).eq("socket")]
     df = pd.DataFrame(
         {
@@ -60,6 +62,7 @@ def frame(events: pd.DataFrame) -> pd.DataFrame:
             "line": ev["line"],
         }
     ).reset_index(drop=True)
+    df["created"] = df["ts"].where(df["input"].isin(list(created)))
     df = _conntrack(df, ev)
     last = df.groupby("input")["snapshot"].transform("max")
     df["latest"] = df["snapshot"].eq(last)

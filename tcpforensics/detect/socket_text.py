@@ -26,8 +26,8 @@ def explain(out: pd.DataFrame, explanation: str, next_step: str) -> pd.DataFrame
     """Finding rows with their explanation and next step: templates filled from each row's
     fields (a field a row lacks prints as '?')."""
     fields = _fields(out)
-    out["explanation"] = [explanation.format_map(Missing(f)) for f in fields]
-    out["next_step"] = [next_step.format_map(Missing(f)) for f in fields]
+    out["explanation"] = [explanation.format_map(Missing(f)).strip() for f in fields]
+    out["next_step"] = [next_step.format_map(Missing(f)).strip() for f in fields]
     return out
 
 

@@ -20,6 +20,7 @@ from tcpforensics.detect.socket_conntrack import conntrack_fill
 from tcpforensics.detect.socket_counters import counter_rule, retransmissions
 from tcpforensics.detect.socket_piles import (
     Pile,
+    close_wait_details,
     local_details,
     remote_details,
     syn_flood_details,
@@ -47,6 +48,9 @@ THRESHOLDS: dict[str, float | int] = {
     # CLOSE_WAIT per owner: the kernel never times CLOSE_WAIT out; each holds a descriptor and
     # the default soft RLIMIT_NOFILE is 1024.
     "close_wait_low": 5, "close_wait_medium": 20, "close_wait_high": 100, "close_wait_critical": 1000,
+    # creation times of the pile (Get-NetTCPConnection, Velociraptor, Volatility): created over
+    # an hour or more is a slow leak (raised to at least medium); within a minute, one burst.
+    "close_wait_leak_span_s": 3600, "close_wait_burst_span_s": 60,
     # FIN_WAIT_2 per owner: orphans expire after tcp_fin_timeout (60 s); a pile means peers that
     # never close (their own CLOSE_WAIT leak) or half-closed sockets the application keeps.
     "fin_wait_2_low": 20, "fin_wait_2_medium": 100, "fin_wait_2_high": 1000,
@@ -117,12 +121,13 @@ RULES: tuple[SocketRule, ...] = (
         "{next_text}",
     ),
     SocketRule(
-        "close_wait_leak", Pile("CLOSE_WAIT", "owner", "close_wait", remote_details),
-        "CLOSE_WAIT sockets", "owner", "unread bytes (Recv-Q) in details",
+        "close_wait_leak", Pile("CLOSE_WAIT", "owner", "close_wait", close_wait_details),
+        "CLOSE_WAIT sockets", "owner",
+        "unread bytes (Recv-Q) in details; creation times (where the input has them) tell a slow leak from a burst",
         "{count} sockets in CLOSE_WAIT held by {subject}: the peer closed its side (FIN received) "
         "and the application has not called close(). The kernel never times CLOSE_WAIT out, so "
         "this is almost always an application bug (a connection or file-descriptor leak, a "
-        "blocked worker, a pool that never releases dead connections).",
+        "blocked worker, a pool that never releases dead connections). {age_text}",
         "Find the code path that reads EOF without closing: lsof -p PID, thread dumps of the "
         "process; restart relieves it but the leak comes back.",
     ),
@@ -225,7 +230,7 @@ RULES: tuple[SocketRule, ...] = (
 def diagnose(evidence: SocketEvidence, config: Config, tables: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Findings (not yet deduplicated) and summary tables from socket timelines and counters
     (``tables=False``: no tables, for ``watch``, which reads only the findings)."""
-    df = socket_rows.frame(evidence.events)
+    df = socket_rows.frame(evidence.events, evidence.created)
     tl = evidence.timelines.assign(stuck=stuck_mask(evidence.timelines, config))
     ctx = Context(df=df, timelines=tl, counters=evidence.counters, config=config)
     parts = [explain(p, rule.explanation, rule.next_step).assign(measure="peak")

@@ -71,6 +71,7 @@ class SocketEvidence:
     timelines: pd.DataFrame  # reconstruct.sockets.TIMELINE_COLUMNS
     counters: pd.DataFrame  # reconstruct.counters.DELTA_COLUMNS plus ref
     snapshots: dict[str, int]  # snapshots per input
+    created: frozenset[str] = frozenset()  # inputs whose row times are the sockets' creation times
 
 
 @dataclass
@@ -276,7 +277,8 @@ def socket_evidence(inputs: list[Ingested]) -> SocketEvidence:
     readings = [i.counters for i in inputs if i.counters is not None and len(i.counters)]
     return SocketEvidence(events=events, timelines=timelines(events, snaps),
                           counters=_counter_refs(deltas(pd.concat(readings, ignore_index=True) if readings else None)),
-                          snapshots=snaps)
+                          snapshots=snaps,
+                          created=frozenset(i.input for i in inputs if i.meta.get("row_times") == "created"))
 
 
 def _counter_refs(counters: pd.DataFrame) -> pd.DataFrame:

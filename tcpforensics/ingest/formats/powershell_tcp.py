@@ -211,4 +211,5 @@ def _parsed(values: tuple[np.ndarray, dict[str, pa.Array]], kind: np.ndarray, ar
     skipped = skipped_frame(line_no[bad].tolist(), reasons.tolist(), arr.take(pa.array(bad, type=pa.int64())).to_pylist())
     names, counts = np.unique(kind[np.isin(kind, ["blank", "type line", "command line", "elision", "header",
                                                   "record line", "bracket"])], return_counts=True)
-    return Parsed(rows=rows, skipped=skipped, structural=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))))
+    return Parsed(rows=rows, skipped=skipped, structural=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))),
+                  meta=records.creation_meta(rows))

@@ -172,7 +172,7 @@ def _parsed(rows: pd.DataFrame, kind: np.ndarray, arr: pa.Array, line_no: np.nda
     skipped = skipped_frame(line_no[bad].tolist(), reasons.tolist(), arr.take(pa.array(bad, type=pa.int64())).to_pylist())
     names, counts = np.unique(kind[np.isin(kind, structural_kinds)], return_counts=True)
     tcp_states = set(rows.loc[rows["proto"] == "tcp", "state"].dropna().astype(str))
-    meta = {}
+    meta: dict = records.creation_meta(rows)
     if linux and tcp_states and tcp_states <= {"LISTEN", "ESTABLISHED"}:
         meta["warnings"] = ["Linux.Network.Netstat keeps only LISTEN|ESTAB sockets by default (StateRegex): "
                             "sockets in other states (CLOSE_WAIT, SYN_RECV, TIME_WAIT, ...) were filtered out "

@@ -193,7 +193,8 @@ def _parsed(line_no: np.ndarray, at: np.ndarray, fields: dict[str, pa.Array], ki
     reasons = np.where(kind[bad] == "other", "unparseable line", kind[bad])
     skipped = skipped_frame(line_no[bad].tolist(), reasons.tolist(), arr.take(pa.array(bad, type=pa.int64())).to_pylist())
     names, counts = np.unique(kind[np.isin(kind, structural_kinds)], return_counts=True)
-    return Parsed(rows=rows, skipped=skipped, structural=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))))
+    return Parsed(rows=rows, skipped=skipped, structural=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))),
+                  meta=records.creation_meta(rows))
 
 
 def _non_ip(family: pa.Array, proto: pa.Array) -> np.ndarray:

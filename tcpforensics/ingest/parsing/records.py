@@ -276,3 +276,13 @@ def socket_rows(line: np.ndarray, fields: dict[str, pa.Array], words: dict[str, 
     if "ts" in fields:
         out["ts"] = timestamps(text("ts"))
     return pd.DataFrame(out)
+
+
+#: ``Parsed.meta`` of an input whose row times (``ts``) are the sockets' creation times
+#: (Get-NetTCPConnection, Velociraptor, Volatility), not the time of a snapshot or an event.
+CREATED = {"row_times": "created"}
+
+
+def creation_meta(rows: pd.DataFrame) -> dict[str, str]:
+    """``CREATED`` when any row carries a creation time, else nothing."""
+    return dict(CREATED) if "ts" in rows and bool(rows["ts"].notna().any()) else {}
