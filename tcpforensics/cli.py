@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from tcpforensics.errors import InputError, UsageError, one_line
 from tcpforensics.ingest import registry
 from tcpforensics.version import __version__
+
+if TYPE_CHECKING:
+    from tcpforensics.ingest.inputs import Input
 
 app = typer.Typer(
     name="tcpforensics",
@@ -154,17 +158,19 @@ def events(
     """Write the common connection-event table of the inputs."""
     from tcpforensics import schema
     from tcpforensics.ingest.inputs import expand
-    from tcpforensics.pipeline import ingest_all
+    from tcpforensics.pipeline import ingest_input
     from tcpforensics.report import event_stream as stream
     from tcpforensics.report.export import write_table
 
     progress = False if quiet else None
     try:
-        inputs = _with_events(expand(inputs).paths(), input_format)  # folders and globs
-        if input_format in (None, "pcap") and fmt.value in stream.STREAMABLE and stream.all_captures(inputs):
-            stream.write(inputs, fmt.value, output, engine=engine, progress=progress)  # chunk by chunk
+        found = _with_events(expand(inputs).inputs, input_format)  # folders, globs and archives
+        paths = [i.path for i in found]
+        if input_format in (None, "pcap") and fmt.value in stream.STREAMABLE and all(i.name is None for i in found) \
+                and stream.all_captures(paths):
+            stream.write(paths, fmt.value, output, engine=engine, progress=progress)  # chunk by chunk
             return
-        ingested = ingest_all(inputs, input_format, engine=engine, progress=progress)
+        ingested = [ingest_input(i, input_format, engine=engine, progress=progress) for i in found]
     except InputError as e:
         _fail(str(e))
         return
@@ -174,18 +180,18 @@ def events(
     _write(write_table(table, fmt.value), output)
 
 
-def _with_events(paths: list[str], input_format: str | None) -> list[str]:
+def _with_events(found: list[Input], input_format: str | None) -> list[Input]:
     """The inputs that hold events. A flow log's records are connections, not events: each is
     named on stderr as skipped, and when every input is one the command fails with that line."""
     from tcpforensics.ingest import flowlogs
 
-    logs = {p for p in paths if flowlogs.claims(p, input_format)}
+    logs = {i.shown for i in found if flowlogs.claims(i.path, input_format)}
     why = "a flow log: its records are connections, not packet or socket events; read it with `tcpforensics flows` or `analyze`"
-    if logs and len(logs) == len(paths):
-        raise InputError(paths[0], why)
-    for p in sorted(logs):
-        typer.echo(f"tcpforensics: {p}: skipped, {why}", err=True)
-    return [p for p in paths if p not in logs]
+    if logs and len(logs) == len(found):
+        raise InputError(found[0].shown, why)
+    for name in sorted(logs):
+        typer.echo(f"tcpforensics: {name}: skipped, {why}", err=True)
+    return [i for i in found if i.shown not in logs]
 
 
 class FlowFormat(StrEnum):

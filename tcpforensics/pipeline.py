@@ -27,6 +27,7 @@ from tcpforensics.config import Config
 from tcpforensics.detect import captures
 from tcpforensics.errors import InputError, UsageError
 from tcpforensics.ingest import (
+    archives,
     detect_capture,
     flowlogs,
     ingest,
@@ -36,7 +37,8 @@ from tcpforensics.ingest import (
     read_input,
 )
 from tcpforensics.ingest.base import Ingested
-from tcpforensics.ingest.inputs import expand
+from tcpforensics.ingest.inputs import Input, expand
+from tcpforensics.ingest.origins import Origin
 from tcpforensics.ingest.pcap import CaptureStream
 from tcpforensics.parallel import map_inputs
 from tcpforensics.reconstruct import evidence as rec
@@ -57,7 +59,7 @@ class Work:
     """One input to read and reconstruct, with everything a worker process needs: a file, '-',
     or the pieces of one rotated capture (read as one timeline)."""
 
-    source: str | tuple[str, ...]
+    source: str | tuple[str, ...] | Input  # an Input: an archive's member (copied out)
     input_format: str | None
     config: Config
     options: rec.Options
@@ -80,8 +82,16 @@ class Done:
 
 
 def ingest_all(sources: list[str], input_format: str | None = None, **options: Any) -> list[Ingested]:
-    """Ingest every input, folders and globs expanded (raises InputError on the first unusable one)."""
-    return [ingest(s, input_format, **options) for s in expand(sources).paths()]
+    """Ingest every input, folders, globs and archives expanded (raises InputError on the first
+    unusable one)."""
+    return [ingest_input(i, input_format, **options) for i in expand(sources).inputs]
+
+
+def ingest_input(item: Input, input_format: str | None = None, **options: Any) -> Ingested:
+    """Ingest one input of an expansion: a file, '-', or an archive member under its name."""
+    if item.name is None:
+        return ingest(item.path, input_format, **options)
+    return archives.ingest(item.path, item.name, item.kind, input_format, options.get("progress"))
 
 
 def options_of(checksums: str = "auto", likely_server_ports: str | None = None,
@@ -103,6 +113,8 @@ def reconstruct_one(work: Work) -> Done:
     Capture files are read in chunks and reconstructed partition by partition (bounded
     memory); the pieces of a rotated capture become one capture, so a connection spanning two
     pieces is one flow. Text dumps and standard input are read whole."""
+    if isinstance(work.source, Input):
+        return _member(work, work.source)
     pieces = [work.source] if isinstance(work.source, str) else list(work.source)
     if all(flowlogs.claims(p, work.input_format) for p in pieces):  # flow logs: records -> flows evidence
         items = [flowlogs.ingest(p, work.input_format) for p in pieces]
@@ -121,6 +133,17 @@ def reconstruct_one(work: Work) -> Done:
     events = schema.concat_events([i.events for i in items], "packet")
     capture = rec.capture_evidence(rotated_name(pieces), events, work.config, work.options)
     return Done([replace(i, events=schema.empty_events("packet")) for i in items], capture)
+
+
+def _member(work: Work, member: Input) -> Done:
+    """An archive's member: a flow log's or a capture's evidence, or a text input."""
+    item = ingest_input(member, work.input_format, progress=work.ingest_options.get("progress"))
+    if member.kind == "flowlog":
+        return Done([item], flowlog_evidence.evidence(member.shown, [item.meta.pop("flows")]))
+    if item.format != "pcap":
+        return Done([item])
+    capture = rec.capture_evidence(member.shown, item.events, work.config, work.options)
+    return Done([replace(item, events=schema.empty_events("packet"))], capture)
 
 
 def _streamed_capture(pieces: list[str], work: Work, fh: BinaryIO | None = None) -> Done:
@@ -147,20 +170,23 @@ def rotated_name(pieces: list[str]) -> str:
     return pieces[0] if len(pieces) == 1 else f"{pieces[0]} (+{len(pieces) - 1} rotated pieces)"
 
 
-def plan(sources: list[str]) -> tuple[list[str | tuple[str, ...]], list[tuple[str, str]]]:
-    """The units of work named by the sources (files, '-', rotated sets; folders and globs
-    expanded) and the files left out with their reasons (``ingest.inputs``)."""
+def plan(sources: list[str]) -> tuple[list[str | tuple[str, ...] | Input], list[tuple[str, str]], dict[str, Origin]]:
+    """The units of work named by the sources (files, '-', rotated sets, archive members;
+    folders, globs and archives expanded), the files left out with their reasons, and the
+    collection and host of the inputs of folders and archives (``ingest.inputs``)."""
     found = expand(sources)
     if not found.inputs:
         seen = "; ".join(f"{n} {reason}" for reason, n in found.skipped_counts().items()) or "no files"
         raise InputError(", ".join(sources), f"holds no capture, socket table or counter dump ({seen})")
-    units: list[str | tuple[str, ...]] = []
+    units: list[str | tuple[str, ...] | Input] = []
     for item in found.inputs:
-        if item.group is None:
+        if item.name is not None:
+            units.append(item)
+        elif item.group is None:
             units.append(item.path)
         elif item.path == found.groups[item.group][0]:
             units.append(tuple(found.groups[item.group]))
-    return units, found.skipped
+    return units, found.skipped, found.origins
 
 
 def _run(fn: Any, work: list[Work], jobs: int, scheduler: str | None) -> list[Done]:
@@ -175,7 +201,9 @@ def _run(fn: Any, work: list[Work], jobs: int, scheduler: str | None) -> list[Do
     return [here[i] if i in here else next(spread) for i in range(len(work))]
 
 
-def _name(unit: str | tuple[str, ...]) -> str:
+def _name(unit: str | tuple[str, ...] | Input) -> str:
+    if isinstance(unit, Input):
+        return unit.shown
     return unit if isinstance(unit, str) else rotated_name(list(unit))
 
 
@@ -211,17 +239,26 @@ def analyze(
         sources = [sources]
     config = (config or Config()).validate()  # unknown or ill-typed thresholds: UsageError
     options = options or rec.Options()
-    units, left_out = plan(sources)
+    units, left_out, origins = plan(sources)
     slim = {} if keep_evidence else {"flow_columns": captures.FLOW_COLUMNS,  # (the detectors' columns are enough)
                                      "conversation_columns": captures.CONVERSATION_COLUMNS}
     work = [Work(u, input_format, config, options, keep_evidence, ingest_options, **slim) for u in units]
     done = _run(analyze_one, work, jobs, scheduler)
-    ingested = [i for d in done for i in d.ingested]
+    ingested = [placed(i, origins) for d in done for i in d.ingested]
     socket_inputs = [i for i in ingested if i.format != "pcap"]
     evidence = rec.Evidence(captures=[d.capture for d in done if d.capture is not None],
                             sockets=rec.socket_evidence(socket_inputs) if socket_inputs else None)
     findings, tables = detect.combine([d.diagnosis for d in done if d.diagnosis is not None], evidence.sockets, config)
     return build_report(ingested, findings, tables, evidence, left_out)
+
+
+def placed(item: Ingested, origins: dict[str, Origin]) -> Ingested:
+    """An input with the collection and host it came from in its ``meta`` (when known)."""
+    where = origins.get(item.input)
+    if where is None:
+        return item
+    return replace(item, meta={**item.meta, "collection": where.collection, "host": where.host,
+                               "collector": where.collector})
 
 
 def flows(source: pd.DataFrame | str | list[str], config: FlowConfig | dict | None = None,
@@ -243,7 +280,7 @@ def flows_of_inputs(inputs: list[str], input_format: str | None = None, options:
                     config: Config | None = None, jobs: int = 1, scheduler: str | None = None) -> pd.DataFrame:
     """The flows of every capture among the inputs (what ``tcpforensics flows`` prints)."""
     config = (config or Config()).validate()
-    units, _ = plan(inputs)
+    units, *_ = plan(inputs)
     work = [Work(u, input_format, config, options or rec.Options(), False) for u in units]
     done = _run(reconstruct_one, work, jobs, scheduler)
     return rec.concat_flows([d.capture.flows for d in done if d.capture is not None])
@@ -255,8 +292,8 @@ def events_frame(sources: list[str] | str, input_format: str | None = None, **in
     ``distributed.Client`` of the session)."""
     import dask.dataframe as dd
 
-    paths = expand([sources] if isinstance(sources, str) else sources).paths()
-    return dd.from_map(_all_events, paths, input_format=input_format, ingest_options=ingest_options,
+    found = expand([sources] if isinstance(sources, str) else sources).inputs
+    return dd.from_map(_all_events, found, input_format=input_format, ingest_options=ingest_options,
                        meta=_plain_categories(schema.conform(pd.DataFrame())), enforce_metadata=False)
 
 
@@ -265,16 +302,16 @@ def flows_frame(sources: list[str] | str, options: rec.Options | None = None) ->
     of a rotated capture together), built as ``analyze`` builds them."""
     import dask.dataframe as dd
 
-    units, _ = plan([sources] if isinstance(sources, str) else sources)
+    units, *_ = plan([sources] if isinstance(sources, str) else sources)
     work = [Work(u, None, Config(), options or rec.Options(), False) for u in units]
     return dd.from_map(_flows_of_work, work, meta=_plain_categories(schema.conform_flows(pd.DataFrame())),
                        enforce_metadata=False)
 
 
-def _all_events(path: str, input_format: str | None, ingest_options: dict[str, Any]) -> pd.DataFrame:
-    if flowlogs.claims(path, input_format):  # (a flow log's records are flows: it has no events)
+def _all_events(item: Input, input_format: str | None, ingest_options: dict[str, Any]) -> pd.DataFrame:
+    if flowlogs.claims(item.path, input_format):  # (a flow log's records are flows: it has no events)
         return _plain_categories(schema.conform(pd.DataFrame()))
-    return _plain_categories(schema.conform(ingest(path, input_format, **ingest_options).events))
+    return _plain_categories(schema.conform(ingest_input(item, input_format, **ingest_options).events))
 
 
 def _flows_of_work(work: Work) -> pd.DataFrame:

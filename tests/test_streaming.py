@@ -159,7 +159,8 @@ def test_a_capture_piped_to_standard_input_gives_the_file_report() -> None:
     from_file = subprocess.run([*cmd, str(path)], capture_output=True, timeout=120)
     assert piped.returncode == from_file.returncode == 0, piped.stderr
     a, b = json.loads(piped.stdout), json.loads(from_file.stdout)
-    assert a["findings"] == [dict(f, evidence=[e.replace(str(path), "-") for e in f["evidence"]]) for f in b["findings"]]
+    assert a["findings"] == [dict(f, evidence=[e.replace(str(path), "-") for e in f["evidence"]],
+                                  details={**f["details"], "input": "-"}) for f in b["findings"]]
 
 
 @pytest.mark.corpus

@@ -198,8 +198,9 @@ def _inputs(names: pd.Series) -> list[str]:
 
 
 def _merged_details(details: object, merged: int, inputs: list[str]) -> object:
-    """Details of the kept row, saying how many rows were merged and from which inputs."""
-    if not isinstance(details, dict) or merged <= 1:
+    """Details of the kept row, saying which input showed it (``input``, or ``inputs`` when
+    several) and how many rows were merged."""
+    if not isinstance(details, dict):
         return details
-    extra = {"inputs": inputs} if len(inputs) > 1 else {}
-    return {**details, **extra, "merged_findings": int(merged)}
+    seen = {"inputs": inputs} if len(inputs) > 1 else {"input": details.get("input", inputs[0])} if inputs else {}
+    return {**details, **seen, **({"merged_findings": int(merged)} if merged > 1 else {})}

@@ -50,8 +50,18 @@ def claims(source: str, input_format: str | None = None) -> bool:
     if source == "-":
         return False
     try:
-        head = _head(Path(source))
-    except (OSError, ValueError, EOFError, zlib.error):
+        with Path(source).open("rb") as fh:
+            raw = fh.read(HEAD_BYTES)
+    except (OSError, ValueError):
+        return False
+    return claims_head(raw, source)
+
+
+def claims_head(raw: bytes, source: str) -> bool:
+    """Whether the first bytes of an input (gzip-compressed or not) are a flow log's. Never raises."""
+    try:
+        head = raw if raw[:2] != _GZIP else zlib.decompressobj(wbits=31).decompress(raw, HEAD_BYTES)
+    except (ValueError, EOFError, zlib.error):
         return False
     if not head.strip() or textio.looks_binary(head[:65536]):
         return False
@@ -60,14 +70,6 @@ def claims(source: str, input_format: str | None = None) -> bool:
         return sniff(lines_of(head[: cut + 1] if cut > 0 else head, source))[1] >= MIN_SCORE
     except Exception:  # detection of odd content must not stop the run
         return False
-
-
-def _head(path: Path) -> bytes:
-    with path.open("rb") as fh:
-        raw = fh.read(HEAD_BYTES)
-    if raw[:2] != _GZIP:
-        return raw
-    return zlib.decompressobj(wbits=31).decompress(raw, HEAD_BYTES)
 
 
 def lines_of(data: bytes, source: str) -> Lines:

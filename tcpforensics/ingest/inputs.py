@@ -61,40 +61,28 @@ import errno
 import glob
 import os
 import stat
-import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from tcpforensics.errors import InputError
-from tcpforensics.ingest import (
-    MIN_SCORE,
-    SNIFF_LINES,
-    detect_capture,
-    flowlogs,
-    sniff_text,
-    textio,
-    to_lines,
-)
-from tcpforensics.ingest.capture_times import (
-    _GZIP_MAGIC,
+from tcpforensics.ingest import archives, origins
+from tcpforensics.ingest.contents import (  # noqa: F401 - the skip reasons are part of this module's interface
+    HEAD_BYTES,
+    SKIP_BINARY,
+    SKIP_BROKEN_LINK,
+    SKIP_EMPTY,
+    SKIP_GZIP,
+    SKIP_NOT_EVIDENCE,
+    SKIP_SPECIAL,
+    classify,
+    classify_head,
+    explicit_kind,
+    is_regular,
+    unreadable,
 )
 from tcpforensics.ingest.rotation import _chains, _family
 
-#: Bytes read from the head of each folder or glob member to decide whether it is evidence.
-HEAD_BYTES = 256 * 1024
-#: Lines of that head the text formats score: as many as every input's detection sees whole.
-HEAD_LINES = SNIFF_LINES // 2
-
-
-SKIP_EMPTY = "empty"
-SKIP_BINARY = "binary, not a capture"
-SKIP_NOT_EVIDENCE = "not a socket table, capture or counter dump"
-SKIP_GZIP = "gzip-compressed, not a capture"
-SKIP_SPECIAL = "special file (fifo/device/socket)"
-SKIP_BROKEN_LINK = "broken symbolic link"
 SKIP_WALKED = "folder already walked (symbolic link)"
 SKIP_DUPLICATE = "same file as an earlier input"
 
@@ -113,6 +101,12 @@ class Input:
     path: str
     kind: str  # 'capture' | 'text' | 'flowlog' | 'stdin'
     group: int | None = None  # index into Expansion.groups when a piece of a rotated capture
+    name: str | None = None  # an archive member: 'ARCHIVE!/MEMBER' (``path`` is its private copy)
+
+    @property
+    def shown(self) -> str:
+        """The input's name in the report: its path, or an archive member's name."""
+        return self.name or self.path
 
 
 @dataclass
@@ -126,6 +120,7 @@ class Expansion:
     inputs: list[Input] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     groups: list[list[str]] = field(default_factory=list)
+    origins: dict[str, origins.Origin] = field(default_factory=dict)  # by input name: a folder's or archive's
 
     def skipped_counts(self) -> dict[str, int]:
         """Number of skipped files by reason, most frequent first."""
@@ -143,22 +138,52 @@ def expand(sources: list[str]) -> Expansion:
     Raises :class:`InputError` only for a source that does not exist and matches nothing.
     """
     out = Expansion()
-    members = [m for source in sources for m in _members(source, out.skipped)]
+    sourced = [(source, _members(source, out.skipped)) for source in sources]
     seen: set[tuple] = set()
     taken: list[Input] = []
-    for path, explicit in members:
-        key = _identity(path)
-        if key in seen:
-            out.skipped.append((path, SKIP_DUPLICATE))
-            continue
-        seen.add(key)
-        kind, reason = (_explicit_kind(path), None) if explicit else _classify(path)
-        if kind is None:
-            out.skipped.append((path, reason or SKIP_NOT_EVIDENCE))
-        else:
+    for source, members in sourced:
+        folder = _folder_origin(source, members) if source != "-" and _is_dir(source) else None
+        for path, explicit in members:
+            key = _identity(path)
+            if key in seen:
+                out.skipped.append((path, SKIP_DUPLICATE))
+                continue
+            seen.add(key)
+            if is_regular(path) and archives.is_archive(path):
+                taken += _archive(path, out)
+                continue
+            kind, reason = (explicit_kind(path), None) if explicit else classify(path)
+            if kind is None:
+                out.skipped.append((path, reason or SKIP_NOT_EVIDENCE))
+                continue
             taken.append(Input(path, kind))
+            if folder is not None:
+                out.origins[path] = folder
     out.inputs, out.groups = _grouped(taken)
     return out
+
+
+def _archive(path: str, out: Expansion) -> list[Input]:
+    """The evidence members of an archive (copied out), their origin recorded in ``out``."""
+    hints: dict[str, bytes] = {}
+    copied = archives.walk(path, out.skipped, hints)
+    where = origins.origin(path, hints)
+    out.origins.update(dict.fromkeys((c.name for c in copied), where))
+    return [Input(c.path, c.kind, name=c.name) for c in copied]
+
+
+def _folder_origin(folder: str, members: list[tuple[str, bool]]) -> origins.Origin:
+    """A folder's origin, from the files a host rule reads (their heads) and its name."""
+    hints: dict[str, bytes] = {}
+    for path, _ in members:
+        rel = os.path.relpath(path, folder)
+        if origins.is_hint(rel):
+            try:
+                with open(path, "rb") as fh:
+                    hints[rel] = fh.read(origins.HINT_BYTES)
+            except (OSError, ValueError):
+                continue
+    return origins.origin(folder, hints)
 
 
 # --- sources to candidate files -----------------------------------------------------------
@@ -255,7 +280,7 @@ def _folder(path: str, walked: set[tuple[int, int]], skipped: list[tuple[str, st
         with os.scandir(path) as it:
             names = sorted(entry.name for entry in it)
     except OSError as e:
-        skipped.append((path, _unreadable(e)))
+        skipped.append((path, unreadable(e)))
         return []
     return [os.path.join(path, name) for name in names]
 
@@ -270,98 +295,11 @@ def _identity(path: str) -> tuple:
     return ("file", st.st_dev, st.st_ino)
 
 
-def _unreadable(e: OSError) -> str:
-    return f"unreadable: {e.strerror or e}"
-
-
-# --- content detection ---------------------------------------------------------------------
-
-
-def _explicit_kind(path: str) -> str:
-    """Kind of a file named on the command line: never read beyond its magic number, and not
-    at all when it is a pipe or device (reading would consume it)."""
-    if path == "-":
-        return "stdin"
-    try:
-        if stat.S_ISREG(os.stat(path).st_mode):
-            with open(path, "rb") as fh:
-                return "capture" if detect_capture(fh.read(64)) else "text"
-    except (OSError, ValueError):
-        pass
-    return "text"
-
-
-def _classify(path: str) -> tuple[str | None, str | None]:
-    """(kind, None) when a folder or glob member is evidence, else (None, reason)."""
-    reason = _not_regular(path)
-    if reason:
-        return None, reason
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
-            cut = bool(fh.read(1))
-    except OSError as e:
-        return None, _unreadable(e)
-    if flowlogs.claims(path):  # (before captures: a rotated conn.log is gzip too)
-        return "flowlog", None
-    if detect_capture(head[:64]):
-        return ("capture", None) if _is_capture(head) else (None, SKIP_GZIP)
-    return _classify_text(head, path, cut)
-
-
-def _not_regular(path: str) -> str | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError as e:
-        return SKIP_BROKEN_LINK if os.path.islink(path) else _unreadable(e)
-    except OSError as e:
-        return _unreadable(e)
-    except ValueError as e:  # a name the OS cannot take (embedded NUL)
-        return f"unreadable: {e}"
-    return None if stat.S_ISREG(st.st_mode) else SKIP_SPECIAL
-
-
-def _is_capture(head: bytes) -> bool:
-    """A capture magic at the head, looking inside gzip (a gzipped log is no capture)."""
-    if head[:2] != _GZIP_MAGIC:
-        return True
-    try:
-        inner = zlib.decompressobj(wbits=31).decompress(head, 64)
-    except zlib.error:
-        return False
-    return inner[:2] != _GZIP_MAGIC and detect_capture(inner[:64]) is not None
-
-
-def _classify_text(head: bytes, path: str, cut: bool) -> tuple[str | None, str | None]:
-    if not head.strip():
-        return None, SKIP_EMPTY
-    if textio.looks_binary(head[:65536]):
-        return None, SKIP_BINARY
-    head = _whole_lines(head, cut)
-    try:
-        _, score, _ = sniff_text(to_lines(head, path))
-    except Exception:  # detection of odd text must skip the file, never stop the expansion
-        score = 0.0
-    return ("text", None) if score >= MIN_SCORE else (None, SKIP_NOT_EVIDENCE)
-
-
-def _whole_lines(head: bytes, cut: bool) -> bytes:
-    """The first :data:`HEAD_LINES` lines of ``head``; its last, partial line dropped when
-    the file goes on (a newline's NUL is kept with it in UTF-16 LE text)."""
-    ends = np.flatnonzero(np.frombuffer(head, dtype=np.uint8) == 0x0A)
-    if len(ends) > HEAD_LINES:
-        ends, cut = ends[:HEAD_LINES], True
-    if not cut or not len(ends):
-        return head
-    end = int(ends[-1]) + 1
-    return head[: end + 1] if head[end : end + 1] == b"\0" else head[:end]
-
-
 def _grouped(taken: list[Input]) -> tuple[list[Input], list[list[str]]]:
     """The inputs with each rotated set together (time order, where its first piece was)."""
     families: dict[tuple[str, str], list[str]] = {}
     for inp in taken:
-        if inp.kind == "capture":
+        if inp.kind == "capture" and inp.name is None:  # (an archive's captures are not grouped)
             families.setdefault(_family(inp.path), []).append(inp.path)
     sets = [c for paths in families.values() if len(paths) > 1 for c in _chains(paths) if len(c) > 1]
     set_of = {path: i for i, paths in enumerate(sets) for path in paths}

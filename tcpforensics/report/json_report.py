@@ -15,7 +15,7 @@ from tcpforensics.report.model import ACCOUNTING_KEYS, Report
 #: Bumped on any incompatible change of the document's shape (docs/report-json.md).
 SCHEMA_VERSION = 1
 TOP_LEVEL_KEYS: tuple[str, ...] = ("schema_version", "inputs", "summary", "findings", "tables", "accounting", "skipped")
-INPUT_KEYS: tuple[str, ...] = ("input", "format", "encoding", "snapshots", "events")
+INPUT_KEYS: tuple[str, ...] = ("input", "format", "encoding", "snapshots", "events", "host", "collection")
 
 
 def json_value(v: object) -> object:

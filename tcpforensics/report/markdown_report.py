@@ -56,7 +56,8 @@ def _beside(links: dict[str, str], section: str) -> list[str]:
 
 def render(report: Report) -> str:
     """The report as Markdown (fit for ``>> $GITHUB_STEP_SUMMARY``)."""
-    inputs = ", ".join(f"{markdown_cell(i['input'])} ({markdown_cell(i['format'])})" for i in report.inputs)
+    inputs = ", ".join(f"{markdown_cell(i['input'])} ({markdown_cell(i['format'])}"
+                       f"{', host ' + markdown_cell(i['host']) if i.get('host') else ''})" for i in report.inputs)
     out = [f"## {markdown_cell(report.summary['verdict'])}", "", f"tcpforensics {__version__} on {inputs}", ""]
     links = _plot_links(report)
     out += _findings(report) + _beside(links, "findings")

@@ -87,7 +87,7 @@ def build_report(ingested: list[Ingested], findings: pd.DataFrame, tables: dict[
     and globs that were not evidence (``left_out``: path, reason) become a table."""
     if left_out:
         tables = {**tables, "not_evidence": not_evidence_table(left_out)}
-    findings = sort_findings(findings)
+    findings = _with_origins(sort_findings(findings), ingested)
     inputs = [
         {
             "input": i.input,
@@ -95,6 +95,8 @@ def build_report(ingested: list[Ingested], findings: pd.DataFrame, tables: dict[
             "encoding": i.accounting.get("encoding"),
             "snapshots": i.accounting.get("snapshots"),
             "events": _events(i),
+            "host": i.meta.get("host"),
+            "collection": i.meta.get("collection"),
         }
         for i in ingested
     ]
@@ -115,6 +117,25 @@ def build_report(ingested: list[Ingested], findings: pd.DataFrame, tables: dict[
     }
     return Report(inputs=inputs, summary=summary, findings=findings, tables=tables,
                   accounting=accounting, skipped=skipped_df, evidence=evidence or Evidence())
+
+
+def _with_origins(findings: pd.DataFrame, ingested: list[Ingested]) -> pd.DataFrame:
+    """Findings whose inputs came from a collection that named its host: ``details.host`` and
+    ``details.collection`` (lists when the inputs came from several)."""
+    where = {i.input: (i.meta.get("host"), i.meta.get("collection")) for i in ingested if i.meta.get("collection")}
+    if not where or findings.empty:
+        return findings
+
+    def placed(details: object) -> object:
+        if not isinstance(details, dict):
+            return details
+        names = details.get("inputs") or [details.get("input")]
+        hosts = sorted({h for n in names if (h := where.get(n, (None, None))[0])})
+        places = sorted({c for n in names if (c := where.get(n, (None, None))[1])})
+        extra = {"host": hosts[0] if len(hosts) == 1 else hosts} if hosts else {}
+        return {**details, **extra, **({"collection": places[0] if len(places) == 1 else places} if places else {})}
+
+    return findings.assign(details=[placed(d) for d in findings["details"]])
 
 
 #: Paths shown per reason in the not_evidence table (the count says how many).

@@ -77,6 +77,9 @@ def findings_view(report: Report, short: bool = True) -> pd.DataFrame:
         "explanation": text,
         "next step": step,
     })
+    hosts = f["details"].map(lambda d: d.get("host") if isinstance(d, dict) else None)
+    if hosts.notna().any():  # inputs of collections that name their hosts
+        out.insert(2, "host", hosts.map(lambda h: ", ".join(h) if isinstance(h, list) else (h or "")))
     if not short:
         out["evidence"] = f["evidence"].map(evidence_text) if "evidence" in f else ""
     return out

@@ -21,7 +21,7 @@ import tcpforensics
 from tcpforensics.capture import headers as h
 from tcpforensics.capture.pcapfile import NAT, Walker
 from tcpforensics.errors import InputError
-from tcpforensics.ingest import capture_times, detect_capture, flowlogs, ingest
+from tcpforensics.ingest import archives, capture_times, contents, detect_capture, flowlogs, ingest
 from tcpforensics.ingest import inputs as inp
 from tests.conftest import corpus_files, corpus_path
 
@@ -182,7 +182,8 @@ def test_unreadable_member_as_root_too(tmp_path: Path, monkeypatch: pytest.Monke
             raise PermissionError(13, "Permission denied", str(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(inp, "open", refuse, raising=False)
+    for module in (contents, archives):  # (the modules that read a member's head)
+        monkeypatch.setattr(module, "open", refuse, raising=False)
     exp = inp.expand([str(tmp_path)])
     assert exp.inputs == [] and exp.skipped == [(str(tmp_path / "ss.out"), "unreadable: Permission denied")]
     assert inp.expand([str(tmp_path / "ss.out")]).inputs == [inp.Input(str(tmp_path / "ss.out"), "text")]
