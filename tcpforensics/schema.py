@@ -53,7 +53,7 @@ class Column:
 # tables of that kind (``conform`` adds them, all NA, when tables of both kinds are combined).
 
 EVENT_COLUMNS: tuple[Column, ...] = (
-    Column("ts", "datetime64[ns]", "both", "time: packet timestamp (UTC), the event's own time (conntrack -E -o timestamp, UTC), the socket's creation time (Get-NetTCPConnection, Velociraptor, Volatility) or the snapshot's timestamp line as printed (naive); NaT when the dump has none"),
+    Column("ts", "datetime64[ns]", "both", "time: packet timestamp (UTC), the event's own time (conntrack -E -o timestamp, UTC), the socket's creation time (Get-NetTCPConnection, Velociraptor, Volatility, TCPView) or the snapshot's timestamp line as printed (naive); NaT when the dump has none"),
     Column("input", "category", "both", "the input as named on the command line (path, or '-' for stdin)"),
     Column("kind", KIND_DTYPE, "both", "socket (a row of a socket table) or packet (a captured TCP segment)"),
     Column("proto", "category", "both", "tcp, udp or raw (lower case; tcp6/udp6 are folded into proto + family); TCP rows are the focus, the others keep no TCP state"),

@@ -74,3 +74,16 @@ def test_no_creation_times_no_judgement(tmp_path: Path) -> None:
         assert "age_pattern" not in f["details"] and "created_span_s" not in f["details"]
         assert f["explanation"].endswith("never releases dead connections).")
         assert pd.isna(f["first_seen"]) == (name == "plain.txt")
+
+
+@pytest.mark.parametrize(("fixture", "created"), [
+    ("windows/powershell/format-list-crafted-from-docs.txt", True),
+    ("windows/velociraptor/windows-network-netstatenriched-testdata.json", True),
+    ("windows/volatility/windows-netstat-vol3-2.4.2-fcsc-writeup-excerpt.txt", True),
+    ("windows/tcpvcon/tcpview-save-crafted-from-docs.txt", True),
+    ("windows/tcpvcon/tcpvcon-a-c-n-v4-published-excerpt.csv", False),  # no times at all
+    ("linux/snapshots-date-loop-C.txt", False),  # snapshot times
+])
+def test_the_inputs_whose_times_are_creation_times(fixture: str, created: bool) -> None:
+    item = tcpforensics.ingest(str(FIXTURES / fixture))
+    assert (item.meta.get("row_times") == "created") == created

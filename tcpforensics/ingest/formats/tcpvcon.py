@@ -206,4 +206,5 @@ def _parsed(rows: pd.DataFrame, kind: np.ndarray, arr: pa.Array, line_no: np.nda
     reasons = np.where(kind[bad] == "other", "unparseable line", kind[bad])
     skipped = skipped_frame(line_no[bad].tolist(), reasons.tolist(), arr.take(pa.array(bad, type=pa.int64())).to_pylist())
     names, counts = np.unique(kind[np.isin(kind, structural_kinds)], return_counts=True)
-    return Parsed(rows=rows, skipped=skipped, structural=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))))
+    return Parsed(rows=rows, skipped=skipped, structural=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))),
+                  meta=records.creation_meta(rows))

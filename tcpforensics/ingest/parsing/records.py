@@ -279,7 +279,7 @@ def socket_rows(line: np.ndarray, fields: dict[str, pa.Array], words: dict[str, 
 
 
 #: ``Parsed.meta`` of an input whose row times (``ts``) are the sockets' creation times
-#: (Get-NetTCPConnection, Velociraptor, Volatility), not the time of a snapshot or an event.
+#: (Get-NetTCPConnection, Velociraptor, Volatility, TCPView), not the time of a snapshot or an event.
 CREATED = {"row_times": "created"}
 
 
