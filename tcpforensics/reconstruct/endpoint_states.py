@@ -245,7 +245,10 @@ SURICATA_RULES: tuple[Row, ...] = (
     Row("close_wait", _resp_final("CLOSE_WAIT"), "resp_final CLOSE_WAIT (the originator closed first)"),
     Row("closing", _resp_final("CLOSING"), "resp_final CLOSING"),
     Row("last_ack", _resp_final("LAST_ACK"), "resp_final LAST_ACK"),
-    Row("time_wait", _resp_final("TIME_WAIT"), "resp_final TIME_WAIT"),
+    Row("closed", lambda f: (f["resp_final"] == "TIME_WAIT") & f["orig_final"].isin(["CLOSED", "TIME_WAIT"]),
+        "resp_final TIME_WAIT and the last ACK seen (orig_final CLOSED, or TIME_WAIT after a simultaneous "
+        "close): Suricata closes a session in TIME_WAIT on that ACK"),
+    Row("time_wait", _resp_final("TIME_WAIT"), "resp_final TIME_WAIT, the last ACK not seen"),
     Row("closed", _resp_final("CLOSED"), "resp_final CLOSED"),
     Row("none", always, "anything else"),
 )

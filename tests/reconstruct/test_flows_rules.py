@@ -82,3 +82,12 @@ def test_suricata_mapping() -> None:
         np.array(["UNKNOWN", "SYN_RECEIVED", "CLOSE_WAIT", "FIN_WAIT_1", "CLOSED"], dtype=object),
     )
     assert got.tolist() == ["syn_sent", "syn_recv", "close_wait", "fin_wait1", "closed"]
+
+
+def test_suricata_closes_a_time_wait_session_on_the_last_ack() -> None:
+    """Suricata's StreamTcpPacketStateTimeWait moves the session to TCP_CLOSED on the ACK that
+    follows; the responder's TIME_WAIT is Suricata's time_wait only while that ACK is unseen
+    (the originator still in LAST_ACK, or CLOSING after a simultaneous close)."""
+    got = suricata_state(np.array(["CLOSED", "TIME_WAIT", "LAST_ACK", "CLOSING"], dtype=object),
+                         np.array(["TIME_WAIT"] * 4, dtype=object))
+    assert got.tolist() == ["closed", "closed", "time_wait", "time_wait"]
