@@ -36,16 +36,17 @@ PROTOCOL_PORTS: dict[str, tuple[int, ...]] = {
 KNOWN_HISTORY = {
     ("gtp-s3", "ShADadf"): (
         "ShADadgf",
-        "Zeek's X marks that an analyzer limit was reached inside the GTP tunnel; from then on Zeek "
-        "skips the connection's content (Skipping()), so the reassembler reports no gap. We see the "
-        "responder's acked-but-missing bytes and record g.",
+        "The outer IPv4 datagrams of 42 of the responder's segments are fragmented (84 fragments, "
+        "tshark: 'Fragmented IP protocol'); Zeek reassembles them, the reader takes each first "
+        "fragment as the whole datagram, so every such segment lacks its last 16 bytes and the "
+        "responder's stream shows gaps (g). Fixed by IP fragment reassembly (issue 31, item 1).",
     ),
 }
 
 
 #: missed_bytes differences, asserted: pair -> (Zeek's, ours, why)
 KNOWN_MISSED = {
-    "gtp-s3": (0, 672, "the same X case as its history: Zeek skips the content, so it reports no gap"),
+    "gtp-s3": (0, 672, "the outer fragments not reassembled: 42 segments x 16 bytes left in their second fragments"),
 }
 
 
