@@ -122,7 +122,8 @@ def main() -> int:
              "gzip files", "", "| method | exit | wall s | rows/s | peak RSS MB |", "|---|---|---|---|---|"]
     for name, r in results:
         rate = args.rows / r["wall_s"] if r["wall_s"] > 0 else float("nan")
-        lines.append(f"| {name} | {r['exit']} | {r['wall_s']:.1f} | {rate:,.0f} | {r['peak_mb']:.0f} |")
+        cell = name.replace("|", "\\|")  # (a shell pipeline's bars are not column bars)
+        lines.append(f"| {cell} | {r['exit']} | {r['wall_s']:.1f} | {rate:,.0f} | {r['peak_mb']:.0f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
