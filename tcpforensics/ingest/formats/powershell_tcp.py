@@ -54,13 +54,11 @@ elisions, the JSON brackets and the other lines of a record are structural.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
+from tcpforensics.ingest.base import Lines, Parsed
 from tcpforensics.ingest.parsing import columns as cols
 from tcpforensics.ingest.parsing import json_records, records
 
@@ -205,11 +203,5 @@ def _parsed(values: tuple[np.ndarray, dict[str, pa.Array]], kind: np.ndarray, ar
             line_no: np.ndarray) -> Parsed:
     at, fields = values
     rows = records.socket_rows(line_no[at], fields, STATES)
-    bad = np.flatnonzero(~np.isin(kind, ["row", "blank", "type line", "command line", "elision", "header",
-                                         "record line", "bracket"]))
-    reasons = np.where(kind[bad] == "other", "unparseable line", kind[bad])
-    skipped = skipped_frame(line_no[bad].tolist(), reasons.tolist(), arr.take(pa.array(bad, type=pa.int64())).to_pylist())
-    names, counts = np.unique(kind[np.isin(kind, ["blank", "type line", "command line", "elision", "header",
-                                                  "record line", "bracket"])], return_counts=True)
-    return Parsed(rows=rows, skipped=skipped, structural=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))),
-                  meta=records.creation_meta(rows))
+    return records.parsed(rows, kind, arr, line_no, ["blank", "type line", "command line", "elision", "header",
+                                                     "record line", "bracket"])

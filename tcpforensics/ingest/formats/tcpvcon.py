@@ -42,14 +42,12 @@ commands are structural; a line of the CSV shape with another field count is ski
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
+from tcpforensics.ingest.base import Lines, Parsed
 from tcpforensics.ingest.parsing import columns as cols
 from tcpforensics.ingest.parsing import records
 
@@ -201,10 +199,4 @@ def _rows(line: np.ndarray, fields: dict[str, pa.Array]) -> pd.DataFrame:
 
 
 def _parsed(rows: pd.DataFrame, kind: np.ndarray, arr: pa.Array, line_no: np.ndarray) -> Parsed:
-    structural_kinds = ["blank", "banner", "command line", "header", "record line"]
-    bad = np.flatnonzero(~np.isin(kind, ["row", *structural_kinds]))
-    reasons = np.where(kind[bad] == "other", "unparseable line", kind[bad])
-    skipped = skipped_frame(line_no[bad].tolist(), reasons.tolist(), arr.take(pa.array(bad, type=pa.int64())).to_pylist())
-    names, counts = np.unique(kind[np.isin(kind, structural_kinds)], return_counts=True)
-    return Parsed(rows=rows, skipped=skipped, structural=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))),
-                  meta=records.creation_meta(rows))
+    return records.parsed(rows, kind, arr, line_no, ["blank", "banner", "command line", "header", "record line"])

@@ -42,14 +42,12 @@ Decisions (tested):
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
+from tcpforensics.ingest.base import Lines, Parsed
 from tcpforensics.ingest.parsing import columns as cols
 from tcpforensics.ingest.parsing import json_records, records
 
@@ -166,16 +164,10 @@ def _told(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _parsed(rows: pd.DataFrame, kind: np.ndarray, arr: pa.Array, line_no: np.ndarray, linux: bool) -> Parsed:
-    structural_kinds = ["blank", "header", "record line", "bracket"]
-    bad = np.flatnonzero(~np.isin(kind, ["row", *structural_kinds]))
-    reasons = np.where(kind[bad] == "other", "unparseable line", kind[bad])
-    skipped = skipped_frame(line_no[bad].tolist(), reasons.tolist(), arr.take(pa.array(bad, type=pa.int64())).to_pylist())
-    names, counts = np.unique(kind[np.isin(kind, structural_kinds)], return_counts=True)
     tcp_states = set(rows.loc[rows["proto"] == "tcp", "state"].dropna().astype(str))
-    meta: dict = records.creation_meta(rows)
+    meta: dict = {}
     if linux and tcp_states and tcp_states <= {"LISTEN", "ESTABLISHED"}:
         meta["warnings"] = ["Linux.Network.Netstat keeps only LISTEN|ESTAB sockets by default (StateRegex): "
                             "sockets in other states (CLOSE_WAIT, SYN_RECV, TIME_WAIT, ...) were filtered out "
                             "when collecting, not absent from the host"]
-    return Parsed(rows=rows, skipped=skipped, structural=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))),
-                  meta=meta)
+    return records.parsed(rows, kind, arr, line_no, ["blank", "header", "record line", "bracket"], meta)

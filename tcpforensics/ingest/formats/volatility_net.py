@@ -45,14 +45,12 @@ Decisions (tested):
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tcpforensics.ingest.base import Lines, Parsed, skipped_frame
+from tcpforensics.ingest.base import Lines, Parsed
 from tcpforensics.ingest.parsing import columns as cols
 from tcpforensics.ingest.parsing import json_records, records
 
@@ -188,13 +186,8 @@ def _parsed(line_no: np.ndarray, at: np.ndarray, fields: dict[str, pa.Array], ki
     fields["ts"] = pc.replace_substring_regex(pc.fill_null(fields.get("ts", pa.nulls(int(ip.sum()), pa.large_string())), ""),
                                               r"^(\d{4}-\d\d-\d\d[ T][\d:.]+)\s*$", r"\1Z")
     rows = records.socket_rows(line_no[at[ip]], fields, {}, told=np.where(v6, 1, np.where(v4, 0, -1))[ip])
-    structural_kinds = ["blank", "banner", "elision", "command line", "header", "underline", "record line", "bracket"]
-    bad = np.flatnonzero(~np.isin(kind, ["row", *structural_kinds]))
-    reasons = np.where(kind[bad] == "other", "unparseable line", kind[bad])
-    skipped = skipped_frame(line_no[bad].tolist(), reasons.tolist(), arr.take(pa.array(bad, type=pa.int64())).to_pylist())
-    names, counts = np.unique(kind[np.isin(kind, structural_kinds)], return_counts=True)
-    return Parsed(rows=rows, skipped=skipped, structural=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))),
-                  meta=records.creation_meta(rows))
+    return records.parsed(rows, kind, arr, line_no, ["blank", "banner", "elision", "command line", "header",
+                                                     "underline", "record line", "bracket"])
 
 
 def _non_ip(family: pa.Array, proto: pa.Array) -> np.ndarray:

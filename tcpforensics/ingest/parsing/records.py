@@ -10,6 +10,7 @@ Velociraptor, Volatility) share these; each one says which names its columns hav
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tcpforensics.ingest.base import Parsed, skipped_frame
 from tcpforensics.ingest.parsing import columns as cols
 from tcpforensics.ingest.parsing import endpoints
 
@@ -286,3 +288,16 @@ CREATED = {"row_times": "created"}
 def creation_meta(rows: pd.DataFrame) -> dict[str, str]:
     """``CREATED`` when any row carries a creation time, else nothing."""
     return dict(CREATED) if "ts" in rows and bool(rows["ts"].notna().any()) else {}
+
+
+def parsed(rows: pd.DataFrame, kind: np.ndarray, arr: pa.Array, line_no: np.ndarray, structural: list[str],
+           meta: dict | None = None) -> Parsed:
+    """A socket-table parser's result from each line's kind: "row" lines gave ``rows``, the
+    ``structural`` kinds are counted, every other line is skipped with its kind as the reason
+    ("other": unparseable line); the meta says whether the rows carry creation times."""
+    bad = np.flatnonzero(~np.isin(kind, ["row", *structural]))
+    reasons = np.where(kind[bad] == "other", "unparseable line", kind[bad])
+    skipped = skipped_frame(line_no[bad].tolist(), reasons.tolist(), arr.take(pa.array(bad, type=pa.int64())).to_pylist())
+    names, counts = np.unique(kind[np.isin(kind, structural)], return_counts=True)
+    return Parsed(rows=rows, skipped=skipped, structural=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))),
+                  meta={**creation_meta(rows), **(meta or {})})
